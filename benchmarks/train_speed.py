@@ -1,0 +1,70 @@
+"""Seconds per training iteration and discriminator images/s.
+
+  python benchmarks/train_speed.py [--iterations=5] [--xla=both]
+
+One iteration is n_disc discriminator steps and one generator step. Each
+configuration runs under the default strategy on random data of the real
+shapes; the first (compiling) iteration is excluded from the timing.
+"""
+
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from absl import app  # noqa: E402
+from absl import flags  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfgda import gan as gan_lib  # noqa: E402
+from tfgda import losses  # noqa: E402
+from tfgda import models  # noqa: E402
+from tfgda import optim  # noqa: E402
+
+_ITERATIONS = flags.DEFINE_integer("iterations", 5, "Timed iterations.")
+_XLA = flags.DEFINE_enum("xla", "both", ["off", "on", "both"],
+                         "Run with XLA off, on, or both.")
+
+# (label, model factory, kwargs, batch, n_disc, classes)
+CONFIGS = [
+    ("SNDCGAN", models.sndcgan, {}, 64, 1, 0),
+]
+
+
+def time_config(factory, kwargs, batch, n_disc, classes, xla, iterations):
+    """Returns seconds per iteration."""
+    generator, discriminator = factory((32, 32, 3), classes, **kwargs)
+    gan = gan_lib.GAN(generator, discriminator, optim.adam(), optim.adam(),
+                      losses.hinge, batch, classes, n_disc, jit_compile=xla)
+    gan.build()
+    strategy = tf.distribute.get_strategy()
+    data = tf.data.Dataset.from_tensors({
+        "images": tf.random.uniform([batch, 32, 32, 3], -1, 1),
+        "labels": tf.zeros([batch], tf.int32)}).repeat()
+    iterator = iter(data)
+    step = tf.function(lambda: gan.train_step(strategy, iterator))
+    float(step()["g_loss"])  # compile
+    start = time.perf_counter()
+    for _ in range(iterations):
+        metrics = step()
+    float(metrics["g_loss"])
+    return (time.perf_counter() - start) / iterations
+
+
+def main(argv):
+    del argv
+    xla_modes = {"off": [False], "on": [True], "both": [False, True]}
+    print(f"{'model':<28}{'batch':>6}{'n_disc':>7}{'xla':>5}"
+          f"{'s/iter':>9}{'D img/s':>9}")
+    for label, factory, kwargs, batch, n_disc, classes in CONFIGS:
+        for xla in xla_modes[_XLA.value]:
+            seconds = time_config(factory, kwargs, batch, n_disc, classes,
+                                  xla, _ITERATIONS.value)
+            # Each D step sees batch real and batch fake images.
+            images = 2 * batch * n_disc / seconds
+            print(f"{label:<28}{batch:>6}{n_disc:>7}{'on' if xla else 'off':>5}"
+                  f"{seconds:>9.3f}{images:>9.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,82 @@
+"""Shared fixtures. TensorFlow sees two logical CPU devices, so that
+distribution strategies run here as they do over two GPUs."""
+
+import os
+import zipfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import gin  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_CIFAR = os.path.join(REPO, "..", "shared", "data", "cifar10-jpeg")
+
+
+@pytest.fixture(autouse=True)
+def _clear_gin():
+    gin.clear_config()
+    yield
+    gin.clear_config()
+
+
+@pytest.fixture(scope="session")
+def cifar_zip():
+    """The CIFAR-10 test split as a JPEG zip (the shared offline copy).
+
+    CI sets TFGDA_REQUIRE_SHARED_DATA=1, so there a missing copy fails the
+    tests that need it instead of skipping them.
+    """
+    path = os.path.join(SHARED_CIFAR, "test.zip")
+    if not os.path.exists(path):
+        if os.environ.get("TFGDA_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"the CIFAR-10 copy {path} is missing")
+        pytest.skip(f"the CIFAR-10 copy {path} is not on this machine")
+    return path
+
+
+def write_images(folder, layout, size=(8, 8), seed=0):
+    """Writes PNGs: layout maps a class folder ('' for none) to a count."""
+    rng = np.random.default_rng(seed)
+    for cls, count in layout.items():
+        os.makedirs(os.path.join(folder, cls), exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(
+                os.path.join(folder, cls, f"{i:03d}.png"))
+    return str(folder)
+
+
+def zip_folder(folder, path):
+    with zipfile.ZipFile(path, "w") as archive:
+        for root, _, files in os.walk(folder):
+            for f in files:
+                full = os.path.join(root, f)
+                archive.write(full, os.path.relpath(full, folder))
+    return str(path)
+
+
+@pytest.fixture
+def tiny_zip(tmp_path):
+    """A zip of 48 random 32x32 PNGs in three class folders."""
+    folder = write_images(tmp_path / "images",
+                          {"a": 16, "b": 16, "c": 16}, size=(32, 32))
+    return zip_folder(folder, tmp_path / "tiny.zip")
+
+
+# Bindings that make a training run test-sized.
+TINY = ("sndcgan.ch = 4", "sndcgan.dim_z = 8", "train.batch_size = 8",
+        "train.log_every = 1", "train.image_every = 2",
+        "dataset.shuffle_buffer = 64")
+
+
+def tiny_bindings(data_path, steps, *extra):
+    return [*TINY, f"train.steps = {steps}", f"dataset.path = '{data_path}'",
+            *extra]

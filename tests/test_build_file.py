@@ -1,0 +1,48 @@
+"""BUILD declares exactly the tree's modules, tests and imports."""
+
+import ast
+import os
+
+import build_sync
+
+
+def _declared():
+    with open(os.path.join(build_sync.REPO, "BUILD")) as f:
+        tree = ast.parse(f.read())
+    declared = {}
+    for node in tree.body:
+        call = node.value if isinstance(node, ast.Expr) else None
+        if not isinstance(call, ast.Call) or call.func.id not in (
+                "py_library", "py_test"):
+            continue
+        kw = {k.arg: k.value for k in call.keywords}
+        deps = [ast.unparse(d) if isinstance(d, ast.Call) else
+                d.value.lstrip(":") for d in kw["deps"].elts]
+        declared[kw["name"].value] = (call.func.id, kw["srcs"].elts[0].value,
+                                      sorted(deps))
+    return declared
+
+
+def test_build_matches_the_tree():
+    expected = {name: (kind, src, [d.replace('"', "'") if d.startswith(
+        "requirement") else d for d in deps])
+        for kind, name, src, deps in build_sync.targets()}
+    declared = {name: (kind, src, sorted(d.replace('"', "'") for d in deps))
+                for name, (kind, src, deps) in _declared().items()}
+    missing = sorted(set(expected) - set(declared))
+    extra = sorted(set(declared) - set(expected))
+    assert not missing and not extra, (
+        f"BUILD lacks {missing} and has stale {extra}; run "
+        "`python tests/build_sync.py --write`.")
+    for name in expected:
+        assert declared[name] == expected[name], (
+            f"{name}: BUILD says {declared[name]}, the code needs "
+            f"{expected[name]}; run `python tests/build_sync.py --write`.")
+
+
+def test_every_test_file_is_a_py_test():
+    tests = {f for f in os.listdir(os.path.join(build_sync.REPO, "tests"))
+             if f.startswith("test_") and f.endswith(".py")}
+    declared = {src.split("/")[-1] for kind, src, _ in _declared().values()
+                if kind == "py_test"}
+    assert tests == declared

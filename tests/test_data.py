@@ -1,0 +1,118 @@
+"""The input pipelines: image archives, TFDS, and their bad inputs."""
+
+from conftest import write_images
+from conftest import zip_folder
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from tfgda import data
+from tfgda.errors import UserError
+
+
+def _first(ds):
+    return next(iter(ds))
+
+
+def test_shared_cifar_zip(cifar_zip):
+    ds, info = data.make_dataset(16, path=cifar_zip)
+    assert info.num_classes == 10 and info.image_shape == (32, 32, 3)
+    assert info.num_examples == 10_000
+    batch = _first(ds)
+    images = batch["images"].numpy()
+    assert images.shape == (16, 32, 32, 3) and images.dtype == np.float32
+    assert -1.0 <= images.min() < -0.5 and 0.5 < images.max() <= 1.0
+    assert batch["labels"].dtype == tf.int32
+    assert set(batch["labels"].numpy()) <= set(range(10))
+
+
+def test_folder_labels_follow_sorted_class_names(tmp_path):
+    folder = write_images(tmp_path, {"zebra": 2, "ant": 3}, size=(4, 4))
+    ds, info = data.make_dataset(5, shuffle=False, repeat=False, path=folder)
+    assert info.num_classes == 2 and info.num_examples == 5
+    labels = _first(ds)["labels"].numpy()
+    # Sorted file names: ant/* first (label 0), then zebra/* (label 1).
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1])
+
+
+def test_pixels_are_scaled_to_minus_one_one(tmp_path):
+    folder = tmp_path / "px"
+    folder.mkdir()
+    from PIL import Image
+    Image.fromarray(np.array([[[0, 255, 128]]], np.uint8)).save(
+        folder / "a.png")
+    ds, _ = data.make_dataset(1, shuffle=False, repeat=False,
+                              path=str(folder))
+    np.testing.assert_allclose(_first(ds)["images"].numpy().ravel(),
+                               [-1.0, 1.0, 128 / 127.5 - 1], atol=1e-6)
+
+
+def test_flat_archive_is_unlabelled(tmp_path):
+    folder = write_images(tmp_path, {"": 4})
+    _, info = data.make_dataset(2, path=folder)
+    assert info.num_classes == 0
+
+
+def test_zip_and_folder_give_the_same_images(tmp_path):
+    folder = write_images(tmp_path / "f", {"a": 3, "b": 3})
+    archive = zip_folder(folder, tmp_path / "f.zip")
+    a, _ = data.make_dataset(6, shuffle=False, repeat=False, path=folder)
+    b, _ = data.make_dataset(6, shuffle=False, repeat=False, path=archive)
+    np.testing.assert_array_equal(_first(a)["images"], _first(b)["images"])
+
+
+def test_same_seed_same_order_other_seed_other_order(tiny_zip):
+    def labels(seed):
+        ds, _ = data.make_dataset(48, seed=seed, path=tiny_zip)
+        return _first(ds)["images"].numpy()
+    np.testing.assert_array_equal(labels(1), labels(1))
+    assert not np.array_equal(labels(1), labels(2))
+
+
+def test_resize_makes_mixed_sizes_usable(tmp_path):
+    write_images(tmp_path, {"a": 2}, size=(8, 8))
+    write_images(tmp_path, {"b": 2}, size=(12, 10), seed=1)
+    ds, info = data.make_dataset(4, path=str(tmp_path), resize=16)
+    assert info.image_shape == (16, 16, 3)
+    assert _first(ds)["images"].shape == (4, 16, 16, 3)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: str(p / "missing.zip"), "does not exist"),
+    (lambda p: str(p), "no images"),
+    (lambda p: write_images(p, {"a": 2}, (8, 8)) and
+     write_images(p, {"b": 1}, (9, 9)), "mixed sizes"),
+    (lambda p: write_images(p, {"": 1, "a": 1}), "both at its top level"),
+    (lambda p: (p / "bad.png").write_bytes(b"not an image") and str(p),
+     "not a readable image"),
+    (lambda p: (p / "x.txt").write_text("hi") and str(p / "x.txt"),
+     "neither a zip file nor a directory"),
+])
+def test_bad_archives_name_the_problem(tmp_path, make, message):
+    with pytest.raises(UserError, match=message):
+        data.make_dataset(2, path=make(tmp_path))
+
+
+def test_name_and_path_conflict():
+    with pytest.raises(UserError, match="dataset.name = 'images'"):
+        data.make_dataset(2, name="cifar10", path="x.zip")
+
+
+def test_tfds_cifar10_pipeline(tmp_path):
+    # The real TFDS code path, with TFDS' own generated stand-in records.
+    with tfds.testing.mock_data(num_examples=20, data_dir=str(tmp_path)):
+        ds, info = data.make_dataset(4, name="cifar10")
+        batch = _first(ds)
+    assert info.num_classes == 10 and info.image_shape == (32, 32, 3)
+    assert batch["images"].shape == (4, 32, 32, 3)
+    assert float(tf.reduce_max(tf.abs(batch["images"]))) <= 1.0
+
+
+def test_tfds_download_failure_names_the_archive_alternative(monkeypatch):
+    def fail(*args, **kwargs):
+        raise ConnectionError("no network")
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
+                        fail)
+    with pytest.raises(UserError, match="dataset.path="):
+        data.make_dataset(2, name="cifar10")

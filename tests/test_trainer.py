@@ -1,0 +1,147 @@
+"""End-to-end training runs: the CLI, resume, distribution, bad input."""
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+from conftest import tiny_bindings
+from conftest import write_images
+import gin
+import pytest
+import tensorflow as tf
+
+from tfgda import configs
+from tfgda import train as train_cli_lib
+from tfgda import trainer
+
+
+def _cli(model_dir, bindings, *gin_files):
+    args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
+    args += [f"--gin_file={f}" for f in gin_files]
+    args += [f"--gin_bindings={b}" for b in bindings]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(args, capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=300)
+
+
+def _checkpoint_steps(model_dir):
+    state = tf.train.get_checkpoint_state(str(model_dir))
+    return [int(p.rsplit("-", 1)[1]) for p in state.all_model_checkpoint_paths]
+
+
+def test_cli_trains_checkpoints_and_resumes(tmp_path, tiny_zip):
+    model_dir = tmp_path / "run"
+    first = _cli(model_dir, tiny_bindings(tiny_zip, 3), "quickstart.gin")
+    assert first.returncode == 0, first.stderr
+    assert _checkpoint_steps(model_dir) == [3]
+    operative = (model_dir / "operative_config.gin").read_text()
+    assert "train.steps = 3" in operative and "sndcgan.ch = 4" in operative
+    assert (model_dir / "samples" / "step_0000002.png").exists()
+    assert any(f.startswith("events.out.tfevents") for f in
+               os.listdir(model_dir))
+
+    second = _cli(model_dir, tiny_bindings(tiny_zip, 5), "quickstart.gin")
+    assert second.returncode == 0, second.stderr
+    assert "Resumed from" in second.stderr and "at step 3" in second.stderr
+    assert "step 4/5" in second.stderr and "step 3/5" not in second.stderr
+    assert _checkpoint_steps(model_dir) == [3, 5]
+
+
+def _train(model_dir, data_path, steps, *extra):
+    configs.parse([], tiny_bindings(data_path, steps, *extra))
+    return trainer.train(str(model_dir))
+
+
+def test_mirrored_matches_one_device(tmp_path, tiny_zip):
+    one = _train(tmp_path / "one", tiny_zip, 3)
+    gin.clear_config()
+    two = _train(tmp_path / "two", tiny_zip, 3, "strategy.kind = 'mirrored'",
+                 "strategy.devices = ['/cpu:0', '/cpu:1']")
+    assert set(one) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    for name in one:
+        assert two[name] == pytest.approx(one[name], abs=1e-5), name
+
+
+def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip):
+    _train(tmp_path, tiny_zip, 2, "train.checkpoint_every = 2")
+    gin.clear_config()
+    configs.parse([], tiny_bindings(tiny_zip, 2))
+    saved = tf.train.load_checkpoint(str(tmp_path))
+    names = saved.get_variable_to_shape_map()
+    assert any("g_optimizer" in n for n in names)
+    assert saved.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 2
+
+
+def test_n_disc_and_steps_per_call(tmp_path, tiny_zip):
+    metrics = _train(tmp_path, tiny_zip, 4, "train.n_disc = 2",
+                     "train.steps_per_call = 3", "train.log_every = 4")
+    assert all(tf.math.is_finite(v) for v in metrics.values())
+    assert _checkpoint_steps(tmp_path) == [4]
+
+
+def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
+    before = sorted(os.listdir(tmp_path))
+    status = train_cli_lib.train_cli([], bindings, str(model_dir))
+    err = capsys.readouterr().err.strip()
+    assert status == 2
+    assert err.startswith("error: ") and "\n" not in err, err
+    assert message in err, err
+    assert sorted(os.listdir(tmp_path)) == before  # model_dir untouched
+
+
+@pytest.mark.parametrize("bindings, message", [
+    (["trian.steps = 3"], "No configurable matching 'trian'. Did you mean "
+     "'train'?"),
+    (["train.stepz = 3"], "doesn't have a parameter named 'stepz'"),
+    (["train.steps = [3"], "gin config error"),
+    (["train.steps = 0"], "train.steps must be a positive integer"),
+    (["train.steps = 1", "dataset.path = '/nonexistent/x.zip'"],
+     "does not exist"),
+])
+def test_bad_config_is_one_line_and_leaves_model_dir_alone(
+        tmp_path, capsys, bindings, message):
+    _assert_user_error(tmp_path, capsys, tmp_path / "run", bindings, message)
+
+
+def test_model_dir_that_is_a_file(tmp_path, capsys, tiny_zip):
+    path = tmp_path / "file"
+    path.write_text("keep me")
+    _assert_user_error(tmp_path, capsys, path, tiny_bindings(tiny_zip, 1),
+                       "is a file")
+    assert path.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("layout, message", [
+    ({}, "no images"),
+    ({"a": 1, "b": 1}, "mixed sizes"),
+])
+def test_bad_archives_stop_before_model_dir(tmp_path, capsys, layout,
+                                            message):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, (cls, count) in enumerate(layout.items()):
+        write_images(data, {cls: count}, size=(8 + i, 8))
+    _assert_user_error(tmp_path, capsys, tmp_path / "run",
+                       tiny_bindings(str(data), 1), message)
+
+
+def test_cli_prints_user_errors_without_traceback(tmp_path):
+    result = _cli(tmp_path / "run", ["train.steps = 1",
+                                     "dataset.path = '/nonexistent.zip'"])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "error: dataset.path '/nonexistent.zip' does not exist" in \
+        result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_gin_file_suggests_shipped_configs():
+    with pytest.raises(Exception, match="Did you mean 'quickstart.gin'"):
+        configs.find_gin_file("quikstart.gin")
+
+
+@pytest.mark.parametrize("name", ["sndcgan_cifar10.gin", "quickstart.gin"])
+def test_shipped_configs_parse(name):
+    configs.parse([name])
+    assert gin.query_parameter("train.batch_size") in (32, 64)

@@ -1,0 +1,79 @@
+"""Gin files: finding them, parsing them with user-facing errors.
+
+A `--gin_file` is looked up as given, then in the `gin_configs/` folder of a
+source checkout, then in `<prefix>/share/tfgda/gin_configs` of an installed
+package; the same folders serve `include` lines inside gin files.
+"""
+
+import difflib
+import os
+import sys
+
+import gin
+
+from tfgda.errors import UserError
+
+__all__ = ["config_dirs", "find_gin_file", "parse"]
+
+
+def config_dirs():
+    """The folders searched for gin files, most specific first."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dirs = [os.path.join(here, "gin_configs"),
+            os.path.join(sys.prefix, "share", "tfgda", "gin_configs")]
+    return [d for d in dirs if os.path.isdir(d)]
+
+
+def find_gin_file(name):
+    """Returns the path of gin file `name`, or raises a UserError."""
+    candidates = [name] + [os.path.join(d, name) for d in config_dirs()]
+    if not name.endswith(".gin"):
+        candidates += [c + ".gin" for c in candidates]
+    for path in candidates:
+        if os.path.isfile(path):
+            return path
+    shipped = sorted(
+        os.path.relpath(os.path.join(root, f), d)
+        for d in config_dirs() for root, _, files in os.walk(d)
+        for f in files if f.endswith(".gin"))
+    hint = difflib.get_close_matches(name, shipped, n=1)
+    hint = f" Did you mean {hint[0]!r}?" if hint else ""
+    raise UserError(f"gin file {name!r} not found.{hint} Shipped configs: "
+                    f"{', '.join(shipped) or 'none'}.")
+
+
+def parse(gin_files=(), gin_bindings=(), finalize=True):
+    """Parses gin files and bindings; raises UserError on any mistake."""
+    import tfgda.trainer  # noqa: F401  pylint: disable=g-import-not-at-top
+    for d in config_dirs():
+        if d not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+            gin.add_config_file_search_path(d)
+    files = [find_gin_file(f) for f in gin_files]
+    try:
+        gin.parse_config_files_and_bindings(files, gin_bindings,
+                                            finalize_config=finalize)
+    except UserError:
+        raise
+    except Exception as e:  # gin raises ValueError, SyntaxError, TokenError...
+        raise UserError(f"gin config error: {_first_line(e)}{_hint(e)}") \
+            from e
+
+
+def _first_line(e):
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _hint(e):
+    """Suggests the closest configurable name for an unknown one."""
+    text = str(e)
+    marker = "No configurable matching '"
+    if marker not in text:
+        return (" Check the spelling against the configurables in "
+                "docs/CONFIG.md.")
+    unknown = text.split(marker, 1)[1].split("'", 1)[0]
+    registry = gin.config._REGISTRY  # pylint: disable=protected-access
+    known = sorted({name.split(".")[-1] for name, _ in registry.items()})
+    close = difflib.get_close_matches(unknown.split("/")[-1], known, n=1)
+    return (f" Did you mean {close[0]!r}?" if close else
+            f" Known configurables: {', '.join(known)}.")

@@ -1,0 +1,36 @@
+"""The `tf.distribute` strategy a run trains under, chosen in gin.
+
+`strategy.kind`:
+  * 'default': no distribution (one CPU or GPU);
+  * 'mirrored': synchronous data parallelism over `strategy.devices` (all
+    local GPUs when None);
+  * 'tpu': a Cloud TPU named by `strategy.tpu` ('' for a TPU VM or Colab);
+  * 'multi_worker': MultiWorkerMirroredStrategy, configured by TF_CONFIG.
+The global batch (`train.batch_size`) is split evenly over the replicas.
+"""
+
+import gin
+import tensorflow as tf
+
+from tfgda.errors import UserError
+
+__all__ = ["KINDS", "make_strategy"]
+
+KINDS = ("default", "mirrored", "tpu", "multi_worker")
+
+
+@gin.configurable("strategy")
+def make_strategy(kind="default", devices=None, tpu=""):
+    """Returns a tf.distribute.Strategy of the given kind."""
+    if kind == "default":
+        return tf.distribute.get_strategy()
+    if kind == "mirrored":
+        return tf.distribute.MirroredStrategy(devices)
+    if kind == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if kind == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UserError(f"strategy.kind {kind!r} is not one of {KINDS}.")

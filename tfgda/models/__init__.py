@@ -1,0 +1,25 @@
+"""GAN architectures: each is one gin-configurable factory returning (G, D).
+
+A generator is a Keras model called as `G(z, labels, training=...)` with a
+`dim_z` attribute; a discriminator as `D(images, labels, training=...)`
+returning logits of shape [batch], and `D.features(...)` returning its
+penultimate features. Both have a boolean `conditional` class attribute.
+"""
+
+import tensorflow as tf
+
+from tfgda.models.sndcgan import sndcgan
+
+__all__ = ["build", "count_params", "sndcgan"]
+
+
+def count_params(model):
+    """Trainable parameters (weights, biases, BN gamma/beta) of a model."""
+    return int(sum(v.shape.num_elements() for v in model.trainable_variables))
+
+
+def build(generator, discriminator, batch_size=2):
+    """Creates every variable of a (G, D) pair by calling both once."""
+    z = tf.zeros([batch_size, generator.dim_z])
+    labels = tf.zeros([batch_size], tf.int32)
+    discriminator(generator(z, labels), labels)

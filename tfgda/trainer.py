@@ -1,0 +1,245 @@
+"""The training run: set-up, resume, the loop, checkpoints and summaries.
+
+`train(model_dir)` reads top to bottom: check the inputs, build the strategy,
+data, models and optimizers, restore the latest checkpoint, then loop over
+compiled training calls, logging, writing summaries and checkpointing. The
+step's maths lives in `tfgda.gan`.
+"""
+
+import os
+import time
+
+from absl import logging
+import gin
+import keras
+import tensorflow as tf
+
+from tfgda import data as data_lib
+from tfgda import distribute
+from tfgda import gan as gan_lib
+from tfgda import losses
+from tfgda import models
+from tfgda import optim
+from tfgda import visualize
+from tfgda.errors import UserError
+
+__all__ = ["check_model_dir", "train"]
+
+_GRID_SIZE = 64
+
+
+@gin.configurable("train", denylist=["model_dir"])
+def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
+          model=models.sndcgan, loss=losses.hinge, n_disc=1,
+          g_optimizer=optim.adam, d_optimizer=optim.adam,
+          checkpoint_every=1000, keep_checkpoints=3, log_every=100,
+          image_every=1000, steps_per_call=1, jit_compile=False):
+    """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
+
+    Args:
+      model_dir: holds checkpoints, operative_config.gin, TensorBoard events
+        and sample grids; a rerun with the same directory resumes.
+      steps: total generator steps (the paper: 200k SNDCGAN, 100k BigGAN).
+      batch_size: the global batch, split over replicas.
+      seed: seeds the data order, the latents and every augmentation.
+      model: a factory from `tfgda.models` returning (G, D).
+      loss: a GAN loss from `tfgda.losses`.
+      n_disc: discriminator steps per generator step.
+      g_optimizer, d_optimizer: optimizer factories, called in the gin scopes
+        'generator' and 'discriminator'.
+      checkpoint_every: steps between checkpoints (one is also written at
+        the end).
+      keep_checkpoints: how many recent checkpoints to keep.
+      log_every: steps between console lines and scalar summaries.
+      image_every: steps between sample grids (TensorBoard and PNG).
+      steps_per_call: training steps per compiled call (raise it on TPUs to
+        cut host round trips); logging and checkpoint steps are met exactly.
+      jit_compile: compile each step's maths with XLA (faster on GPUs and
+        TPUs; slower on CPUs).
+
+    Returns:
+      The metrics of the last step, as Python floats.
+    """
+    # --- Check the inputs before touching model_dir.
+    _check_positive(steps=steps, batch_size=batch_size, n_disc=n_disc,
+                    checkpoint_every=checkpoint_every, log_every=log_every,
+                    image_every=image_every, steps_per_call=steps_per_call,
+                    keep_checkpoints=keep_checkpoints)
+    check_model_dir(model_dir)
+    strategy = distribute.make_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise UserError(f"train.batch_size {batch_size} does not divide over "
+                        f"{replicas} replicas: use a multiple of {replicas}.")
+    keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
+    start = _latest_step(model_dir)
+    dataset, info = data_lib.make_dataset(
+        batch_size, seed=_data_seed(seed, start))
+
+    # --- Build the GAN under the strategy.
+    with strategy.scope():
+        generator, discriminator = model(info.image_shape, info.num_classes)
+        if discriminator.conditional and not info.num_classes:
+            raise UserError(
+                f"the model is class-conditional but dataset {info.name!r} "
+                "has no labels: use a dataset with class folders or an "
+                "unconditional model.")
+        with gin.config_scope("generator"):
+            g_opt = g_optimizer()
+        with gin.config_scope("discriminator"):
+            d_opt = d_optimizer()
+        gan = gan_lib.GAN(generator, discriminator, g_opt, d_opt, loss,
+                          batch_size, info.num_classes, n_disc, seed,
+                          jit_compile)
+        gan.build()
+    checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
+    manager = tf.train.CheckpointManager(checkpoint, model_dir,
+                                         max_to_keep=keep_checkpoints)
+
+    # --- Resume.
+    os.makedirs(model_dir, exist_ok=True)
+    if manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
+                     int(gan.step.numpy()))
+    _write_operative_config(model_dir)
+
+    # --- The loop.
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    train_call = _compile_train_call(gan, strategy)
+    writer = tf.summary.create_file_writer(model_dir)
+    grid_z, grid_labels = _grid_latents(gan, info.num_classes, seed)
+    step = int(gan.step.numpy())
+    metrics, timer, first_call = {}, _Progress(step, steps), True
+    while step < steps:
+        n = _steps_until_event(step, steps, steps_per_call, log_every,
+                               checkpoint_every, image_every)
+        metrics = {k: float(v) for k, v in
+                   train_call(iterator, tf.constant(n)).items()}
+        step += n
+        if first_call:  # now every configurable has been called
+            _write_operative_config(model_dir)
+            first_call = False
+        if step % log_every == 0 or step == steps:
+            rate = timer.update(step)
+            logging.info("step %d/%d  %.2f steps/s  ETA %s  %s", step, steps,
+                         rate, timer.eta(step), _format(metrics))
+            _write_scalars(writer, step, metrics, rate)
+        if step % image_every == 0 or step == steps:
+            _write_samples(writer, model_dir, step,
+                           gan.sample(grid_z, grid_labels))
+        if step % checkpoint_every == 0 or step == steps:
+            manager.save(checkpoint_number=step)
+    writer.flush()
+    return metrics
+
+
+def check_model_dir(model_dir):
+    """Raises a UserError if model_dir cannot hold a run."""
+    if not model_dir:
+        raise UserError("--model_dir is required: the directory for "
+                        "checkpoints and summaries.")
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise UserError(f"model_dir {model_dir!r} is a file, not a "
+                        "directory: choose another --model_dir.")
+    parent = model_dir if os.path.isdir(model_dir) else \
+        os.path.dirname(os.path.abspath(model_dir))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"model_dir {model_dir!r} is not writable (no write "
+                        f"permission on {parent!r}): choose another "
+                        "--model_dir.")
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if not isinstance(value, int) or value <= 0:
+            raise UserError(f"train.{name} must be a positive integer, got "
+                            f"{value!r}.")
+
+
+def _latest_step(model_dir):
+    path = tf.train.latest_checkpoint(model_dir) if os.path.isdir(
+        model_dir) else None
+    return int(path.rsplit("-", 1)[1]) if path else 0
+
+
+def _data_seed(seed, start_step):
+    """A resumed run reads a fresh, still deterministic, data order."""
+    return (seed * 1_000_003 + start_step) % (2**31 - 1)
+
+
+def _compile_train_call(gan, strategy):
+    @tf.function
+    def train_call(iterator, num_steps):
+        metrics = gan.train_step(strategy, iterator)
+        for _ in tf.range(num_steps - 1):
+            metrics = gan.train_step(strategy, iterator)
+        return metrics
+    return train_call
+
+
+def _steps_until_event(step, steps, steps_per_call, *intervals):
+    """Steps to run before the next log, image, checkpoint or the end."""
+    n = min(steps_per_call, steps - step)
+    for every in intervals:
+        n = min(n, every - step % every)
+    return n
+
+
+def _grid_latents(gan, num_classes, seed):
+    """Fixed latents (and labels) so successive grids are comparable."""
+    z = tf.random.stateless_normal([_GRID_SIZE, gan.generator.dim_z],
+                                   [seed, 2**20])
+    labels = tf.range(_GRID_SIZE) % max(num_classes, 1)
+    return z, labels
+
+
+def _write_operative_config(model_dir):
+    with open(os.path.join(model_dir, "operative_config.gin"), "w") as f:
+        f.write(gin.operative_config_str())
+
+
+def _write_scalars(writer, step, metrics, rate):
+    with writer.as_default(step=step):
+        for name, value in metrics.items():
+            tf.summary.scalar(f"train/{name}", value)
+        tf.summary.scalar("train/steps_per_sec", rate)
+
+
+def _write_samples(writer, model_dir, step, images):
+    grid = visualize.image_grid(images)
+    with writer.as_default(step=step):
+        tf.summary.image("samples", grid[None])
+    os.makedirs(os.path.join(model_dir, "samples"), exist_ok=True)
+    visualize.write_png(
+        os.path.join(model_dir, "samples", f"step_{step:07d}.png"), grid)
+
+
+def _format(metrics):
+    return "  ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items()))
+
+
+class _Progress:
+    """Steps per second since the last report, and the ETA."""
+
+    def __init__(self, start_step, total):
+        self._last_step = start_step
+        self.total = total
+        self._last_time = time.time()
+        self.rate = 0.0
+
+    def update(self, step):
+        now = time.time()
+        self.rate = (step - self._last_step) / max(now - self._last_time,
+                                                   1e-9)
+        self._last_step, self._last_time = step, now
+        return self.rate
+
+    def eta(self, step):
+        if not self.rate:
+            return "?"
+        seconds = int((self.total - step) / self.rate)
+        hours, rest = divmod(seconds, 3600)
+        return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"
