@@ -14,6 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgda import gan as gan_lib  # noqa: E402
@@ -31,11 +32,14 @@ CONFIGS = [
 ]
 
 
-def time_config(factory, kwargs, batch, n_disc, classes, xla, iterations):
+def time_config(factory, kwargs, batch, n_disc, classes, xla, iterations,
+                augment=None):
     """Returns seconds per iteration."""
+    keras.utils.set_random_seed(0)
     generator, discriminator = factory((32, 32, 3), classes, **kwargs)
     gan = gan_lib.GAN(generator, discriminator, optim.adam(), optim.adam(),
-                      losses.hinge, batch, classes, n_disc, jit_compile=xla)
+                      losses.hinge, batch, classes, n_disc, augment=augment,
+                      jit_compile=xla)
     gan.build()
     strategy = tf.distribute.get_strategy()
     data = tf.data.Dataset.from_tensors({

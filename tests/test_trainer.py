@@ -145,3 +145,34 @@ def test_unknown_gin_file_suggests_shipped_configs():
 def test_shipped_configs_parse(name):
     configs.parse([name])
     assert gin.query_parameter("train.batch_size") in (32, 64)
+
+
+def _summary_tags(model_dir):
+    tags = set()
+    for name in os.listdir(model_dir):
+        if name.startswith("events.out.tfevents"):
+            for event in tf.compat.v1.train.summary_iterator(
+                    os.path.join(model_dir, name)):
+                tags |= {v.tag for v in event.summary.value}
+    return tags
+
+
+def test_augmented_run_shows_what_d_sees(tmp_path, tiny_zip):
+    metrics = _train(tmp_path, tiny_zip, 2, "augment.mode = 'real_and_fake'",
+                     "augment.name = 'translation+brightness'",
+                     "augment.strength = 0.3")
+    assert all(tf.math.is_finite(v) for v in metrics.values())
+    tags = _summary_tags(tmp_path)
+    assert {"augmented_real_top_fake_bottom", "samples",
+            "train/d_loss"} <= tags
+    operative = (tmp_path / "operative_config.gin").read_text()
+    assert "augment.mode = 'real_and_fake'" in operative
+
+
+def test_unknown_augmentation_is_a_config_error(tmp_path, capsys, tiny_zip):
+    _assert_user_error(tmp_path, capsys, tmp_path / "run",
+                       tiny_bindings(tiny_zip, 1,
+                                     "augment.mode = 'real_and_fake'",
+                                     "augment.name = 'zoomout'"),
+                       "unknown augmentation 'zoomout'. Did you mean "
+                       "'zoom_out'?")

@@ -10,10 +10,12 @@ the same numbers on one device or on several.
 
 import tensorflow as tf
 
+from tfgda.augment import policy as policy_lib
+
 __all__ = ["GAN"]
 
 # Purposes folded into a phase's seed.
-_Z, _LABELS = 0, 1
+_Z, _LABELS, _AUG_REAL, _AUG_FAKE = 0, 1, 2, 3
 
 
 class GAN:
@@ -27,13 +29,14 @@ class GAN:
       num_classes: classes for conditional models (0: unconditional).
       n_disc: discriminator steps per generator step.
       seed: the run's seed.
+      augment: an `AugmentPolicy` (default: none).
       jit_compile: compile the forward and backward passes with XLA (the
         optimizer updates stay outside, where tf.distribute merges them).
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer,
                  loss, global_batch, num_classes=0, n_disc=1, seed=0,
-                 jit_compile=False):
+                 augment=None, jit_compile=False):
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -43,6 +46,7 @@ class GAN:
         self.num_classes = num_classes
         self.n_disc = n_disc
         self.seed = seed
+        self.augment = augment or policy_lib.AugmentPolicy.none()
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                 name="step")
         if jit_compile:
@@ -85,6 +89,12 @@ class GAN:
         return (tf.slice(z, [start, 0], [local, -1]),
                 tf.slice(labels, [start], [local]))
 
+    def augment_seed(self, seed, purpose):
+        """A seed for this replica's augmentation draws of one purpose."""
+        fold = tf.random.experimental.stateless_fold_in
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return fold(fold(seed, purpose), tf.cast(replica, tf.int64))
+
     def _mean(self, per_example):
         """This replica's share of the global-batch mean."""
         return tf.reduce_sum(per_example) / self.global_batch
@@ -92,15 +102,21 @@ class GAN:
     # ----------------------------------------------------------------- steps
     def d_step(self, batch, phase):
         """One discriminator update on a real batch; returns metrics."""
-        z, fake_labels = self.latents(self.phase_seed(phase))
-        grads, metrics = self._d_grads(batch["images"], batch["labels"], z,
-                                       fake_labels)
+        seed = self.phase_seed(phase)
+        z, fake_labels = self.latents(seed)
+        grads, metrics = self._d_grads(
+            batch["images"], batch["labels"], z, fake_labels,
+            self.augment_seed(seed, _AUG_REAL),
+            self.augment_seed(seed, _AUG_FAKE))
         self.d_optimizer.apply_gradients(
             zip(grads, self.discriminator.trainable_variables))
         return metrics
 
-    def _d_grads(self, real, real_labels, z, fake_labels):
+    def _d_grads(self, real, real_labels, z, fake_labels, real_seed,
+                 fake_seed):
         fake = self.generator(z, fake_labels, training=True)
+        real = self.augment.real(real, real_seed)
+        fake = self.augment.fake(fake, fake_seed)
         with tf.GradientTape() as tape:
             logits = self.discriminator(
                 tf.concat([real, fake], 0),
@@ -114,15 +130,18 @@ class GAN:
 
     def g_step(self):
         """One generator update; returns metrics."""
-        z, labels = self.latents(self.phase_seed(self.n_disc))
-        grads, metrics = self._g_grads(z, labels)
+        seed = self.phase_seed(self.n_disc)
+        z, labels = self.latents(seed)
+        grads, metrics = self._g_grads(z, labels,
+                                       self.augment_seed(seed, _AUG_FAKE))
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables))
         return metrics
 
-    def _g_grads(self, z, labels):
+    def _g_grads(self, z, labels, fake_seed):
         with tf.GradientTape() as tape:
             fake = self.generator(z, labels, training=True)
+            fake = self.augment.fake(fake, fake_seed)  # G learns through it
             fake_logits = self.discriminator(fake, labels, training=True)
             _, g_loss = self.loss(None, fake_logits)
             g_loss = self._mean(g_loss)

@@ -14,6 +14,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from tfgda import augment as augment_lib
 from tfgda import data as data_lib
 from tfgda import distribute
 from tfgda import gan as gan_lib
@@ -75,6 +76,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     start = _latest_step(model_dir)
     dataset, info = data_lib.make_dataset(
         batch_size, seed=_data_seed(seed, start))
+    augment = augment_lib.make_policy()
+    augment.pipeline.check_shape([None, *info.image_shape])
 
     # --- Build the GAN under the strategy.
     with strategy.scope():
@@ -90,7 +93,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
             d_opt = d_optimizer()
         gan = gan_lib.GAN(generator, discriminator, g_opt, d_opt, loss,
                           batch_size, info.num_classes, n_disc, seed,
-                          jit_compile)
+                          augment, jit_compile)
         gan.build()
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     manager = tf.train.CheckpointManager(checkpoint, model_dir,
@@ -109,6 +112,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     train_call = _compile_train_call(gan, strategy)
     writer = tf.summary.create_file_writer(model_dir)
     grid_z, grid_labels = _grid_latents(gan, info.num_classes, seed)
+    grid_reals = _grid_reals(batch_size) if augment.active else None
     step = int(gan.step.numpy())
     metrics, timer, first_call = {}, _Progress(step, steps), True
     while step < steps:
@@ -126,8 +130,11 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                          rate, timer.eta(step), _format(metrics))
             _write_scalars(writer, step, metrics, rate)
         if step % image_every == 0 or step == steps:
-            _write_samples(writer, model_dir, step,
-                           gan.sample(grid_z, grid_labels))
+            samples = gan.sample(grid_z, grid_labels)
+            _write_samples(writer, model_dir, step, samples)
+            if augment.active:
+                _write_augmented(writer, step, augment, grid_reals, samples,
+                                 seed)
         if step % checkpoint_every == 0 or step == steps:
             manager.save(checkpoint_number=step)
     writer.flush()
@@ -194,6 +201,25 @@ def _grid_latents(gan, num_classes, seed):
                                    [seed, 2**20])
     labels = tf.range(_GRID_SIZE) % max(num_classes, 1)
     return z, labels
+
+
+def _grid_reals(batch_size):
+    """A fixed batch of real images for the augmented-inputs grid."""
+    dataset, _ = data_lib.make_dataset(min(batch_size, _GRID_SIZE // 2),
+                                       shuffle=False, repeat=False,
+                                       cache=False)
+    return next(iter(dataset))["images"]
+
+
+def _write_augmented(writer, step, augment, reals, fakes, seed):
+    """What D sees: augmented reals (top) beside augmented fakes (bottom)."""
+    n = min(len(reals), _GRID_SIZE // 2)
+    aug_seed = tf.constant([seed, step], tf.int64)
+    images = tf.concat([augment.real(reals[:n], aug_seed),
+                        augment.fake(fakes[:n], aug_seed + 1)], 0)
+    grid = visualize.image_grid(images, columns=8)
+    with writer.as_default(step=step):
+        tf.summary.image("augmented_real_top_fake_bottom", grid[None])
 
 
 def _write_operative_config(model_dir):

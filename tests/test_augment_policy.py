@@ -1,0 +1,58 @@
+"""The training modes, and a GAN step through the augmentation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgda import augment
+from tfgda import gan as gan_lib
+from tfgda import losses
+from tfgda import models
+from tfgda import optim
+from tfgda.errors import UserError
+
+SEED = tf.constant([1, 2], tf.int64)
+
+
+def test_modes_choose_the_inputs():
+    x = tf.random.uniform([4, 8, 8, 3], -1, 1)
+    for mode, real_changed, fake_changed in [
+            ("none", False, False), ("real_only", True, False),
+            ("real_and_fake", True, True)]:
+        policy = augment.make_policy(
+            mode, None if mode == "none" else "translation", 0.5)
+        assert (not np.array_equal(policy.real(x, SEED), x)) == real_changed
+        assert (not np.array_equal(policy.fake(x, SEED), x)) == fake_changed
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(mode="real_fake", name="translation"), "is not one of"),
+    (dict(mode="real_and_fake"), "no augment.name"),
+    (dict(mode="none", name="translation"), "augment.mode = "),
+])
+def test_bad_policies(kwargs, message):
+    with pytest.raises(UserError, match=message):
+        augment.make_policy(**kwargs)
+
+
+def _g_grads(mode, spec):
+    tf.keras.utils.set_random_seed(0)
+    g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
+    policy = augment.make_policy(mode, spec)
+    gan = gan_lib.GAN(g, d, optim.adam(), optim.adam(), losses.hinge, 4,
+                      augment=policy)
+    gan.build()
+    z, labels = gan.latents(gan.phase_seed(0))
+    grads, _ = gan._g_grads(z, labels, SEED)
+    return [x.numpy() for x in grads]
+
+
+def test_generator_gradient_passes_through_the_augmentation():
+    plain = _g_grads("none", None)
+    # real_only leaves the G step alone; real_and_fake changes its gradient.
+    for a, b in zip(plain, _g_grads("real_only", "translation(0.3)")):
+        np.testing.assert_allclose(a, b, atol=1e-7)
+    augmented = _g_grads("real_and_fake", "translation(0.3)")
+    assert any(not np.allclose(a, b) for a, b in zip(plain, augmented))
+    assert all(np.isfinite(g).all() for g in augmented)
+    assert all(np.abs(g).max() > 0 for g in augmented[-2:])  # to_rgb

@@ -1,0 +1,137 @@
+"""Every registered augmentation: contract properties, swept over the
+registry; and the spec parser's errors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfgda import augment
+from tfgda.errors import UserError
+
+SEED = tf.constant([7, 11], tf.int64)
+
+
+def _images(batch=8, size=16, seed=0):
+    return tf.random.stateless_uniform([batch, size, size, 3], [seed, 1],
+                                       -1, 1)
+
+
+def _strength(name):
+    op = augment.describe(name)
+    return op.default_strength or min(0.3, op.max_strength)
+
+
+ALL = augment.names()
+
+
+def test_the_paper_names_are_registered():
+    paper = {"zoom_in", "zoom_out", "translation", "translation_x",
+             "translation_y", "cutout", "cutmix", "mixup", "brightness",
+             "redness", "greenness", "blueness", "instance_noise",
+             "crop_flip"}
+    assert paper <= set(ALL)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_shape_dtype_and_determinism(name):
+    pipeline = augment.get(name, _strength(name))
+    x = _images()
+    y = pipeline(x, SEED)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    np.testing.assert_array_equal(y, pipeline(x, SEED))
+    assert not np.array_equal(y, pipeline(x, SEED + 1))
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "crop_flip"])
+def test_strength_zero_is_identity(name):
+    x = _images()
+    np.testing.assert_allclose(augment.get(name, 0.0)(x, SEED), x,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_gradient_reaches_the_input(name):
+    x = tf.Variable(_images())
+    weights = _images(seed=5)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(augment.get(name, _strength(name))(x, SEED) *
+                             weights)
+    grad = tape.gradient(loss, x)
+    assert grad is not None
+    assert np.isfinite(grad.numpy()).all() and np.abs(grad).sum() > 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_same_result_in_tf_function_xla_and_tf_data(name):
+    pipeline = augment.get(name, _strength(name))
+    x = _images()
+    eager = pipeline(x, SEED).numpy()
+    graph = tf.function(pipeline)(x, SEED)
+    np.testing.assert_allclose(graph, eager, atol=1e-5)
+    xla = tf.function(pipeline, jit_compile=True)(x, SEED)
+    assert xla.shape == x.shape and np.isfinite(xla.numpy()).all()
+    ds = tf.data.Dataset.from_tensors(x).map(lambda b: pipeline(b, SEED))
+    np.testing.assert_allclose(next(iter(ds)), eager, atol=1e-5)
+
+
+def test_spatial_ops_keep_the_value_range():
+    x = _images(batch=64)
+    for name in augment.names("spatial") + augment.names("mixing"):
+        y = augment.get(name, _strength(name))(x, SEED).numpy()
+        assert y.min() >= -1 - 1e-5 and y.max() <= 1 + 1e-5, name
+
+
+def test_composition_applies_in_order_with_own_strengths():
+    x = _images()
+    both = augment.get("translation(0.2)+brightness(0.1)")
+    assert both.spec == "translation(0.2)+brightness(0.1)"
+    # The same as applying each with the seed the pipeline folds for it.
+    fold = tf.random.experimental.stateless_fold_in
+    first = augment.get("translation", 0.2).ops[0][0].fn(
+        x, fold(SEED, 0), 0.2)
+    expected = augment.get("brightness", 0.1).ops[0][0].fn(
+        first, fold(SEED, 1), 0.1)
+    np.testing.assert_allclose(both(x, SEED), expected, atol=1e-6)
+    assert augment.get(["translation", "brightness"], 0.3).spec == \
+        "translation(0.3)+brightness(0.3)"
+
+
+def test_diffaugment_policy_names_resolve_to_its_ops():
+    assert augment.get("color,translation,cutout").spec == (
+        "color(1)+diffaugment_translation(0.125)+diffaugment_cutout(0.5)")
+
+
+def test_mixing_ops_report_partner_and_weight():
+    x = _images()
+    y, mixes = augment.get("mixup(0.5)").apply(x, SEED)
+    (mix,) = mixes
+    a = mix.weight.numpy()[:, None, None, None]
+    np.testing.assert_allclose(
+        y, (1 - a) * x + a * tf.gather(x, mix.partner), atol=1e-6)
+
+
+@pytest.mark.parametrize("spec, strength, message", [
+    ("translaton", 0.1, "Did you mean 'translation'"),
+    ("warp", 0.1, "Known: blueness"),
+    ("translation", 1.5, r"out of range: use a value in \[0, 1\]"),
+    ("zoom_in", -0.1, "out of range"),
+    ("translation", None, "needs a strength"),
+    ("translation(0.1", None, "malformed"),
+])
+def test_bad_specs(spec, strength, message):
+    with pytest.raises(UserError, match=message):
+        augment.get(spec, strength)
+
+
+def test_bad_batches_are_caught_before_tracing():
+    pipeline = augment.get("redness", 0.1)
+    with pytest.raises(UserError, match=r"\[N, H, W, C\]"):
+        pipeline(tf.zeros([16, 16, 3]), SEED)
+    with pytest.raises(UserError, match="3 channels"):
+        pipeline.check_shape([None, 16, 16, 1])
+
+
+def test_duplicate_registration_raises():
+    from tfgda.augment import registry
+    with pytest.raises(ValueError, match="registered twice"):
+        registry.register("translation", family="spatial")(lambda *a: a)

@@ -1,0 +1,184 @@
+"""The augmentation registry, specs and pipelines.
+
+An augmentation is a pure function `fn(images, seed, strength)` on a batch of
+NHWC images in [-1, 1], returning the augmented batch (mixing augmentations
+return `(images, MixInfo)`). It draws its random parameters per sample with
+stateless ops from `seed` (a [2] integer tensor), so the same seed gives the
+same output. `@register` adds one under its name.
+
+A spec names one augmentation or a composition applied in order:
+  * 'translation'             with the strength given to `get`;
+  * 'translation(0.4)'        with its own strength;
+  * 'translation+brightness'  (or a list of names) applied in order;
+  * 'color,translation,cutout'  a DiffAugment policy: DiffAugment's own ops
+    (`color`, `diffaugment_translation`, `diffaugment_cutout`) at its
+    default strengths, for comparison with that paper.
+"""
+
+import collections
+from collections.abc import Callable
+import dataclasses
+import difflib
+import re
+
+import tensorflow as tf
+
+from tfgda.errors import UserError
+
+__all__ = ["MixInfo", "Op", "Pipeline", "describe", "get", "names",
+           "register"]
+
+# Fraction of each image taken from another one of the batch.
+MixInfo = collections.namedtuple("MixInfo", ["partner", "weight"])
+
+DIFFAUGMENT_POLICY = {"color": "color",
+                      "translation": "diffaugment_translation",
+                      "cutout": "diffaugment_cutout"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Op:
+    """A registered augmentation and what the registry knows of it."""
+    name: str
+    fn: Callable
+    family: str
+    max_strength: float
+    default_strength: float | None
+    mixing: bool
+    needs_rgb: bool
+
+
+_REGISTRY = {}
+
+
+def register(name, *, family, max_strength=1.0, default_strength=None,
+             mixing=False, needs_rgb=False):
+    """Registers `fn(images, seed, strength)` under `name`."""
+    def decorator(fn):
+        if name in _REGISTRY:
+            raise ValueError(f"augmentation {name!r} is registered twice")
+        _REGISTRY[name] = Op(name, fn, family, max_strength,
+                             default_strength, mixing, needs_rgb)
+        return fn
+    return decorator
+
+
+def names(family=None):
+    """The registered names, sorted (optionally of one family)."""
+    return sorted(n for n, op in _REGISTRY.items()
+                  if family in (None, op.family))
+
+
+def describe(name):
+    """The registry's record of one augmentation."""
+    return _lookup(name)
+
+
+class Pipeline:
+    """Augmentations applied in order, each with its strength.
+
+    Call it as `pipeline(images, seed)`; `pipeline.apply(images, seed)` also
+    returns the MixInfo of every mixing op, for losses that mix targets.
+    """
+
+    def __init__(self, ops):
+        self.ops = tuple(ops)  # ((Op, strength), ...)
+
+    @property
+    def spec(self):
+        return "+".join(f"{op.name}({s:g})" for op, s in self.ops)
+
+    def __repr__(self):
+        return f"Pipeline({self.spec!r})"
+
+    def __bool__(self):
+        return bool(self.ops)
+
+    def check_shape(self, shape):
+        """Raises a UserError unless `shape` is [batch, H, W, channels]."""
+        shape = tf.TensorShape(shape)
+        if shape.rank != 4:
+            raise UserError(f"augmentation {self.spec} needs a batch of "
+                            f"images [N, H, W, C], got shape {shape}.")
+        if any(op.needs_rgb for op, _ in self.ops) and shape[-1] != 3:
+            raise UserError(f"augmentation {self.spec} needs RGB images "
+                            f"(3 channels), got shape {shape}.")
+
+    def apply(self, images, seed):
+        """Returns (augmented images, [MixInfo of each mixing op])."""
+        self.check_shape(images.shape)
+        mixes = []
+        seed = tf.cast(seed, tf.int64)
+        for i, (op, strength) in enumerate(self.ops):
+            op_seed = tf.random.experimental.stateless_fold_in(seed, i)
+            images = op.fn(images, op_seed, strength)
+            if op.mixing:
+                images, mix = images
+                mixes.append(mix)
+        return images, mixes
+
+    def __call__(self, images, seed):
+        return self.apply(images, seed)[0]
+
+
+def get(spec, strength=None):
+    """Returns the Pipeline of a spec (see the module docstring).
+
+    Args:
+      spec: a name, a spec string, or a list of them.
+      strength: lambda_aug for every op the spec gives no strength of.
+    Raises:
+      UserError: an unknown name or a strength out of range.
+    """
+    if isinstance(spec, Pipeline):
+        return spec
+    if spec is None or spec in ("", "none"):
+        return Pipeline([])
+    terms = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+    ops = []
+    for term in terms:
+        if "," in term:
+            ops += [_with_strength(_lookup(DIFFAUGMENT_POLICY.get(p.strip(),
+                                                                  p.strip())),
+                                   None) for p in term.split(",")]
+            continue
+        for part in term.split("+"):
+            name, own = _parse_term(part)
+            op = _lookup(name)
+            ops.append(_with_strength(op, own if own is not None
+                                      else strength))
+    return Pipeline(ops)
+
+
+_TERM = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([-+0-9.eE]+)\s*\))?\s*$")
+
+
+def _parse_term(term):
+    match = _TERM.match(term)
+    if not match:
+        raise UserError(f"augmentation spec {term!r} is malformed: write "
+                        "a name, or a name and strength like "
+                        "'translation(0.4)'.")
+    name, strength = match.groups()
+    return name, None if strength is None else float(strength)
+
+
+def _lookup(name):
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UserError(f"unknown augmentation {name!r}.{hint} Known: "
+                    f"{', '.join(names())}.")
+
+
+def _with_strength(op, strength):
+    if strength is None:
+        strength = op.default_strength
+    if strength is None:
+        raise UserError(f"augmentation {op.name!r} needs a strength: write "
+                        f"'{op.name}(0.2)' or bind augment.strength.")
+    if not 0.0 <= strength <= op.max_strength:
+        raise UserError(f"strength {strength:g} of {op.name!r} is out of "
+                        f"range: use a value in [0, {op.max_strength:g}].")
+    return op, float(strength)

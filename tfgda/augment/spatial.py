@@ -1,0 +1,147 @@
+"""Spatial augmentations: translation, zoom, cutout, and crop + flip.
+
+Strengths are fractions of the image size (the paper's lambda_aug), drawn
+independently per image. Out-of-image pixels are filled by reflection. Each
+geometric op is a separable resampling (`sampling.resample`), so it is exact,
+differentiable with respect to the images, and XLA-friendly. Strength 0 is
+the identity for every op but crop_flip (which still flips).
+"""
+
+import tensorflow as tf
+
+from tfgda.augment import sampling
+from tfgda.augment.registry import register
+
+__all__ = ["cutout", "crop_flip", "translation", "translation_x",
+           "translation_y", "zoom_in", "zoom_out"]
+
+
+def _seeds(seed, n):
+    return tf.unstack(tf.random.experimental.stateless_split(seed, n))
+
+
+def _uniform(seed, batch, low, high):
+    return tf.random.stateless_uniform([batch], seed, low, high)
+
+
+def _shift(images, seed, strength, axes):
+    """Integer shifts t = round(u * size), u ~ U(-lambda, lambda)."""
+    batch, height, width = tf.unstack(tf.shape(images)[:3])
+    seed_y, seed_x = _seeds(seed, 2)
+    ones = tf.ones([batch])
+    shifts = []
+    for axis, axis_seed, size in (("y", seed_y, height), ("x", seed_x, width)):
+        u = _uniform(axis_seed, batch, -strength, strength)
+        t = tf.round(u * tf.cast(size, tf.float32)) if axis in axes else 0.0
+        shifts.append(-t * ones)
+    rows = sampling.window_matrices(ones, shifts[0], images.shape[1])
+    cols = sampling.window_matrices(ones, shifts[1], images.shape[2])
+    return sampling.resample(images, rows, cols)
+
+
+@register("translation", family="spatial")
+def translation(images, seed, strength):
+    """Shifts by (u_x W, u_y H) pixels, u ~ U(-lambda, lambda) per axis.
+
+    Our choices where the paper is silent: the shift is rounded to whole
+    pixels (no interpolation blur for D to learn), the two axes are drawn
+    independently, and the uncovered border is filled by reflection.
+    """
+    return _shift(images, seed, strength, "xy")
+
+
+@register("translation_x", family="spatial")
+def translation_x(images, seed, strength):
+    """Translation along the width only."""
+    return _shift(images, seed, strength, "x")
+
+
+@register("translation_y", family="spatial")
+def translation_y(images, seed, strength):
+    """Translation along the height only."""
+    return _shift(images, seed, strength, "y")
+
+
+@register("zoom_in", family="spatial", max_strength=0.9)
+def zoom_in(images, seed, strength):
+    """Crops a window of side (1 - s) H, s ~ U(0, lambda), and resizes it
+    back to H x W (bilinear). The window's position is uniform over the
+    image; one s per image for both axes (aspect ratio kept)."""
+    batch = tf.shape(images)[0]
+    seed_s, seed_y, seed_x = _seeds(seed, 3)
+    keep = 1.0 - _uniform(seed_s, batch, 0.0, strength)
+    mats = []
+    for axis_seed, size in ((seed_y, images.shape[1]),
+                            (seed_x, images.shape[2])):
+        start = _uniform(axis_seed, batch, 0.0, 1.0) * (1.0 - keep) * size
+        mats.append(sampling.window_matrices(keep, start, size))
+    return sampling.resample(images, *mats)
+
+
+@register("zoom_out", family="spatial")
+def zoom_out(images, seed, strength):
+    """Shrinks the image by 1 / (1 + s), s ~ U(0, lambda), at a uniform
+    position, and fills the border by reflection (equivalently: reflect-pad
+    by s H in all and resize back to H x W, bilinear)."""
+    batch = tf.shape(images)[0]
+    seed_s, seed_y, seed_x = _seeds(seed, 3)
+    scale = 1.0 + _uniform(seed_s, batch, 0.0, strength)
+    mats = []
+    for axis_seed, size in ((seed_y, images.shape[1]),
+                            (seed_x, images.shape[2])):
+        offset = _uniform(axis_seed, batch, 0.0, 1.0) * size * (1 - 1 / scale)
+        mats.append(sampling.window_matrices(scale, -offset * scale, size))
+    return sampling.resample(images, *mats)
+
+
+def box_mask(seed, batch, height, width, box_h, box_w):
+    """[B, H, W, 1] masks of boxes with uniform centres, clipped at the
+    border. box_h and box_w are float [B] sides in pixels."""
+    seed_y, seed_x = _seeds(seed, 2)
+    masks = []
+    for axis_seed, size, side in ((seed_y, height, box_h),
+                                  (seed_x, width, box_w)):
+        centre = tf.floor(_uniform(axis_seed, batch, 0.0, float(size)))
+        low = centre - tf.floor(side / 2)
+        index = tf.range(size, dtype=tf.float32)[None]
+        masks.append(tf.cast((index >= low[:, None]) &
+                             (index < (low + side)[:, None]), tf.float32))
+    return masks[0][:, :, None, None] * masks[1][:, None, :, None]
+
+
+@register("cutout", family="spatial")
+def cutout(images, seed, strength):
+    """Sets a square of side lambda x H (and lambda x W) to black (-1),
+    centred uniformly over the image and clipped at its border."""
+    batch = tf.shape(images)[0]
+    height, width = images.shape[1], images.shape[2]
+    ones = tf.ones([batch])
+    mask = box_mask(seed, batch, height, width,
+                    ones * round(strength * height),
+                    ones * round(strength * width))
+    mask = tf.cast(mask, images.dtype)
+    return images * (1 - mask) - mask
+
+
+@register("crop_flip", family="spatial", max_strength=0.5,
+          default_strength=0.125)
+def crop_flip(images, seed, strength):
+    """The standard pre-paper GAN augmentation: pad by p = round(lambda H)
+    pixels (reflection), crop back at a uniform integer offset, and flip
+    horizontally with probability 1/2. Default lambda 1/8: 4 pixels at 32."""
+    batch = tf.shape(images)[0]
+    seed_y, seed_x, seed_f = _seeds(seed, 3)
+    ones = tf.ones([batch])
+    starts = []
+    for axis_seed, size in ((seed_y, images.shape[1]),
+                            (seed_x, images.shape[2])):
+        pad = round(strength * size)
+        starts.append(tf.cast(tf.random.stateless_uniform(
+            [batch], axis_seed, -pad, pad + 1, tf.int32), tf.float32))
+    flip = tf.random.stateless_uniform([batch], seed_f) < 0.5
+    width = float(images.shape[2])
+    scale_x = tf.where(flip, -ones, ones)
+    start_x = tf.where(flip, width + starts[1], starts[1])
+    rows = sampling.window_matrices(ones, starts[0], images.shape[1])
+    cols = sampling.window_matrices(scale_x, start_x, images.shape[2])
+    return sampling.resample(images, rows, cols)

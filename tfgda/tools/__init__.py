@@ -1,0 +1,1 @@
+"""Small user tools, each runnable as `python -m tfgda.tools.NAME`."""

@@ -1,0 +1,109 @@
+"""Draws the paper's Figure 1: every augmentation at strengths 0.1 to 0.5.
+
+  python -m tfgda.tools.augment_gallery --images=train.zip --out=gallery.png
+
+One row per augmentation, the original image first and then one column per
+strength, all on the same image (or `--num_images` images side by side per
+cell). Mixing augmentations take their partners from the images read.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfgda import augment  # noqa: E402
+from tfgda import data  # noqa: E402
+from tfgda import visualize  # noqa: E402
+from tfgda.errors import UserError  # noqa: E402
+
+__all__ = ["PAPER_ORDER", "gallery", "read_images"]
+
+PAPER_ORDER = ("zoom_in", "zoom_out", "translation", "translation_x",
+               "translation_y", "cutout", "cutmix", "mixup", "brightness",
+               "redness", "greenness", "blueness", "instance_noise",
+               "crop_flip")
+
+_IMAGES = flags.DEFINE_string("images", None, "A zip file or image folder.")
+_OUT = flags.DEFINE_string("out", "gallery.png", "The PNG to write.")
+_NAMES = flags.DEFINE_list("names", list(PAPER_ORDER), "Augmentations.")
+_STRENGTHS = flags.DEFINE_list("strengths", ["0.1", "0.2", "0.3", "0.4",
+                                             "0.5"], "Strengths (columns).")
+_NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
+_POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
+_SEED = flags.DEFINE_integer("seed", 0, "Seed of the random parameters.")
+
+
+def read_images(path, count, seed=0):
+    """Reads `count` images from an archive, in a seeded random order."""
+    dataset, _ = data.make_dataset(count, seed=seed, path=path, repeat=False,
+                                   cache=False, shuffle_buffer=4 * count)
+    return next(iter(dataset))["images"]
+
+
+def gallery(images, names, strengths, num_images=1, seed=0):
+    """Returns a [rows][columns] list of uint8 cells (original first)."""
+    rows = []
+    for row, name in enumerate(names):
+        # One seed per row: along a row only the strength changes.
+        row_seed = tf.constant([seed, row], tf.int64)
+        cells = [images[:num_images]]
+        for strength in strengths:
+            op = augment.describe(name)
+            pipeline = augment.get(name, min(strength, op.max_strength))
+            cells.append(pipeline(images, row_seed)[:num_images])
+        rows.append([visualize.image_grid(c, columns=num_images, pad=0)
+                     for c in cells])
+    return rows
+
+
+def _draw(rows, names, strengths, out):
+    n_rows, n_cols = len(rows), len(rows[0])
+    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
+                             figsize=(1.3 * n_cols + 1, 1.3 * n_rows))
+    for r, (name, cells) in enumerate(zip(names, rows)):
+        for c, cell in enumerate(cells):
+            ax = axes[r][c]
+            ax.imshow(cell, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center",
+                              fontsize=9)
+            if r == 0:
+                ax.set_title("original" if c == 0 else
+                             f"λ = {strengths[c - 1]:g}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def main(argv):
+    del argv
+    try:
+        if not _IMAGES.value:
+            raise UserError("--images is required: a zip file or a folder "
+                            "of images.")
+        strengths = [float(s) for s in _STRENGTHS.value]
+        for name in _NAMES.value:
+            augment.describe(name)  # unknown names fail before any work
+        images = read_images(_IMAGES.value, max(_POOL.value,
+                                                _NUM_IMAGES.value),
+                             _SEED.value)
+        rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
+                       _SEED.value)
+        _draw(rows, _NAMES.value, strengths, _OUT.value)
+    except (UserError, ValueError) as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
+    print(f"wrote {_OUT.value}: {len(rows)} augmentations x "
+          f"{len(strengths)} strengths")
+
+
+if __name__ == "__main__":
+    app.run(main)
