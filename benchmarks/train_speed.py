@@ -23,12 +23,16 @@ from tfgda import models  # noqa: E402
 from tfgda import optim  # noqa: E402
 
 _ITERATIONS = flags.DEFINE_integer("iterations", 5, "Timed iterations.")
+_MODELS = flags.DEFINE_list("models", None, "Substrings of the model labels "
+                            "to run (default: all).")
 _XLA = flags.DEFINE_enum("xla", "both", ["off", "on", "both"],
                          "Run with XLA off, on, or both.")
 
 # (label, model factory, kwargs, batch, n_disc, classes)
 CONFIGS = [
     ("SNDCGAN", models.sndcgan, {}, 64, 1, 0),
+    ("BigGAN (compare_gan, ch 96)", models.biggan, {}, 256, 2, 10),
+    ("BigGAN (PyTorch widths)", models.biggan_pytorch, {}, 50, 4, 10),
 ]
 
 
@@ -61,6 +65,8 @@ def main(argv):
     print(f"{'model':<28}{'batch':>6}{'n_disc':>7}{'xla':>5}"
           f"{'s/iter':>9}{'D img/s':>9}")
     for label, factory, kwargs, batch, n_disc, classes in CONFIGS:
+        if _MODELS.value and not any(m in label for m in _MODELS.value):
+            continue
         for xla in xla_modes[_XLA.value]:
             seconds = time_config(factory, kwargs, batch, n_disc, classes,
                                   xla, _ITERATIONS.value)

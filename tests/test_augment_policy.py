@@ -43,7 +43,7 @@ def _g_grads(mode, spec):
                       augment=policy)
     gan.build()
     z, labels = gan.latents(gan.phase_seed(0))
-    grads, _ = gan._g_grads(z, labels, SEED)
+    grads, _ = gan._g_grads(z, labels, gan.replica_seeds(SEED))
     return [x.numpy() for x in grads]
 
 

@@ -72,3 +72,68 @@ def test_spectral_norm_gradient_flows_through_sigma():
     numeric = (f(tf.constant(w + delta)) - f(tf.constant(w - delta))) / (
         2 * eps)
     assert grad[1, 2] == pytest.approx(float(numeric), rel=2e-2, abs=1e-3)
+
+
+@pytest.mark.parametrize("factory, kwargs, g_count, d_count", [
+    (models.biggan, dict(ch=64), 4_373_251, 1_059_074),
+    (models.biggan, dict(ch=64, d_attention=False), 4_373_251, 1_038_593),
+    (models.biggan, dict(ch=96), 9_360_899, 2_378_114),
+    (models.biggan, dict(ch=96, d_attention=False), 9_360_899, 2_332_033),
+    (models.biggan_pytorch, dict(ch=64), 4_668_163, 4_207_361),
+])
+def test_biggan_parameter_counts_match_the_paper(factory, kwargs, g_count,
+                                                 d_count):
+    g, d = factory((32, 32, 3), 10, **kwargs)
+    models.build(g, d)
+    assert models.count_params(g) == g_count
+    assert models.count_params(d) == d_count
+
+
+@pytest.mark.parametrize("factory", [models.biggan, models.biggan_pytorch])
+def test_biggan_is_conditional(factory):
+    g, d = factory((32, 32, 3), 10, dim_z=8, ch=4)
+    z = tf.random.normal([4, 8])
+    a = g(z, tf.constant([0, 0, 0, 0]))
+    b = g(z, tf.constant([5, 5, 5, 5]))
+    assert a.shape == (4, 32, 32, 3)
+    assert not np.allclose(a, b)  # the class changes the image
+    assert d(a, tf.constant([0, 1, 2, 3])).shape == (4,)
+    assert d.features(a).shape[0] == 4
+
+
+def test_biggan_needs_labels_and_32x32():
+    with pytest.raises(ValueError, match="needs a dataset with labels"):
+        models.biggan((32, 32, 3), 0)
+    with pytest.raises(ValueError, match="dataset.resize = 32"):
+        models.biggan((64, 64, 3), 10)
+
+
+def test_zero_insertion_upsampling():
+    x = tf.reshape(tf.range(1, 5, dtype=tf.float32), [1, 2, 2, 1])
+    up = layers.upsample(x, "zeros")[0, :, :, 0].numpy()
+    np.testing.assert_array_equal(up, [[1, 0, 2, 0], [0, 0, 0, 0],
+                                       [3, 0, 4, 0], [0, 0, 0, 0]])
+    near = layers.upsample(x, "nearest")[0, :, :, 0].numpy()
+    np.testing.assert_array_equal(near[:2, :2], [[1, 1], [1, 1]])
+
+
+def test_conditional_batch_norm_scale_and_offset():
+    cbn = layers.ConditionalBatchNorm(spectral_norm=False)
+    x = tf.random.normal([8, 4, 4, 3], seed=1) * 3 + 2
+    c = tf.random.normal([8, 5], seed=2)
+    out = cbn(x, c, training=True).numpy()
+    mean = x.numpy().mean(axis=(0, 1, 2))
+    std = np.sqrt(x.numpy().var(axis=(0, 1, 2)) + 1e-5)
+    gamma = c.numpy() @ cbn.gamma.kernel.numpy()
+    beta = c.numpy() @ cbn.beta.kernel.numpy()
+    expected = ((x.numpy() - mean) / std) * gamma[:, None, None] + \
+        beta[:, None, None]
+    np.testing.assert_allclose(out, expected, atol=1e-4)
+
+
+def test_non_local_block_starts_as_identity():
+    block = layers.NonLocalBlock()
+    x = tf.random.normal([2, 8, 8, 16])
+    np.testing.assert_allclose(block(x), x)  # sigma = 0 at init
+    block.sigma.assign(1.0)
+    assert not np.allclose(block(x), x)

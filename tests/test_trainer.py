@@ -8,6 +8,7 @@ from conftest import REPO
 from conftest import tiny_bindings
 from conftest import write_images
 import gin
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -176,3 +177,74 @@ def test_unknown_augmentation_is_a_config_error(tmp_path, capsys, tiny_zip):
                                      "augment.name = 'zoomout'"),
                        "unknown augmentation 'zoomout'. Did you mean "
                        "'zoom_out'?")
+
+
+BIGGAN = ("train.model = @biggan", "biggan.ch = 4", "biggan.dim_z = 8",
+          "train.n_disc = 2", "train.ema_decay = 0.9", "bcr.lambda_real = 5.0",
+          "bcr.lambda_fake = 5.0", "bcr.augment = 'translation(0.4)'",
+          "contrastive.weight = 0.1")
+
+
+def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
+    metrics = _train(tmp_path, tiny_zip, 2, *BIGGAN)
+    assert {"bcr_loss", "contrastive_loss"} <= set(metrics)
+    assert all(np.isfinite(v) for v in metrics.values())
+    # Restore into freshly built objects: EMA and projection head come back.
+    gin.clear_config()
+    configs.parse([], tiny_bindings(tiny_zip, 2, *BIGGAN))
+    from tfgda import gan as gan_lib
+    from tfgda import losses
+    from tfgda import models
+    from tfgda import optim
+    g, d = models.biggan((32, 32, 3), 3)
+    ema = models.biggan((32, 32, 3), 3)[0]
+    gan = gan_lib.GAN(g, d, optim.adam(), optim.adam(), losses.hinge, 8, 3,
+                      contrastive=losses.contrastive(), ema_generator=ema)
+    gan.build()
+    before = [v.numpy().copy() for v in ema.trainable_variables]
+    head_before = [v.numpy().copy() for v in
+                   gan.projection_head.trainable_variables]
+    tf.train.Checkpoint(**gan.checkpoint_items()).restore(
+        tf.train.latest_checkpoint(str(tmp_path))).assert_consumed()
+    assert int(gan.step.numpy()) == 2
+    assert any(not np.array_equal(b, v.numpy()) for b, v in
+               zip(before, ema.trainable_variables))
+    assert any(not np.array_equal(b, v.numpy()) for b, v in
+               zip(head_before, gan.projection_head.trainable_variables))
+    # The EMA differs from G after training steps with decay 0.9.
+    assert any(not np.allclose(e.numpy(), v.numpy()) for e, v in
+               zip(ema.trainable_variables, g.trainable_variables))
+
+
+def test_conditional_model_on_unlabelled_data(tmp_path, capsys):
+    data = write_images(tmp_path / "flat", {"": 4}, size=(32, 32))
+    _assert_user_error(tmp_path, capsys, tmp_path / "run",
+                       tiny_bindings(data, 1, "train.model = @biggan"),
+                       "needs a dataset with labels")
+
+
+def test_bcr_without_any_augmentation_is_a_config_error(tmp_path, capsys,
+                                                        tiny_zip):
+    _assert_user_error(tmp_path, capsys, tmp_path / "run",
+                       tiny_bindings(tiny_zip, 1, "bcr.lambda_real = 10.0"),
+                       "bCR needs an augmentation")
+
+
+@pytest.mark.parametrize("name", ["biggan_cifar10.gin",
+                                  "biggan_cifar10_bcr.gin",
+                                  "biggan_cifar10_cntr.gin",
+                                  "biggan_cifar10_cntr_bcr.gin"])
+def test_biggan_configs_parse_and_build(name):
+    configs.parse([name])
+    assert gin.query_parameter("train.batch_size") == 256
+    assert gin.query_parameter("train.n_disc") == 2
+    from tfgda import losses
+    from tfgda import models
+    g, d = models.biggan((32, 32, 3), 10, ch=4)
+    models.build(g, d)
+    if "bcr" in name:
+        assert losses.bcr() is not None
+    if "cntr" in name:
+        assert losses.contrastive().weight == 0.1
+    if name == "biggan_cifar10_cntr_bcr.gin":
+        assert losses.bcr().lambda_real == 5.0

@@ -8,14 +8,17 @@ drawn for the global batch and each replica takes its slice, so a run gives
 the same numbers on one device or on several.
 """
 
+import keras
 import tensorflow as tf
 
+from tfgda import losses
 from tfgda.augment import policy as policy_lib
 
 __all__ = ["GAN"]
 
 # Purposes folded into a phase's seed.
-_Z, _LABELS, _AUG_REAL, _AUG_FAKE = 0, 1, 2, 3
+(_Z, _LABELS, _AUG_REAL, _AUG_FAKE, _BCR_REAL, _BCR_FAKE, _VIEW_1,
+ _VIEW_2) = range(8)
 
 
 class GAN:
@@ -30,13 +33,20 @@ class GAN:
       n_disc: discriminator steps per generator step.
       seed: the run's seed.
       augment: an `AugmentPolicy` (default: none).
+      bcr: `losses.BCR` settings, or None.
+      contrastive: `losses.Contrastive` settings, or None.
+      ema_generator: a second generator of the same architecture that holds
+        the exponential moving average of G's weights, or None.
+      ema_decay: its decay; ema_start: the step before which it copies G.
       jit_compile: compile the forward and backward passes with XLA (the
         optimizer updates stay outside, where tf.distribute merges them).
     """
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer,
                  loss, global_batch, num_classes=0, n_disc=1, seed=0,
-                 augment=None, jit_compile=False):
+                 augment=None, bcr=None, contrastive=None,
+                 ema_generator=None, ema_decay=0.9999, ema_start=0,
+                 jit_compile=False):
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -47,6 +57,12 @@ class GAN:
         self.n_disc = n_disc
         self.seed = seed
         self.augment = augment or policy_lib.AugmentPolicy.none()
+        self.bcr = bcr
+        self.contrastive = contrastive
+        self.ema_generator = ema_generator
+        self.ema_decay = ema_decay
+        self.ema_start = ema_start
+        self.projection_head = None
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                 name="step")
         if jit_compile:
@@ -54,19 +70,43 @@ class GAN:
             self._g_grads = tf.function(self._g_grads, jit_compile=True)
 
     def build(self):
-        """Creates the variables of both networks and both optimizers."""
+        """Creates every variable: networks, head, EMA and optimizers."""
         z = tf.zeros([2, self.generator.dim_z])
         labels = tf.zeros([2], tf.int32)
-        self.discriminator(self.generator(z, labels), labels)
+        images = self.generator(z, labels)
+        self.discriminator(images, labels)
+        if self.contrastive:
+            features = self.discriminator.features(images, labels)
+            self.projection_head = keras.Sequential([
+                keras.layers.Dense(features.shape[-1], activation="relu"),
+                keras.layers.Dense(self.contrastive.projection_dim)])
+            self.projection_head(features)
+        if self.ema_generator is not None:
+            self.ema_generator(z, labels)
+            for e, v in zip(self.ema_generator.variables,
+                            self.generator.variables):
+                e.assign(v)
         self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.d_optimizer.build(self.d_variables)
+
+    @property
+    def d_variables(self):
+        """What D's optimizer trains: D, and the projection head if any."""
+        head = self.projection_head
+        return self.discriminator.trainable_variables + (
+            head.trainable_variables if head is not None else [])
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this GAN exactly."""
-        return {"step": self.step, "generator": self.generator,
-                "discriminator": self.discriminator,
-                "g_optimizer": self.g_optimizer,
-                "d_optimizer": self.d_optimizer}
+        items = {"step": self.step, "generator": self.generator,
+                 "discriminator": self.discriminator,
+                 "g_optimizer": self.g_optimizer,
+                 "d_optimizer": self.d_optimizer}
+        if self.projection_head is not None:
+            items["projection_head"] = self.projection_head
+        if self.ema_generator is not None:
+            items["generator_ema"] = self.ema_generator
+        return items
 
     # ------------------------------------------------------------ randomness
     def phase_seed(self, phase):
@@ -89,11 +129,12 @@ class GAN:
         return (tf.slice(z, [start, 0], [local, -1]),
                 tf.slice(labels, [start], [local]))
 
-    def augment_seed(self, seed, purpose):
-        """A seed for this replica's augmentation draws of one purpose."""
+    def replica_seeds(self, seed):
+        """Seeds for this replica's augmentation draws, one per purpose."""
         fold = tf.random.experimental.stateless_fold_in
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        return fold(fold(seed, purpose), tf.cast(replica, tf.int64))
+        seed = fold(seed, tf.cast(replica, tf.int64))
+        return tf.stack([fold(seed, p) for p in range(8)])
 
     def _mean(self, per_example):
         """This replica's share of the global-batch mean."""
@@ -106,60 +147,114 @@ class GAN:
         z, fake_labels = self.latents(seed)
         grads, metrics = self._d_grads(
             batch["images"], batch["labels"], z, fake_labels,
-            self.augment_seed(seed, _AUG_REAL),
-            self.augment_seed(seed, _AUG_FAKE))
-        self.d_optimizer.apply_gradients(
-            zip(grads, self.discriminator.trainable_variables))
+            self.replica_seeds(seed))
+        self.d_optimizer.apply_gradients(zip(grads, self.d_variables))
         return metrics
 
-    def _d_grads(self, real, real_labels, z, fake_labels, real_seed,
-                 fake_seed):
+    def _d_grads(self, real, real_labels, z, fake_labels, seeds):
         fake = self.generator(z, fake_labels, training=True)
-        real = self.augment.real(real, real_seed)
-        fake = self.augment.fake(fake, fake_seed)
+        real_in = self.augment.real(real, seeds[_AUG_REAL])
+        fake_in = self.augment.fake(fake, seeds[_AUG_FAKE])
+        labels = tf.concat([real_labels, fake_labels], 0)
+        inputs = [real_in, fake_in]
+        if self.bcr:  # bCR's T(x), judged in the same pass as x
+            transform = self.bcr.augment or self.augment.pipeline
+            inputs += [transform(real_in, seeds[_BCR_REAL]),
+                       transform(fake_in, seeds[_BCR_FAKE])]
         with tf.GradientTape() as tape:
             logits = self.discriminator(
-                tf.concat([real, fake], 0),
-                tf.concat([real_labels, fake_labels], 0), training=True)
-            real_logits, fake_logits = tf.split(logits, 2)
+                tf.concat(inputs, 0),
+                tf.concat([labels] * (len(inputs) // 2), 0), training=True)
+            logits = tf.split(logits, len(inputs))
+            real_logits, fake_logits = logits[:2]
             d_loss, _ = self.loss(real_logits, fake_logits)
             d_loss = self._mean(d_loss)
-        grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
-        return grads, {"d_loss": d_loss, "d_real": self._mean(real_logits),
+            metrics = {"d_loss": d_loss, "d_real": self._mean(real_logits),
                        "d_fake": self._mean(fake_logits)}
+            if self.bcr:
+                metrics["bcr_loss"] = self._bcr_loss(*logits)
+            if self.contrastive:
+                metrics["contrastive_loss"] = self._contrastive_loss(
+                    real, fake, labels, seeds)
+            total = d_loss + metrics.get("bcr_loss", 0.0) + metrics.get(
+                "contrastive_loss", 0.0)
+        grads = tape.gradient(total, self.d_variables)
+        return grads, metrics
+
+    def _bcr_loss(self, real_logits, fake_logits, t_real_logits,
+                  t_fake_logits):
+        """lambda_real ||D(x) - D(T(x))||^2 + lambda_fake (same on fakes)."""
+        return (self.bcr.lambda_real * self._mean(losses.consistency(
+            real_logits, t_real_logits)) + self.bcr.lambda_fake * self._mean(
+                losses.consistency(fake_logits, t_fake_logits)))
+
+    def _contrastive_loss(self, real, fake, labels, seeds):
+        """weight (NT-Xent of two views of the reals + the same of fakes)."""
+        images = tf.concat([real, fake], 0)
+        views = tf.concat([self.contrastive.views(images, seeds[_VIEW_1]),
+                           self.contrastive.views(images, seeds[_VIEW_2])], 0)
+        h = self.discriminator.features(views, tf.concat([labels, labels], 0),
+                                        training=True)
+        p = self.projection_head(h, training=True)
+        real_1, fake_1, real_2, fake_2 = tf.split(p, 4)
+        tau = self.contrastive.temperature
+        return self.contrastive.weight * self._mean(
+            losses.nt_xent(real_1, real_2, tau) +
+            losses.nt_xent(fake_1, fake_2, tau))
 
     def g_step(self):
         """One generator update; returns metrics."""
         seed = self.phase_seed(self.n_disc)
         z, labels = self.latents(seed)
-        grads, metrics = self._g_grads(z, labels,
-                                       self.augment_seed(seed, _AUG_FAKE))
+        grads, metrics = self._g_grads(z, labels, self.replica_seeds(seed))
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables))
         return metrics
 
-    def _g_grads(self, z, labels, fake_seed):
+    def _g_grads(self, z, labels, seeds):
         with tf.GradientTape() as tape:
             fake = self.generator(z, labels, training=True)
-            fake = self.augment.fake(fake, fake_seed)  # G learns through it
+            fake = self.augment.fake(fake, seeds[_AUG_FAKE])  # G learns
             fake_logits = self.discriminator(fake, labels, training=True)
             _, g_loss = self.loss(None, fake_logits)
             g_loss = self._mean(g_loss)
         grads = tape.gradient(g_loss, self.generator.trainable_variables)
         return grads, {"g_loss": g_loss}
 
-    def train_step(self, strategy, iterator):
-        """n_disc D steps and one G step; metrics summed over replicas.
+    def update_ema(self):
+        """ema = decay ema + (1 - decay) G for weights; a copy of G's
+        non-trainable state (BN statistics, spectral-norm vectors). Before
+        ema_start the EMA is a copy of G. Cross-replica context."""
+        if self.ema_generator is None:
+            return
+        decay = tf.where(self.step < self.ema_start, 0.0, self.ema_decay)
+        for e, v in zip(self.ema_generator.trainable_variables,
+                        self.generator.trainable_variables):
+            e.assign(decay * e + (1.0 - decay) * v)
+        for e, v in zip(self.ema_generator.non_trainable_variables,
+                        self.generator.non_trainable_variables):
+            e.assign(v)
 
-        Call inside a tf.function. D metrics are those of the last D step.
-        """
+    def train_step(self, strategy, iterator):
+        """n_disc D steps, one G step and the EMA update; metrics summed over
+        replicas. Call inside a tf.function. D metrics are those of the last
+        D step."""
         for phase in range(self.n_disc):
             metrics = strategy.run(self.d_step, (next(iterator), phase))
         metrics.update(strategy.run(self.g_step))
+        self.update_ema()
         self.step.assign_add(1)
         return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
                 for k, v in metrics.items()}
 
+    @property
+    def sampler(self):
+        """The generator used for samples, evaluation and export: the EMA
+        generator when there is one."""
+        if self.ema_generator is not None:
+            return self.ema_generator
+        return self.generator
+
     def sample(self, z, labels):
-        """Generator output in inference mode (for grids and evaluation)."""
-        return self.generator(z, labels, training=False)
+        """Sampler output in inference mode (for grids and evaluation)."""
+        return self.sampler(z, labels, training=False)

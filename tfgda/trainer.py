@@ -34,7 +34,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
           model=models.sndcgan, loss=losses.hinge, n_disc=1,
           g_optimizer=optim.adam, d_optimizer=optim.adam,
           checkpoint_every=1000, keep_checkpoints=3, log_every=100,
-          image_every=1000, steps_per_call=1, jit_compile=False):
+          image_every=1000, steps_per_call=1, jit_compile=False,
+          ema_decay=0.0, ema_start=0):
     """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
 
     Args:
@@ -57,6 +58,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         cut host round trips); logging and checkpoint steps are met exactly.
       jit_compile: compile each step's maths with XLA (faster on GPUs and
         TPUs; slower on CPUs).
+      ema_decay: decay of the exponential moving average of G's weights
+        that samples, evaluation and export use; 0 turns it off.
+      ema_start: steps before the average starts (it copies G until then).
 
     Returns:
       The metrics of the last step, as Python floats.
@@ -78,6 +82,13 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         batch_size, seed=_data_seed(seed, start))
     augment = augment_lib.make_policy()
     augment.pipeline.check_shape([None, *info.image_shape])
+    bcr, contrastive = losses.bcr(), losses.contrastive()
+    if bcr and bcr.augment is None and not augment.active:
+        raise UserError("bCR needs an augmentation T: bind bcr.augment "
+                        "(e.g. 'translation(0.125)') or augment.name.")
+    if not 0.0 <= ema_decay < 1.0:
+        raise UserError(f"train.ema_decay must be in [0, 1), got "
+                        f"{ema_decay}.")
 
     # --- Build the GAN under the strategy.
     with strategy.scope():
@@ -91,9 +102,12 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
             g_opt = g_optimizer()
         with gin.config_scope("discriminator"):
             d_opt = d_optimizer()
+        ema = model(info.image_shape, info.num_classes)[0] if ema_decay \
+            else None
         gan = gan_lib.GAN(generator, discriminator, g_opt, d_opt, loss,
                           batch_size, info.num_classes, n_disc, seed,
-                          augment, jit_compile)
+                          augment, bcr, contrastive, ema, ema_decay,
+                          ema_start, jit_compile)
         gan.build()
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     manager = tf.train.CheckpointManager(checkpoint, model_dir,

@@ -6,13 +6,15 @@
 Families: spatial (zoom_in, zoom_out, translation, translation_x,
 translation_y, cutout, crop_flip), appearance (brightness, redness, greenness,
 blueness, instance_noise), mixing (cutmix, mixup), and DiffAugment's ops
-(color, diffaugment_translation, diffaugment_cutout). A new augmentation is
+(color, diffaugment_translation, diffaugment_cutout), and SimCLR's views
+(simclr) for the contrastive loss. A new augmentation is
 one `@register`ed function in the module of its family.
 """
 
 from tfgda.augment import appearance  # noqa: F401  (registers)
 from tfgda.augment import diffaugment  # noqa: F401  (registers)
 from tfgda.augment import mixing  # noqa: F401  (registers)
+from tfgda.augment import simclr  # noqa: F401  (registers)
 from tfgda.augment import spatial  # noqa: F401  (registers)
 from tfgda.augment.policy import MODES
 from tfgda.augment.policy import AugmentPolicy

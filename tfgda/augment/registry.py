@@ -46,19 +46,30 @@ class Op:
     default_strength: float | None
     mixing: bool
     needs_rgb: bool
+    identity_at_zero: bool
 
 
 _REGISTRY = {}
 
 
 def register(name, *, family, max_strength=1.0, default_strength=None,
-             mixing=False, needs_rgb=False):
-    """Registers `fn(images, seed, strength)` under `name`."""
+             mixing=False, needs_rgb=False, identity_at_zero=True):
+    """Registers `fn(images, seed, strength)` under `name`.
+
+    Args:
+      family: 'spatial', 'appearance', 'mixing', 'diffaugment', 'simclr'.
+      max_strength: strengths must lie in [0, max_strength].
+      default_strength: used when a spec gives none (None: required).
+      mixing: fn returns (images, MixInfo).
+      needs_rgb: fn needs 3 channels.
+      identity_at_zero: strength 0 leaves images unchanged.
+    """
     def decorator(fn):
         if name in _REGISTRY:
             raise ValueError(f"augmentation {name!r} is registered twice")
         _REGISTRY[name] = Op(name, fn, family, max_strength,
-                             default_strength, mixing, needs_rgb)
+                             default_strength, mixing, needs_rgb,
+                             identity_at_zero)
         return fn
     return decorator
 

@@ -124,7 +124,7 @@ def cutout(images, seed, strength):
 
 
 @register("crop_flip", family="spatial", max_strength=0.5,
-          default_strength=0.125)
+          default_strength=0.125, identity_at_zero=False)
 def crop_flip(images, seed, strength):
     """The standard pre-paper GAN augmentation: pad by p = round(lambda H)
     pixels (reflection), crop back at a uniform integer offset, and flip

@@ -8,9 +8,11 @@ penultimate features. Both have a boolean `conditional` class attribute.
 
 import tensorflow as tf
 
+from tfgda.models.biggan import biggan
+from tfgda.models.biggan import biggan_pytorch
 from tfgda.models.sndcgan import sndcgan
 
-__all__ = ["build", "count_params", "sndcgan"]
+__all__ = ["biggan", "biggan_pytorch", "build", "count_params", "sndcgan"]
 
 
 def count_params(model):

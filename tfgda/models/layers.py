@@ -14,10 +14,14 @@ import keras
 import tensorflow as tf
 
 __all__ = [
+    "ConditionalBatchNorm",
+    "NonLocalBlock",
     "SNConv2D",
     "SNDense",
     "SNEmbedding",
+    "avg_pool",
     "spectral_normalize",
+    "upsample",
     "weight_init",
 ]
 
@@ -152,3 +156,101 @@ class SNEmbedding(_SpectralNormMixin, keras.layers.Layer):
 
     def call(self, labels, training=False):
         return tf.gather(self._normalized_kernel(training), labels)
+
+
+class ConditionalBatchNorm(keras.layers.Layer):
+    """Batch norm whose scale and offset are linear maps of a condition.
+
+    out = standardize(x) * gamma(c) + beta(c), gamma and beta dense layers
+    without bias of the conditioning vector c (compare_gan's
+    `conditional_batch_norm`); with `one_plus_gamma` the scale is
+    1 + gamma(c) (BigGAN-PyTorch's `ccbn`). Statistics are synchronized
+    across replicas.
+    """
+
+    def __init__(self, spectral_norm=True, one_plus_gamma=False,
+                 momentum=0.9, epsilon=1e-5, kernel_initializer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.bn = keras.layers.BatchNormalization(
+            center=False, scale=False, synchronized=True, momentum=momentum,
+            epsilon=epsilon)
+        self.spectral_norm = spectral_norm
+        self.one_plus_gamma = one_plus_gamma
+        self.kernel_initializer = kernel_initializer
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.gamma = SNDense(channels, use_bias=False,
+                             spectral_norm=self.spectral_norm,
+                             kernel_initializer=self.kernel_initializer)
+        self.beta = SNDense(channels, use_bias=False,
+                            spectral_norm=self.spectral_norm,
+                            kernel_initializer=self.kernel_initializer)
+
+    def call(self, x, condition, training=False):
+        x = self.bn(x, training=training)
+        gamma = self.gamma(condition, training=training)
+        if self.one_plus_gamma:
+            gamma += 1.0
+        beta = self.beta(condition, training=training)
+        return x * gamma[:, None, None, :] + beta[:, None, None, :]
+
+
+class NonLocalBlock(keras.layers.Layer):
+    """SAGAN self-attention as in compare_gan's `non_local_block`.
+
+    theta, phi, g: 1x1 convolutions (no bias) to C/8, C/8 and C/2 channels,
+    phi and g max-pooled 2x2; out = x + sigma * conv1x1(softmax(theta phi^T)
+    g), sigma a scalar initialized to 0.
+    """
+
+    def __init__(self, spectral_norm=True, kernel_initializer=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.spectral_norm = spectral_norm
+        self.kernel_initializer = kernel_initializer
+
+    def build(self, input_shape):
+        c = input_shape[-1]
+
+        def conv(filters):
+            return SNConv2D(filters, 1, use_bias=False,
+                            spectral_norm=self.spectral_norm,
+                            kernel_initializer=self.kernel_initializer)
+        self.theta, self.phi, self.g = conv(c // 8), conv(c // 8), conv(c // 2)
+        self.out = conv(c)
+        self.sigma = self.add_weight(shape=(), initializer="zeros",
+                                     name="sigma")
+
+    def call(self, x, training=False):
+        _, h, w, c = x.shape
+        pool = lambda t: tf.nn.max_pool2d(t, 2, 2, "VALID")  # noqa: E731
+        theta = tf.reshape(self.theta(x, training=training), [-1, h * w,
+                                                              c // 8])
+        phi = tf.reshape(pool(self.phi(x, training=training)),
+                         [-1, h * w // 4, c // 8])
+        g = tf.reshape(pool(self.g(x, training=training)),
+                       [-1, h * w // 4, c // 2])
+        attn = tf.nn.softmax(tf.matmul(theta, phi, transpose_b=True))
+        attn_g = tf.reshape(tf.matmul(attn, g), [-1, h, w, c // 2])
+        return x + tf.cast(self.sigma, x.dtype) * self.out(attn_g,
+                                                           training=training)
+
+
+def upsample(x, method):
+    """2x up-sampling: 'zeros' (compare_gan's zero-insertion unpooling: each
+    value at the top-left of its 2x2 cell) or 'nearest'."""
+    if method == "nearest":
+        return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+    b, h, w, c = tf.unstack(tf.shape(x))
+    zeros = tf.zeros_like(x)
+    x = tf.stack([x, zeros], axis=3)            # [B, H, W, 2, C]
+    x = tf.reshape(x, [b, h, 2 * w, c])
+    x = tf.stack([x, tf.zeros_like(x)], axis=2)  # [B, H, 2, 2W, C]
+    return tf.reshape(x, [b, 2 * h, 2 * w, c])
+
+
+def avg_pool(x):
+    """2x2 average pooling."""
+    return tf.nn.avg_pool2d(x, 2, 2, "VALID")

@@ -18,6 +18,7 @@ import gin
 import keras
 import tensorflow as tf
 
+from tfgda.errors import UserError
 from tfgda.models import layers
 
 __all__ = ["SNDCGANDiscriminator", "SNDCGANGenerator", "sndcgan"]
@@ -35,7 +36,7 @@ class SNDCGANGenerator(keras.Model):
         self.dim_z = dim_z
         h, w, c = image_shape
         if h % 8 or w % 8:
-            raise ValueError(
+            raise UserError(
                 f"SNDCGAN needs image sides divisible by 8, got {h}x{w}; "
                 "bind dataset.resize to a multiple of 8.")
         self._start = (h // 8, w // 8, 8 * ch)
