@@ -80,3 +80,44 @@ TINY = ("sndcgan.ch = 4", "sndcgan.dim_z = 8", "train.batch_size = 8",
 def tiny_bindings(data_path, steps, *extra):
     return [*TINY, f"train.steps = {steps}", f"dataset.path = '{data_path}'",
             *extra]
+
+
+class _StandInInception(tf.Module):
+    """A tiny classifier with TF-GAN Inception's contract: float images
+    [N, 299, 299, 3] in [-1, 1] -> {'pool_3': [N, 1, 1, D], 'logits':
+    [N, K]}. Fixed random weights; features depend on colour and layout."""
+
+    def __init__(self, dim=64, classes=10):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.w = tf.Variable(rng.normal(size=(8 * 8 * 3, dim)) / 14,
+                             dtype=tf.float32)
+        self.v = tf.Variable(rng.normal(size=(dim, classes)), dtype=tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 299, 299, 3],
+                                                tf.float32)])
+    def __call__(self, images):
+        x = tf.nn.avg_pool2d(images, 37, 37, "VALID")  # [N, 8, 8, 3]
+        h = tf.tanh(tf.matmul(tf.reshape(x, [-1, 8 * 8 * 3]), self.w))
+        return {"pool_3": h[:, None, None, :],
+                "logits": tf.matmul(h, self.v)}
+
+
+@pytest.fixture(scope="session")
+def standin_inception(tmp_path_factory):
+    """A SavedModel directory standing in for TF-GAN's Inception module."""
+    path = str(tmp_path_factory.mktemp("inception"))
+    tf.saved_model.save(_StandInInception(), path)
+    return path
+
+
+@pytest.fixture
+def run_dir(tmp_path, tiny_zip):
+    """A 2-step tiny training run with an EMA generator."""
+    from tfgda import configs  # pylint: disable=g-import-not-at-top
+    from tfgda import trainer  # pylint: disable=g-import-not-at-top
+    model_dir = tmp_path / "run"
+    configs.parse([], tiny_bindings(tiny_zip, 2, "train.ema_decay = 0.5"))
+    trainer.train(str(model_dir))
+    gin.clear_config()
+    return str(model_dir)

@@ -26,13 +26,16 @@ __all__ = ["DatasetInfo", "IMAGE_EXTENSIONS", "make_dataset", "to_uint8"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
+# source: the TFDS name, or the archive's absolute path.
 DatasetInfo = collections.namedtuple(
-    "DatasetInfo", ["name", "num_classes", "image_shape", "num_examples"])
+    "DatasetInfo",
+    ["name", "num_classes", "image_shape", "num_examples", "source"])
 
 
 @gin.configurable("dataset", denylist=["batch_size", "seed", "shuffle",
-                                       "repeat"])
-def make_dataset(batch_size, seed=0, shuffle=True, repeat=True, *,
+                                       "repeat", "drop_remainder"])
+def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
+                 drop_remainder=True, *,
                  name=None, path=None, split="train", resize=None,
                  data_dir=None, shuffle_buffer=10_000, cache=True):
     """Builds the input pipeline; returns (tf.data.Dataset, DatasetInfo).
@@ -41,6 +44,7 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True, *,
       batch_size: the global batch size.
       seed: the shuffle seed.
       shuffle, repeat: True for training; False for one ordered pass.
+      drop_remainder: drop a last, smaller batch (True for training).
       name: a TFDS name (default 'cifar10'), or 'images' for an archive.
       path: a zip file or an image directory; setting it alone selects
         'images'.
@@ -69,7 +73,7 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True, *,
                         reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=True)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(_to_float, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE), info
 
@@ -135,7 +139,7 @@ def _tfds(name, split, data_dir, seed):
     ds = ds.map(unpack, num_parallel_calls=tf.data.AUTOTUNE)
     shape = tuple(features["image"].shape[:2]) + (3,)
     num_examples = int(ds.cardinality())  # TFDS knows it; -2 if unknown
-    return ds, DatasetInfo(name, num_classes, shape, num_examples)
+    return ds, DatasetInfo(name, num_classes, shape, num_examples, name)
 
 
 # ------------------------------------------------------ image archives
@@ -170,7 +174,8 @@ def _image_archive(path, size):
     ds = tf.data.Dataset.from_tensor_slices((contents, labels))
     ds = ds.map(lambda b, y: (_decode(b, shape), y),
                 num_parallel_calls=tf.data.AUTOTUNE)
-    return ds, DatasetInfo("images", num_classes, shape, len(names))
+    return ds, DatasetInfo("images", num_classes, shape, len(names),
+                           os.path.abspath(path))
 
 
 def _read_file(filename):

@@ -6,6 +6,7 @@ compiled training calls, logging, writing summaries and checkpointing. The
 step's maths lives in `tfgda.gan`.
 """
 
+import json
 import os
 import time
 
@@ -17,6 +18,7 @@ import tensorflow as tf
 from tfgda import augment as augment_lib
 from tfgda import data as data_lib
 from tfgda import distribute
+from tfgda import evaluator as evaluator_lib
 from tfgda import gan as gan_lib
 from tfgda import losses
 from tfgda import models
@@ -35,7 +37,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
           g_optimizer=optim.adam, d_optimizer=optim.adam,
           checkpoint_every=1000, keep_checkpoints=3, log_every=100,
           image_every=1000, steps_per_call=1, jit_compile=False,
-          ema_decay=0.0, ema_start=0):
+          ema_decay=0.0, ema_start=0, eval_every=0,
+          eval_protocol="fid10k_test", eval_reference_path=None):
     """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
 
     Args:
@@ -61,12 +64,19 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
       ema_decay: decay of the exponential moving average of G's weights
         that samples, evaluation and export use; 0 turns it off.
       ema_start: steps before the average starts (it copies G until then).
+      eval_every: steps between evaluations (FID, IS, KID of the sampler
+        under `eval_protocol`; 0: never). Needs the Inception module
+        (`inception.handle`); results go to model_dir/eval/.
+      eval_protocol: e.g. 'fid10k_test' or 'fid50k_train'.
+      eval_reference_path: an archive of the protocol's split, for runs on
+        image archives.
 
     Returns:
       The metrics of the last step, as Python floats.
     """
     # --- Check the inputs before touching model_dir.
     _check_positive(steps=steps, batch_size=batch_size, n_disc=n_disc,
+                    eval_every=eval_every or 1,
                     checkpoint_every=checkpoint_every, log_every=log_every,
                     image_every=image_every, steps_per_call=steps_per_call,
                     keep_checkpoints=keep_checkpoints)
@@ -109,12 +119,18 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                           augment, bcr, contrastive, ema, ema_decay,
                           ema_start, jit_compile)
         gan.build()
+    run_info = _run_info(model, info, gan)
+    evaluator = evaluator_lib.TrainingEvaluator(
+        model_dir, run_info, eval_protocol,
+        eval_reference_path) if eval_every else None
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     manager = tf.train.CheckpointManager(checkpoint, model_dir,
                                          max_to_keep=keep_checkpoints)
 
     # --- Resume.
     os.makedirs(model_dir, exist_ok=True)
+    with open(os.path.join(model_dir, "run_info.json"), "w") as f:
+        json.dump(run_info, f, indent=2)
     if manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
         logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
@@ -131,7 +147,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     metrics, timer, first_call = {}, _Progress(step, steps), True
     while step < steps:
         n = _steps_until_event(step, steps, steps_per_call, log_every,
-                               checkpoint_every, image_every)
+                               checkpoint_every, image_every,
+                               eval_every or steps)
         metrics = {k: float(v) for k, v in
                    train_call(iterator, tf.constant(n)).items()}
         step += n
@@ -151,6 +168,11 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                                  seed)
         if step % checkpoint_every == 0 or step == steps:
             manager.save(checkpoint_number=step)
+        if evaluator and (step % eval_every == 0 or step == steps):
+            result = evaluator(gan.sampler, step, writer, strategy)
+            logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
+                         result["protocol"], result["fid"],
+                         result["inception_score"], result["kid"])
     writer.flush()
     return metrics
 
@@ -234,6 +256,14 @@ def _write_augmented(writer, step, augment, reals, fakes, seed):
     grid = visualize.image_grid(images, columns=8)
     with writer.as_default(step=step):
         tf.summary.image("augmented_real_top_fake_bottom", grid[None])
+
+
+def _run_info(model, info, gan):
+    """What evaluation and export need to rebuild the generator."""
+    return {"model": model.__name__, "dataset": info.name,
+            "source": info.source, "image_shape": list(info.image_shape),
+            "num_classes": info.num_classes, "dim_z": gan.generator.dim_z,
+            "ema": gan.ema_generator is not None}
 
 
 def _write_operative_config(model_dir):

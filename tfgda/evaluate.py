@@ -1,0 +1,67 @@
+"""Evaluates the (EMA) generator of a run's checkpoints: FID, IS and KID.
+
+  python -m tfgda.evaluate --model_dir=DIR [--checkpoint=latest|all|STEP]
+      [--protocol=fid10k_test] [--inception=DIR] [--reference_path=ZIP]
+
+Writes DIR/eval/<protocol>/ckpt-<step>.json per checkpoint and TensorBoard
+scalars `eval/<protocol>/{fid,inception_score,kid}` under DIR/eval. The
+model is rebuilt from DIR/operative_config.gin and DIR/run_info.json.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tfgda import evaluator
+from tfgda.errors import UserError
+from tfgda.metrics import inception
+
+__all__ = ["main", "run"]
+
+_MODEL_DIR = flags.DEFINE_string("model_dir", None, "The run's directory.")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "latest",
+                                  "'latest', 'all', or a step number.")
+_PROTOCOL = flags.DEFINE_string("protocol", "fid10k_test",
+                                "fid10k_test, fid50k_train, fid<N>[k]_<split>")
+_INCEPTION = flags.DEFINE_string("inception", None,
+                                 "TF-GAN Inception module: a local directory "
+                                 "or TF-Hub address (default: TF-Hub).")
+_REFERENCE_PATH = flags.DEFINE_string(
+    "reference_path", None, "An image archive of the protocol's split, for "
+    "runs trained on an archive (e.g. cifar10-jpeg/test.zip).")
+_CACHE_DIR = flags.DEFINE_string("cache_dir", "~/.cache/tfgda",
+                                 "Where reference statistics are cached.")
+_BATCH = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
+_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [],
+                                          "Extra gin bindings.")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.INFO)
+    try:
+        model_dir = _MODEL_DIR.value
+        if not model_dir or not os.path.isdir(model_dir):
+            raise UserError(f"--model_dir {model_dir!r} is not a directory.")
+        feature_model = None
+        if _INCEPTION.value:
+            feature_model = inception.load_feature_model(_INCEPTION.value)
+        evaluator.evaluate_run(model_dir, _CHECKPOINT.value, _PROTOCOL.value,
+                     feature_model, _REFERENCE_PATH.value, _CACHE_DIR.value,
+                     _BATCH.value, _GIN_BINDINGS.value)
+    except UserError as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run():
+    """The console entry point `tfgda-evaluate`."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()

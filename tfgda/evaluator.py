@@ -1,0 +1,190 @@
+"""Evaluation of a run's checkpoints, and during training.
+
+The library behind `python -m tfgda.evaluate` and `train.eval_every`: it
+rebuilds the (EMA) generator of a checkpoint from the run's
+operative_config.gin and run_info.json, computes FID, IS and KID under a
+protocol, and writes model_dir/eval/<protocol>/ckpt-<step>.json and
+TensorBoard scalars `eval/<protocol>/{fid,inception_score,kid}`.
+"""
+
+import json
+import os
+
+from absl import logging
+import gin
+import tensorflow as tf
+
+from tfgda import configs
+from tfgda import data as data_lib
+from tfgda.errors import UserError
+from tfgda.metrics import evaluation
+from tfgda.metrics import inception
+from tfgda.metrics import protocols
+
+__all__ = ["TrainingEvaluator", "checkpoints_to_evaluate", "evaluate_run",
+           "read_run_info", "reference_batches"]
+
+
+def checkpoints_to_evaluate(model_dir, which):
+    """Checkpoint paths for 'latest', 'all' or a step number."""
+    state = tf.train.get_checkpoint_state(model_dir) if os.path.isdir(
+        model_dir) else None
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    if not paths:
+        raise UserError(f"no checkpoint in {model_dir!r}: train first, or "
+                        "check --model_dir.")
+    steps = {int(p.rsplit("-", 1)[1]): p for p in paths}
+    if which == "latest":
+        return [paths[-1]]
+    if which == "all":
+        return [steps[s] for s in sorted(steps)]
+    if not str(which).isdigit() or int(which) not in steps:
+        raise UserError(f"checkpoint {which!r} is not in {model_dir!r}; "
+                        f"there are steps {sorted(steps)}.")
+    return [steps[int(which)]]
+
+
+def reference_batches(run_info, protocol, batch_size, reference_path=None):
+    """A function returning the protocol's reference images in batches."""
+    if reference_path:
+        kwargs = {"name": "images", "path": reference_path}
+        dataset_id = os.path.abspath(reference_path)
+    elif run_info["dataset"] != "images":
+        kwargs = {"name": run_info["dataset"], "path": None,
+                  "split": protocol.split}
+        dataset_id = f"tfds:{run_info['dataset']}"
+    elif protocol.split == "train":
+        kwargs = {"name": "images", "path": run_info["source"]}
+        dataset_id = run_info["source"]
+    else:
+        raise UserError(
+            f"protocol {protocol.name} needs the {protocol.split} split, but "
+            "the run trained on an image archive: pass --reference_path "
+            "(e.g. cifar10-jpeg/test.zip).")
+    size = run_info["image_shape"][:2]
+
+    def batches():
+        dataset, _ = data_lib.make_dataset(
+            batch_size, shuffle=False, repeat=False, drop_remainder=False,
+            cache=False,
+            resize=None if kwargs.get("path") is None else size, **kwargs)
+        return (b["images"] for b in dataset)
+    return batches, dataset_id
+
+
+def _build_sampler(model_dir, run_info, checkpoint_path):
+    model = gin.get_configurable(run_info["model"])
+    generator, _ = model(tuple(run_info["image_shape"]),
+                         run_info["num_classes"])
+    z = tf.zeros([1, generator.dim_z])
+    generator(z, tf.zeros([1], tf.int32))
+    name = "generator_ema" if run_info.get("ema") else "generator"
+    try:
+        tf.train.Checkpoint(**{name: generator}).restore(
+            checkpoint_path).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise UserError(
+            f"checkpoint {checkpoint_path!r} does not fit the model of "
+            f"{model_dir}/operative_config.gin ({type(e).__name__}): was it "
+            "written by another architecture?") from e
+    return generator
+
+
+def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
+                 feature_model=None, reference_path=None,
+                 cache_dir="~/.cache/tfgda", batch_size=100,
+                 gin_bindings=()):
+    """Evaluates checkpoints of a run; returns the list of result dicts.
+
+    Parses the run's operative_config.gin (then `gin_bindings`) into the
+    global gin config, so the generator is rebuilt as it was trained.
+    """
+    paths = checkpoints_to_evaluate(model_dir, which)
+    configs.parse([os.path.join(model_dir, "operative_config.gin")],
+                  gin_bindings, finalize=False)
+    protocol = protocols.parse(protocol)
+    run_info = read_run_info(model_dir)
+    batches, dataset_id = reference_batches(run_info, protocol, batch_size,
+                                            reference_path)
+    feature_model = feature_model or inception.load_feature_model()
+    reference = evaluation.reference_statistics(
+        protocol, feature_model, batches, dataset_id, cache_dir)
+    logging.info("Reference %s: %d images (%s).", protocol.name,
+                 reference["count"],
+                 "cached" if reference["cached"] else "computed")
+    results = []
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
+    for path in paths:
+        step = int(path.rsplit("-", 1)[1])
+        sampler = _build_sampler(model_dir, run_info, path)
+        result = evaluation.evaluate_sampler(
+            sampler, sampler.dim_z, run_info["num_classes"], protocol,
+            feature_model, reference, batch_size)
+        result.update(step=step, checkpoint=path)
+        _write_result(model_dir, writer, result)
+        logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
+                     protocol.name, result["fid"],
+                     result["inception_score"], result["kid"])
+        results.append(result)
+    writer.flush()
+    return results
+
+
+class TrainingEvaluator:
+    """Evaluates the sampler during training (train.eval_every).
+
+    The feature model and the reference statistics are loaded at the first
+    evaluation and kept.
+    """
+
+    def __init__(self, model_dir, run_info, protocol, reference_path=None,
+                 cache_dir="~/.cache/tfgda", batch_size=100):
+        self.model_dir = model_dir
+        self.run_info = run_info
+        self.protocol = protocols.parse(protocol)
+        self.reference_path = reference_path
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self._features = self._reference = None
+        # Fail now, not hours into the run, on a protocol we cannot serve.
+        reference_batches(run_info, self.protocol, batch_size,
+                          reference_path)
+
+    def __call__(self, sampler, step, writer, strategy=None):
+        if self._features is None:
+            self._features = inception.load_feature_model()
+            batches, dataset_id = reference_batches(
+                self.run_info, self.protocol, self.batch_size,
+                self.reference_path)
+            self._reference = evaluation.reference_statistics(
+                self.protocol, self._features, batches, dataset_id,
+                self.cache_dir, strategy)
+        result = evaluation.evaluate_sampler(
+            sampler, sampler.dim_z, self.run_info["num_classes"],
+            self.protocol, self._features, self._reference, self.batch_size,
+            strategy=strategy)
+        result.update(step=step, checkpoint=None)
+        _write_result(self.model_dir, writer, result)
+        return result
+
+
+def read_run_info(model_dir):
+    path = os.path.join(model_dir, "run_info.json")
+    if not os.path.exists(path):
+        raise UserError(f"{path!r} is missing: is {model_dir!r} a tfgda "
+                        "training directory?")
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_result(model_dir, writer, result):
+    folder = os.path.join(model_dir, "eval", result["protocol"])
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"ckpt-{result['step']}.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    with writer.as_default(step=result["step"]):
+        for key in ("fid", "inception_score", "kid"):
+            tf.summary.scalar(f"eval/{result['protocol']}/{key}",
+                              result[key])
+
+

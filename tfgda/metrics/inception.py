@@ -1,0 +1,64 @@
+"""TF-GAN's Inception-v3 as a feature model, from TF-Hub or a local copy.
+
+The module (TF-Hub `tfgan/eval/inception/1`, the 2015-12-05 Inception graph)
+takes float32 images [N, 299, 299, 3] in [-1, 1] and returns a dict with
+`pool_3` (2048-d features, for FID and KID) and `logits` (for the Inception
+Score). We resize images to 299x299 (bilinear) inside.
+
+The handle is TF-Hub's address by default. Without network access, download
+the module once on a machine that has it:
+
+  mkdir -p ~/inception && curl -L "$URL?tf-hub-format=compressed" \\
+    | tar -xz -C ~/inception     # URL: INCEPTION_TFHUB below
+
+and bind `inception.handle = '~/inception'` (or pass --inception=~/inception
+to the evaluation CLI).
+"""
+
+import os
+
+import gin
+import tensorflow as tf
+
+from tfgda.errors import UserError
+
+__all__ = ["INCEPTION_TFHUB", "FeatureModel", "load_feature_model"]
+
+INCEPTION_TFHUB = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
+
+
+class FeatureModel:
+    """A classifier with TF-GAN's Inception contract.
+
+    Calling it on images in [-1, 1] of any size returns (features [N, D],
+    logits [N, K]).
+    """
+
+    def __init__(self, module, handle, image_size=299):
+        self.module = module
+        self.handle = handle
+        self.image_size = image_size
+
+    def __call__(self, images):
+        images = tf.image.resize(tf.cast(images, tf.float32),
+                                 [self.image_size, self.image_size],
+                                 method="bilinear")
+        outputs = self.module(images)
+        flat = lambda t: tf.reshape(t, [tf.shape(t)[0], -1])  # noqa: E731
+        return flat(outputs["pool_3"]), flat(outputs["logits"])
+
+
+@gin.configurable("inception")
+def load_feature_model(handle=INCEPTION_TFHUB):
+    """Loads the Inception module; a UserError explains how to provide it."""
+    import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+    handle = os.path.expanduser(handle)
+    try:
+        module = hub.load(handle)
+    except Exception as e:  # network errors, missing or broken directories
+        raise UserError(
+            f"the Inception module {handle!r} could not be loaded "
+            f"({type(e).__name__}). Download TF-GAN's Inception once (see "
+            "docs/EVALUATION.md) and pass --inception=DIR (gin: "
+            "inception.handle = 'DIR').") from e
+    return FeatureModel(module, handle)
