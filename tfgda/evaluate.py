@@ -9,21 +9,17 @@ model is rebuilt from DIR/operative_config.gin and DIR/run_info.json.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 
+from tfgda import cli
 from tfgda import evaluator
 from tfgda.errors import UserError
 from tfgda.metrics import inception
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
-_MODEL_DIR = flags.DEFINE_string("model_dir", None, "The run's directory.")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", "latest",
-                                  "'latest', 'all', or a step number.")
 _PROTOCOL = flags.DEFINE_string("protocol", "fid10k_test",
                                 "fid10k_test, fid50k_train, fid<N>[k]_<split>")
 _INCEPTION = flags.DEFINE_string("inception", None,
@@ -35,32 +31,24 @@ _REFERENCE_PATH = flags.DEFINE_string(
 _CACHE_DIR = flags.DEFINE_string("cache_dir", "~/.cache/tfgda",
                                  "Where reference statistics are cached.")
 _BATCH = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
-_GIN_BINDINGS = flags.DEFINE_multi_string("gin_bindings", [],
-                                          "Extra gin bindings.")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.INFO)
-    try:
-        model_dir = _MODEL_DIR.value
-        if not model_dir or not os.path.isdir(model_dir):
-            raise UserError(f"--model_dir {model_dir!r} is not a directory.")
-        feature_model = None
-        if _INCEPTION.value:
-            feature_model = inception.load_feature_model(_INCEPTION.value)
-        evaluator.evaluate_run(model_dir, _CHECKPOINT.value, _PROTOCOL.value,
-                     feature_model, _REFERENCE_PATH.value, _CACHE_DIR.value,
-                     _BATCH.value, _GIN_BINDINGS.value)
-    except UserError as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        sys.exit(2)
+def _evaluate():
+    model_dir = cli.MODEL_DIR.value
+    if not model_dir or not os.path.isdir(model_dir):
+        raise UserError(f"--model_dir {model_dir!r} is not a directory.")
+    feature_model = None
+    if _INCEPTION.value:
+        feature_model = inception.load_feature_model(_INCEPTION.value)
+    evaluator.evaluate_run(model_dir, cli.CHECKPOINT.value, _PROTOCOL.value,
+                           feature_model, _REFERENCE_PATH.value,
+                           _CACHE_DIR.value, _BATCH.value,
+                           cli.GIN_BINDINGS.value)
 
 
 def run():
     """The console entry point `tfgda-evaluate`."""
-    app.run(main)
+    app.run(cli.main(_evaluate))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ import tensorflow as tf
 
 from tfgda import configs
 from tfgda import data as data_lib
+from tfgda.checkpointing import VariableList
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import inception
 from tfgda.metrics import protocols
 
-__all__ = ["TrainingEvaluator", "checkpoints_to_evaluate", "evaluate_run",
-           "read_run_info", "reference_batches"]
+__all__ = ["TrainingEvaluator", "build_sampler", "checkpoints_to_evaluate",
+           "evaluate_run", "load_run", "read_run_info", "reference_batches"]
 
 
 def checkpoints_to_evaluate(model_dir, which):
@@ -72,7 +73,8 @@ def reference_batches(run_info, protocol, batch_size, reference_path=None):
     return batches, dataset_id
 
 
-def _build_sampler(model_dir, run_info, checkpoint_path):
+def build_sampler(model_dir, run_info, checkpoint_path):
+    """The (EMA) generator of a checkpoint, rebuilt from the gin config."""
     model = gin.get_configurable(run_info["model"])
     generator, _ = model(tuple(run_info["image_shape"]),
                          run_info["num_classes"])
@@ -80,7 +82,7 @@ def _build_sampler(model_dir, run_info, checkpoint_path):
     generator(z, tf.zeros([1], tf.int32))
     name = "generator_ema" if run_info.get("ema") else "generator"
     try:
-        tf.train.Checkpoint(**{name: generator}).restore(
+        tf.train.Checkpoint(**{name: VariableList(generator)}).restore(
             checkpoint_path).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise UserError(
@@ -96,14 +98,11 @@ def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
                  gin_bindings=()):
     """Evaluates checkpoints of a run; returns the list of result dicts.
 
-    Parses the run's operative_config.gin (then `gin_bindings`) into the
-    global gin config, so the generator is rebuilt as it was trained.
+    The run's gin config is loaded as `load_run` does.
     """
     paths = checkpoints_to_evaluate(model_dir, which)
-    configs.parse([os.path.join(model_dir, "operative_config.gin")],
-                  gin_bindings, finalize=False)
     protocol = protocols.parse(protocol)
-    run_info = read_run_info(model_dir)
+    run_info = load_run(model_dir, gin_bindings)
     batches, dataset_id = reference_batches(run_info, protocol, batch_size,
                                             reference_path)
     feature_model = feature_model or inception.load_feature_model()
@@ -116,7 +115,7 @@ def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
     for path in paths:
         step = int(path.rsplit("-", 1)[1])
-        sampler = _build_sampler(model_dir, run_info, path)
+        sampler = build_sampler(model_dir, run_info, path)
         result = evaluation.evaluate_sampler(
             sampler, sampler.dim_z, run_info["num_classes"], protocol,
             feature_model, reference, batch_size)
@@ -166,6 +165,18 @@ class TrainingEvaluator:
         result.update(step=step, checkpoint=None)
         _write_result(self.model_dir, writer, result)
         return result
+
+
+def load_run(model_dir, gin_bindings=()):
+    """Replaces the global gin config with the run's operative_config.gin
+    (then `gin_bindings`), so models are rebuilt as trained; returns its
+    run_info."""
+    run_info = read_run_info(model_dir)
+    with gin.unlock_config():
+        gin.clear_config()
+        configs.parse([os.path.join(model_dir, "operative_config.gin")],
+                      gin_bindings, finalize=False)
+    return run_info
 
 
 def read_run_info(model_dir):

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tfgda import losses
 from tfgda.augment import policy as policy_lib
+from tfgda.checkpointing import VariableList
 
 __all__ = ["GAN"]
 
@@ -97,15 +98,17 @@ class GAN:
             head.trainable_variables if head is not None else [])
 
     def checkpoint_items(self):
-        """What a checkpoint must hold to resume this GAN exactly."""
-        items = {"step": self.step, "generator": self.generator,
-                 "discriminator": self.discriminator,
-                 "g_optimizer": self.g_optimizer,
-                 "d_optimizer": self.d_optimizer}
-        if self.projection_head is not None:
-            items["projection_head"] = self.projection_head
-        if self.ema_generator is not None:
-            items["generator_ema"] = self.ema_generator
+        """What a checkpoint must hold to resume this GAN exactly: every
+        variable of every network and optimizer (call after `build`)."""
+        objects = {"generator": self.generator,
+                   "discriminator": self.discriminator,
+                   "g_optimizer": self.g_optimizer,
+                   "d_optimizer": self.d_optimizer,
+                   "projection_head": self.projection_head,
+                   "generator_ema": self.ema_generator}
+        items = {name: VariableList(obj) for name, obj in objects.items()
+                 if obj is not None}
+        items["step"] = self.step
         return items
 
     # ------------------------------------------------------------ randomness

@@ -7,8 +7,6 @@ strength, all on the same image (or `--num_images` images side by side per
 cell). Mixing augmentations take their partners from the images read.
 """
 
-import sys
-
 from absl import app
 from absl import flags
 import matplotlib
@@ -18,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgda import augment  # noqa: E402
+from tfgda import cli  # noqa: E402
 from tfgda import data  # noqa: E402
 from tfgda import visualize  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
@@ -83,27 +82,24 @@ def _draw(rows, names, strengths, out):
     plt.close(fig)
 
 
-def main(argv):
-    del argv
+def _gallery_cli():
+    if not _IMAGES.value:
+        raise UserError("--images is required: a zip file or a folder of "
+                        "images.")
     try:
-        if not _IMAGES.value:
-            raise UserError("--images is required: a zip file or a folder "
-                            "of images.")
-        strengths = [float(s) for s in _STRENGTHS.value]
-        for name in _NAMES.value:
-            augment.describe(name)  # unknown names fail before any work
-        images = read_images(_IMAGES.value, max(_POOL.value,
-                                                _NUM_IMAGES.value),
-                             _SEED.value)
-        rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
-                       _SEED.value)
-        _draw(rows, _NAMES.value, strengths, _OUT.value)
-    except (UserError, ValueError) as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        sys.exit(2)
+        strengths = [float(x) for x in _STRENGTHS.value]
+    except ValueError as e:
+        raise UserError(f"--strengths must be numbers: {e}") from e
+    for name in _NAMES.value:
+        augment.describe(name)  # unknown names fail before any work
+    images = read_images(_IMAGES.value, max(_POOL.value, _NUM_IMAGES.value),
+                         _SEED.value)
+    rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
+                   _SEED.value)
+    _draw(rows, _NAMES.value, strengths, _OUT.value)
     print(f"wrote {_OUT.value}: {len(rows)} augmentations x "
           f"{len(strengths)} strengths")
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(cli.main(_gallery_cli))

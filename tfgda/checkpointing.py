@@ -1,0 +1,21 @@
+"""Checkpointable views of Keras objects.
+
+`tf.train.Checkpoint` does not follow Keras 3 layers kept in Python lists
+(a model's `self.blocks = [...]`), so their variables, and non-trainable
+state such as batch-norm statistics and spectral-norm vectors, would be
+missed. `VariableList` holds every variable of a model or optimizer in its
+own, deterministic order, so a checkpoint saves and restores all of them; a
+model of another architecture fails to restore with a shape mismatch.
+"""
+
+import tensorflow as tf
+
+__all__ = ["VariableList"]
+
+
+class VariableList(tf.Module):
+    """All `variables` of a built Keras model or optimizer."""
+
+    def __init__(self, keras_object):
+        super().__init__()
+        self.values = [getattr(v, "value", v) for v in keras_object.variables]

@@ -1,0 +1,43 @@
+"""What the command-line tools share: common flags and user-error output.
+
+Flags are defined once here, so the tools can be imported together (as the
+tests and notebooks do). A `UserError` is printed as one line on stderr,
+without a traceback, and the tool exits with status 2.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from tfgda.errors import UserError
+
+__all__ = ["CHECKPOINT", "GIN_BINDINGS", "MODEL_DIR", "main", "report"]
+
+MODEL_DIR = flags.DEFINE_string(
+    "model_dir", None, "The run's directory: checkpoints, summaries, configs.")
+GIN_BINDINGS = flags.DEFINE_multi_string(
+    "gin_bindings", [], "Gin bindings, e.g. \"train.steps = 1000\".")
+CHECKPOINT = flags.DEFINE_string(
+    "checkpoint", "latest", "'latest', a step number, or 'all' (evaluation).")
+
+
+def report(fn, *args, **kwargs):
+    """Calls fn; returns 0, or 2 after printing a UserError as one line."""
+    try:
+        fn(*args, **kwargs)
+    except UserError as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(body):
+    """An absl main that runs `body()` and exits with `report`'s status."""
+    def _main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        logging.set_verbosity(logging.INFO)
+        sys.exit(report(body))
+    return _main
