@@ -16,6 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXTERNAL = {
     "absl": "absl-py", "gin": "gin-config", "keras": "keras",
     "matplotlib": "matplotlib", "nbformat": "nbformat", "numpy": "numpy",
+    "papermill": "papermill",
     "PIL": "pillow", "pytest": "pytest", "scipy": "scipy",
     "tensorflow": "tensorflow", "tensorflow_datasets": "tensorflow-datasets",
     "tensorflow_gan": "tensorflow-gan", "tensorflow_hub": "tensorflow-hub",

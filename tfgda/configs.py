@@ -5,7 +5,9 @@ source checkout, then in `<prefix>/share/tfgda/gin_configs` of an installed
 package; the same folders serve `include` lines inside gin files.
 """
 
+import contextlib
 import difflib
+import logging
 import os
 import sys
 
@@ -50,13 +52,32 @@ def parse(gin_files=(), gin_bindings=(), finalize=True):
             gin.add_config_file_search_path(d)
     files = [find_gin_file(f) for f in gin_files]
     try:
-        gin.parse_config_files_and_bindings(files, gin_bindings,
-                                            finalize_config=finalize)
+        with _quiet_include_lookups():
+            gin.parse_config_files_and_bindings(files, gin_bindings,
+                                                finalize_config=finalize)
     except UserError:
         raise
     except Exception as e:  # gin raises ValueError, SyntaxError, TokenError...
         raise UserError(f"gin config error: {_first_line(e)}{_hint(e)}") \
             from e
+
+
+class _DropPathNotFound(logging.Filter):
+    def filter(self, record):
+        return not str(record.msg).startswith("Path not found")
+
+
+@contextlib.contextmanager
+def _quiet_include_lookups():
+    """gin logs an error for every folder an `include` is not found in
+    before the one it is found in; those are expected, not errors."""
+    drop = _DropPathNotFound()
+    logger = logging.getLogger()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def _first_line(e):

@@ -9,17 +9,14 @@ cell). Mixing augmentations take their partners from the images read.
 
 from absl import app
 from absl import flags
-import matplotlib
+from matplotlib.figure import Figure
+import tensorflow as tf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from tfgda import augment  # noqa: E402
-from tfgda import cli  # noqa: E402
-from tfgda import data  # noqa: E402
-from tfgda import visualize  # noqa: E402
-from tfgda.errors import UserError  # noqa: E402
+from tfgda import augment
+from tfgda import cli
+from tfgda import data
+from tfgda import visualize
+from tfgda.errors import UserError
 
 __all__ = ["PAPER_ORDER", "gallery", "read_images"]
 
@@ -39,9 +36,10 @@ _SEED = flags.DEFINE_integer("seed", 0, "Seed of the random parameters.")
 
 
 def read_images(path, count, seed=0):
-    """Reads `count` images from an archive, in a seeded random order."""
+    """Reads up to `count` images from an archive, in a seeded order."""
     dataset, _ = data.make_dataset(count, seed=seed, path=path, repeat=False,
-                                   cache=False, shuffle_buffer=4 * count)
+                                   drop_remainder=False, cache=False,
+                                   shuffle_buffer=4 * count)
     return next(iter(dataset))["images"]
 
 
@@ -63,8 +61,8 @@ def gallery(images, names, strengths, num_images=1, seed=0):
 
 def _draw(rows, names, strengths, out):
     n_rows, n_cols = len(rows), len(rows[0])
-    fig, axes = plt.subplots(n_rows, n_cols, squeeze=False,
-                             figsize=(1.3 * n_cols + 1, 1.3 * n_rows))
+    fig = Figure(figsize=(1.3 * n_cols + 1, 1.3 * n_rows))
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for r, (name, cells) in enumerate(zip(names, rows)):
         for c, cell in enumerate(cells):
             ax = axes[r][c]
@@ -79,7 +77,6 @@ def _draw(rows, names, strengths, out):
                              f"λ = {strengths[c - 1]:g}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
 
 
 def _gallery_cli():
