@@ -116,3 +116,11 @@ def test_tfds_download_failure_names_the_archive_alternative(monkeypatch):
                         fail)
     with pytest.raises(UserError, match="dataset.path="):
         data.make_dataset(2, name="cifar10")
+
+
+def test_truncated_image_is_found_before_training(tmp_path):
+    folder = write_images(tmp_path, {"a": 2}, size=(16, 16))
+    path = tmp_path / "a" / "001.png"
+    path.write_bytes(path.read_bytes()[:60])  # cut mid-stream
+    with pytest.raises(UserError, match="'a/001.png'.*not a readable image"):
+        data.make_dataset(2, path=folder)

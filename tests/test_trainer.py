@@ -97,6 +97,9 @@ def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
     (["train.stepz = 3"], "doesn't have a parameter named 'stepz'"),
     (["train.steps = [3"], "gin config error"),
     (["train.steps = 0"], "train.steps must be a positive integer"),
+    (["train.steps = 1", "train.model = @bigan"],
+     "No configurable matching reference '@bigan'. Did you mean 'biggan'?"),
+    (["train.steps = 1", "train.loss = @hingee"], "Did you mean 'hinge'?"),
     (["train.steps = 1", "dataset.path = '/nonexistent/x.zip'"],
      "does not exist"),
 ])
@@ -248,3 +251,44 @@ def test_biggan_configs_parse_and_build(name):
         assert losses.contrastive().weight == 0.1
     if name == "biggan_cifar10_cntr_bcr.gin":
         assert losses.bcr().lambda_real == 5.0
+
+
+@gin.configurable
+def exploding_loss(real_logits, fake_logits):
+    """A loss that is NaN: stands in for a diverging run."""
+    nan = fake_logits * float("nan")
+    return (None if real_logits is None else nan), nan
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(
+        tmp_path, capsys, tiny_zip):
+    _train(tmp_path, tiny_zip, 2)
+    gin.clear_config()
+    status = train_cli_lib.train_cli([], tiny_bindings(
+        tiny_zip, 4, "train.loss = @exploding_loss"), str(tmp_path))
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 2
+    assert err.startswith("error: training diverged at step 3: ")
+    assert "d_loss=nan" in err and "g_loss=nan" in err
+    assert "ckpt-2, is kept" in err
+    assert _checkpoint_steps(tmp_path) == [2]
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
+
+
+def test_resume_with_another_architecture_is_refused(tmp_path, capsys,
+                                                     tiny_zip):
+    _train(tmp_path / "run", tiny_zip, 1)
+    gin.clear_config()
+    before = sorted(os.listdir(tmp_path / "run"))
+    status = train_cli_lib.train_cli([], tiny_bindings(
+        tiny_zip, 2, "sndcgan.ch = 8"), str(tmp_path / "run"))
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "does not fit this model" in err
+    assert sorted(os.listdir(tmp_path / "run")) == before
+    assert _checkpoint_steps(tmp_path / "run") == [1]
+
+
+def test_model_dir_under_a_file(tmp_path, capsys, tiny_zip):
+    (tmp_path / "file").write_text("x")
+    _assert_user_error(tmp_path, capsys, tmp_path / "file" / "run",
+                       tiny_bindings(tiny_zip, 1), "lies under the file")

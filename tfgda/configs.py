@@ -88,11 +88,13 @@ def _first_line(e):
 def _hint(e):
     """Suggests the closest configurable name for an unknown one."""
     text = str(e)
-    marker = "No configurable matching '"
-    if marker not in text:
+    markers = [m for m in ("No configurable matching '",
+                           "No configurable matching reference '@")
+               if m in text]
+    if not markers:
         return (" Check the spelling against the configurables in "
                 "docs/CONFIG.md.")
-    unknown = text.split(marker, 1)[1].split("'", 1)[0]
+    unknown = text.split(markers[-1], 1)[1].split("'", 1)[0]
     registry = gin.config._REGISTRY  # pylint: disable=protected-access
     known = sorted({name.split(".")[-1] for name, _ in registry.items()})
     close = difflib.get_close_matches(unknown.split("/")[-1], known, n=1)

@@ -193,6 +193,7 @@ def _check_images(path, names, contents, mixed_ok):
     for n, data in zip(names, contents):
         try:
             with Image.open(io.BytesIO(data)) as image:
+                image.load()  # a full decode: truncated files fail here
                 size = image.size
         except Exception as e:  # PIL raises several types
             raise UserError(

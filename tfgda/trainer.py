@@ -7,6 +7,7 @@ step's maths lives in `tfgda.gan`.
 """
 
 import json
+import math
 import os
 import time
 
@@ -23,10 +24,11 @@ from tfgda import gan as gan_lib
 from tfgda import losses
 from tfgda import models
 from tfgda import optim
+from tfgda import runlock
 from tfgda import visualize
 from tfgda.errors import UserError
 
-__all__ = ["check_model_dir", "train"]
+__all__ = ["DivergenceError", "check_model_dir", "train"]
 
 _GRID_SIZE = 64
 
@@ -127,21 +129,32 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     manager = tf.train.CheckpointManager(checkpoint, model_dir,
                                          max_to_keep=keep_checkpoints)
 
-    # --- Resume.
     os.makedirs(model_dir, exist_ok=True)
-    with open(os.path.join(model_dir, "run_info.json"), "w") as f:
-        json.dump(run_info, f, indent=2)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        logging.info("Resumed from %s at step %d.", manager.latest_checkpoint,
-                     int(gan.step.numpy()))
-    _write_operative_config(model_dir)
+    with runlock.hold(model_dir):
+        # --- Resume.
+        _restore(checkpoint, manager, model_dir)
+        if manager.latest_checkpoint:
+            logging.info("Resumed from %s at step %d.",
+                         manager.latest_checkpoint, int(gan.step.numpy()))
+        _write_json(os.path.join(model_dir, "run_info.json"), run_info)
+        _write_operative_config(model_dir)
+        return _loop(gan, strategy, dataset, manager, model_dir=model_dir,
+                     steps=steps, steps_per_call=steps_per_call,
+                     log_every=log_every, checkpoint_every=checkpoint_every,
+                     image_every=image_every, eval_every=eval_every,
+                     evaluator=evaluator, augment=augment, seed=seed,
+                     batch_size=batch_size, num_classes=info.num_classes)
 
-    # --- The loop.
+
+def _loop(gan, strategy, dataset, manager, *, model_dir, steps,
+          steps_per_call, log_every, checkpoint_every, image_every,
+          eval_every, evaluator, augment, seed, batch_size, num_classes):
+    """The training loop: compiled calls, then logs, samples, checkpoints
+    and evaluations at their steps. Returns the last metrics."""
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
     writer = tf.summary.create_file_writer(model_dir)
-    grid_z, grid_labels = _grid_latents(gan, info.num_classes, seed)
+    grid_z, grid_labels = _grid_latents(gan, num_classes, seed)
     grid_reals = _grid_reals(batch_size) if augment.active else None
     step = int(gan.step.numpy())
     metrics, timer, first_call = {}, _Progress(step, steps), True
@@ -152,6 +165,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         metrics = {k: float(v) for k, v in
                    train_call(iterator, tf.constant(n)).items()}
         step += n
+        _check_finite(metrics, step, manager)
         if first_call:  # now every configurable has been called
             _write_operative_config(model_dir)
             first_call = False
@@ -177,6 +191,41 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     return metrics
 
 
+def _restore(checkpoint, manager, model_dir):
+    if not manager.latest_checkpoint:
+        return
+    try:
+        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise UserError(
+            f"the checkpoint {manager.latest_checkpoint!r} does not fit this "
+            f"model ({type(e).__name__}: it was written with another "
+            "architecture or config): resume with the run's own "
+            f"{model_dir}/operative_config.gin, or use a new --model_dir.") \
+            from e
+
+
+def _check_finite(metrics, step, manager):
+    """Stops a diverged run; its last good checkpoint stays the latest."""
+    if all(math.isfinite(v) for v in metrics.values()):
+        return
+    raise DivergenceError(
+        f"training diverged at step {step}: {_format(metrics)}. The last "
+        f"good checkpoint, {manager.latest_checkpoint or 'none'}, is kept; "
+        "lower the learning rates or the regularizer weights and resume.")
+
+
+class DivergenceError(UserError):
+    """A non-finite loss: the run stops before saving anything from it."""
+
+
+def _write_json(path, value):
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
+
+
 def check_model_dir(model_dir):
     """Raises a UserError if model_dir cannot hold a run."""
     if not model_dir:
@@ -189,6 +238,9 @@ def check_model_dir(model_dir):
         os.path.dirname(os.path.abspath(model_dir))
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(f"model_dir {model_dir!r} lies under the file "
+                        f"{parent!r}: choose another --model_dir.")
     if not os.access(parent, os.W_OK):
         raise UserError(f"model_dir {model_dir!r} is not writable (no write "
                         f"permission on {parent!r}): choose another "
@@ -267,8 +319,10 @@ def _run_info(model, info, gan):
 
 
 def _write_operative_config(model_dir):
-    with open(os.path.join(model_dir, "operative_config.gin"), "w") as f:
+    path = os.path.join(model_dir, "operative_config.gin")
+    with open(f"{path}.tmp", "w") as f:
         f.write(gin.operative_config_str())
+    os.replace(f"{path}.tmp", path)
 
 
 def _write_scalars(writer, step, metrics, rate):

@@ -1,0 +1,66 @@
+"""A run killed with SIGKILL at random moments resumes where its latest
+complete checkpoint left it, and every checkpoint left behind restores."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import REPO
+from conftest import tiny_bindings
+import tensorflow as tf
+
+STEPS = 600
+
+
+def _start(model_dir, data):
+    bindings = tiny_bindings(data, STEPS, "train.checkpoint_every = 5",
+                             "train.image_every = 50", "train.log_every = 5",
+                             "train.ema_decay = 0.9")
+    args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
+    args += [f"--gin_bindings={b}" for b in bindings]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.Popen(args, cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _check_every_checkpoint(model_dir):
+    state = tf.train.get_checkpoint_state(model_dir)
+    steps = []
+    for path in (state.all_model_checkpoint_paths if state else []):
+        reader = tf.train.load_checkpoint(path)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)  # every value is readable
+        step = int(path.rsplit("-", 1)[1])
+        assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == step
+        steps.append(step)
+    return steps
+
+
+def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
+    model_dir = str(tmp_path / "run")
+    rng = random.Random(0)
+    kills = 0
+    last = []
+    while kills < 5:
+        process = _start(model_dir, tiny_zip)
+        time.sleep(rng.uniform(5.0, 10.0))
+        if process.poll() is not None:  # finished before the kill
+            break
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        kills += 1
+        steps = _check_every_checkpoint(model_dir)
+        assert steps == sorted(steps)
+        assert not last or not steps or steps[-1] >= last[-1]  # no going back
+        last = steps
+    assert kills == 5, "the run finished before five kills: raise STEPS"
+    assert last, "no checkpoint before the kills: wait longer"
+    process = _start(model_dir, tiny_zip)
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    assert f"at step {last[-1]}." in err  # resumed from the latest
+    assert _check_every_checkpoint(model_dir)[-1] == STEPS

@@ -1,0 +1,72 @@
+"""One trainer per model_dir: a lock file holding the owner's PID and host.
+
+The lock is created atomically (O_CREAT | O_EXCL). A lock whose process is
+gone (same host, PID no longer alive, e.g. after a SIGKILL) is stale and
+taken over; a live one stops the second trainer with a message naming it.
+"""
+
+import contextlib
+import json
+import os
+import socket
+import time
+
+from tfgda.errors import UserError
+
+__all__ = ["LOCK_NAME", "hold"]
+
+LOCK_NAME = ".tfgda.lock"
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None  # half-written by a killed process: stale
+
+
+def _acquire(path):
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            owner = _read(path)
+            if owner and (owner.get("host") != me["host"] or
+                          _alive(int(owner.get("pid", -1)))):
+                raise UserError(
+                    f"{os.path.dirname(path)!r} is in use by PID "
+                    f"{owner.get('pid')} on {owner.get('host')} (since "
+                    f"{owner.get('since')}): stop that trainer, or use "
+                    "another --model_dir.") from None
+            os.remove(path)  # stale: its owner is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(me, f)
+        return
+    raise UserError(f"could not lock {path!r}: another trainer is starting "
+                    "in the same --model_dir.")
+
+
+@contextlib.contextmanager
+def hold(model_dir):
+    """Holds model_dir's lock for the duration of the block."""
+    path = os.path.join(model_dir, LOCK_NAME)
+    _acquire(path)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)
