@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["KINDS", "make_strategy"]
+__all__ = ["KINDS", "make_strategy", "worker_role"]
 
 KINDS = ("default", "mirrored", "tpu", "multi_worker")
 
@@ -34,3 +34,19 @@ def make_strategy(kind="default", devices=None, tpu=""):
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"strategy.kind {kind!r} is not one of {KINDS}.")
+
+
+def worker_role(strategy):
+    """(is_chief, task id) of this process in a multi-worker cluster.
+
+    The chief (task 'chief', or worker 0 when there is none) writes the
+    run's checkpoints, summaries and files; single-process runs are chief.
+    """
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True, 0
+    task_type, task_id = resolver.task_type, resolver.task_id or 0
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    chief = task_type == "chief" or (task_type == "worker" and task_id == 0
+                                     and not has_chief)
+    return chief, task_id

@@ -126,34 +126,40 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         model_dir, run_info, eval_protocol,
         eval_reference_path) if eval_every else None
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
-    manager = tf.train.CheckpointManager(checkpoint, model_dir,
+    chief, task_id = distribute.worker_role(strategy)
+    # Every worker saves (saving is collective); others into their own
+    # folder under model_dir, so only the chief's checkpoints are the run's.
+    save_dir = model_dir if chief else os.path.join(
+        model_dir, "workers", f"worker-{task_id}")
+    manager = tf.train.CheckpointManager(checkpoint, save_dir,
                                          max_to_keep=keep_checkpoints)
 
-    os.makedirs(model_dir, exist_ok=True)
-    with runlock.hold(model_dir):
-        # --- Resume.
-        _restore(checkpoint, manager, model_dir)
-        if manager.latest_checkpoint:
-            logging.info("Resumed from %s at step %d.",
-                         manager.latest_checkpoint, int(gan.step.numpy()))
-        _write_json(os.path.join(model_dir, "run_info.json"), run_info)
-        _write_operative_config(model_dir)
+    os.makedirs(save_dir, exist_ok=True)
+    with runlock.hold(save_dir):
+        # --- Resume from the run's (the chief's) latest checkpoint.
+        _restore(checkpoint, tf.train.latest_checkpoint(model_dir),
+                 model_dir)
+        if chief:
+            _write_json(os.path.join(model_dir, "run_info.json"), run_info)
+            _write_operative_config(model_dir)
         return _loop(gan, strategy, dataset, manager, model_dir=model_dir,
-                     steps=steps, steps_per_call=steps_per_call,
+                     chief=chief, steps=steps, steps_per_call=steps_per_call,
                      log_every=log_every, checkpoint_every=checkpoint_every,
                      image_every=image_every, eval_every=eval_every,
                      evaluator=evaluator, augment=augment, seed=seed,
                      batch_size=batch_size, num_classes=info.num_classes)
 
 
-def _loop(gan, strategy, dataset, manager, *, model_dir, steps,
+def _loop(gan, strategy, dataset, manager, *, model_dir, chief, steps,
           steps_per_call, log_every, checkpoint_every, image_every,
           eval_every, evaluator, augment, seed, batch_size, num_classes):
     """The training loop: compiled calls, then logs, samples, checkpoints
-    and evaluations at their steps. Returns the last metrics."""
+    and evaluations at their steps (files from the chief only). Returns the
+    last metrics."""
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
-    writer = tf.summary.create_file_writer(model_dir)
+    writer = tf.summary.create_file_writer(model_dir) if chief else \
+        tf.summary.create_noop_writer()
     grid_z, grid_labels = _grid_latents(gan, num_classes, seed)
     grid_reals = _grid_reals(batch_size) if augment.active else None
     step = int(gan.step.numpy())
@@ -166,7 +172,7 @@ def _loop(gan, strategy, dataset, manager, *, model_dir, steps,
                    train_call(iterator, tf.constant(n)).items()}
         step += n
         _check_finite(metrics, step, manager)
-        if first_call:  # now every configurable has been called
+        if first_call and chief:  # now every configurable has been called
             _write_operative_config(model_dir)
             first_call = False
         if step % log_every == 0 or step == steps:
@@ -174,7 +180,7 @@ def _loop(gan, strategy, dataset, manager, *, model_dir, steps,
             logging.info("step %d/%d  %.2f steps/s  ETA %s  %s", step, steps,
                          rate, timer.eta(step), _format(metrics))
             _write_scalars(writer, step, metrics, rate)
-        if step % image_every == 0 or step == steps:
+        if chief and (step % image_every == 0 or step == steps):
             samples = gan.sample(grid_z, grid_labels)
             _write_samples(writer, model_dir, step, samples)
             if augment.active:
@@ -182,7 +188,8 @@ def _loop(gan, strategy, dataset, manager, *, model_dir, steps,
                                  seed)
         if step % checkpoint_every == 0 or step == steps:
             manager.save(checkpoint_number=step)
-        if evaluator and (step % eval_every == 0 or step == steps):
+        if evaluator and chief and (step % eval_every == 0 or
+                                    step == steps):
             result = evaluator(gan.sampler, step, writer, strategy)
             logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
                          result["protocol"], result["fid"],
@@ -191,18 +198,20 @@ def _loop(gan, strategy, dataset, manager, *, model_dir, steps,
     return metrics
 
 
-def _restore(checkpoint, manager, model_dir):
-    if not manager.latest_checkpoint:
+def _restore(checkpoint, path, model_dir):
+    if not path:
         return
     try:
-        checkpoint.restore(manager.latest_checkpoint).assert_consumed()
+        checkpoint.restore(path).assert_consumed()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise UserError(
-            f"the checkpoint {manager.latest_checkpoint!r} does not fit this "
+            f"the checkpoint {path!r} does not fit this "
             f"model ({type(e).__name__}: it was written with another "
             "architecture or config): resume with the run's own "
             f"{model_dir}/operative_config.gin, or use a new --model_dir.") \
             from e
+    logging.info("Resumed from %s at step %d.", path,
+                 int(checkpoint.step.numpy()))
 
 
 def _check_finite(metrics, step, manager):

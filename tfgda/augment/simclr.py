@@ -21,10 +21,12 @@ from tfgda.augment.registry import register
 
 __all__ = ["simclr"]
 
-_RGB_TO_YIQ = tf.constant([[0.299, 0.596, 0.211],
-                           [0.587, -0.274, -0.523],
-                           [0.114, -0.322, 0.312]])
-_LUMA = tf.constant([0.299, 0.587, 0.114])
+# Plain lists, not tensors: no TensorFlow op may run at import time (a
+# multi-worker strategy must be created before the runtime starts).
+_RGB_TO_YIQ = [[0.299, 0.596, 0.211],
+               [0.587, -0.274, -0.523],
+               [0.114, -0.322, 0.312]]
+_LUMA = [0.299, 0.587, 0.114]
 
 
 def _u(seed, batch, low, high):
@@ -55,7 +57,7 @@ def _jitter(x, seeds, batch, s):
     x = clip(x * factor(seeds[0], 0.8 * s))
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     x = clip((x - mean) * factor(seeds[1], 0.8 * s) + mean)
-    grey = tf.reduce_sum(x * _LUMA, axis=-1, keepdims=True)
+    grey = tf.reduce_sum(x * tf.constant(_LUMA), axis=-1, keepdims=True)
     x = clip((x - grey) * factor(seeds[2], 0.8 * s) + grey)
     angle = 2 * math.pi * _u(seeds[3], batch, -0.2 * s, 0.2 * s)
     cos, sin = tf.cos(angle), tf.sin(angle)
@@ -63,9 +65,11 @@ def _jitter(x, seeds, batch, s):
     rotation = tf.stack([tf.stack([ones, zeros, zeros], -1),
                          tf.stack([zeros, cos, -sin], -1),
                          tf.stack([zeros, sin, cos], -1)], -2)  # [B, 3, 3]
-    yiq = tf.einsum("bhwc,cd->bhwd", x, _RGB_TO_YIQ)
+    rgb_to_yiq = tf.constant(_RGB_TO_YIQ)
+    yiq = tf.einsum("bhwc,cd->bhwd", x, rgb_to_yiq)
     yiq = tf.einsum("bhwd,bed->bhwe", yiq, rotation)
-    return clip(tf.einsum("bhwd,dc->bhwc", yiq, tf.linalg.inv(_RGB_TO_YIQ)))
+    yiq_to_rgb = tf.linalg.inv(rgb_to_yiq)
+    return clip(tf.einsum("bhwd,dc->bhwc", yiq, yiq_to_rgb))
 
 
 @register("simclr", family="simclr", default_strength=0.5,
@@ -79,7 +83,7 @@ def simclr(images, seed, strength):
     jittered = _jitter(x, seeds[5:9], batch, strength)
     apply = (_u(seeds[9], batch, 0.0, 1.0) < 0.8)[:, None, None, None]
     x = tf.where(apply, jittered, x)
-    grey = tf.reduce_sum(x * _LUMA, axis=-1, keepdims=True)
+    grey = tf.reduce_sum(x * tf.constant(_LUMA), axis=-1, keepdims=True)
     to_grey = (_u(seeds[10], batch, 0.0, 1.0) < 0.2)[:, None, None, None]
     x = tf.where(to_grey, tf.tile(grey, [1, 1, 1, 3]), x)
     return tf.cast(x * 2.0 - 1.0, images.dtype)
