@@ -131,8 +131,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     # folder under model_dir, so only the chief's checkpoints are the run's.
     save_dir = model_dir if chief else os.path.join(
         model_dir, "workers", f"worker-{task_id}")
-    manager = tf.train.CheckpointManager(checkpoint, save_dir,
-                                         max_to_keep=keep_checkpoints)
+    saver = _Saver(checkpoint, save_dir, keep_checkpoints)
 
     os.makedirs(save_dir, exist_ok=True)
     with runlock.hold(save_dir):
@@ -142,7 +141,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         if chief:
             _write_json(os.path.join(model_dir, "run_info.json"), run_info)
             _write_operative_config(model_dir)
-        return _loop(gan, strategy, dataset, manager, model_dir=model_dir,
+        return _loop(gan, strategy, dataset, saver, model_dir=model_dir,
                      chief=chief, steps=steps, steps_per_call=steps_per_call,
                      log_every=log_every, checkpoint_every=checkpoint_every,
                      image_every=image_every, eval_every=eval_every,
@@ -150,7 +149,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                      batch_size=batch_size, num_classes=info.num_classes)
 
 
-def _loop(gan, strategy, dataset, manager, *, model_dir, chief, steps,
+def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
           steps_per_call, log_every, checkpoint_every, image_every,
           eval_every, evaluator, augment, seed, batch_size, num_classes):
     """The training loop: compiled calls, then logs, samples, checkpoints
@@ -171,7 +170,7 @@ def _loop(gan, strategy, dataset, manager, *, model_dir, chief, steps,
         metrics = {k: float(v) for k, v in
                    train_call(iterator, tf.constant(n)).items()}
         step += n
-        _check_finite(metrics, step, manager)
+        _check_finite(metrics, step, saver.latest())
         if first_call and chief:  # now every configurable has been called
             _write_operative_config(model_dir)
             first_call = False
@@ -187,7 +186,7 @@ def _loop(gan, strategy, dataset, manager, *, model_dir, chief, steps,
                 _write_augmented(writer, step, augment, grid_reals, samples,
                                  seed)
         if step % checkpoint_every == 0 or step == steps:
-            manager.save(checkpoint_number=step)
+            saver.save(step)
         if evaluator and chief and (step % eval_every == 0 or
                                     step == steps):
             result = evaluator(gan.sampler, step, writer, strategy)
@@ -202,7 +201,7 @@ def _restore(checkpoint, path, model_dir):
     if not path:
         return
     try:
-        checkpoint.restore(path).assert_consumed()
+        checkpoint.restore(path).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise UserError(
             f"the checkpoint {path!r} does not fit this "
@@ -214,13 +213,47 @@ def _restore(checkpoint, path, model_dir):
                  int(checkpoint.step.numpy()))
 
 
-def _check_finite(metrics, step, manager):
+class _Saver:
+    """Checkpoints that a kill at any moment cannot leave half-listed.
+
+    Each save writes the checkpoint's files, then records it (with the
+    ones kept) in the directory's state file, which TensorFlow writes
+    atomically, and only then deletes the checkpoints no longer kept.
+    (tf.train.CheckpointManager deletes before it records, so a kill in
+    between leaves a listed checkpoint without its files.)
+    """
+
+    def __init__(self, checkpoint, directory, keep):
+        # Create save_counter now, so write() saves it and restore() finds it.
+        _ = checkpoint.save_counter
+        self.checkpoint = checkpoint
+        self.directory = directory
+        self.keep = keep
+
+    def latest(self):
+        return tf.train.latest_checkpoint(self.directory)
+
+    def save(self, step):
+        path = self.checkpoint.write(
+            os.path.join(self.directory, f"ckpt-{step}"))
+        state = tf.train.get_checkpoint_state(self.directory)
+        paths = [p for p in (state.all_model_checkpoint_paths if state
+                             else []) if p != path] + [path]
+        tf.compat.v1.train.update_checkpoint_state(  # an atomic write
+            self.directory, path, all_model_checkpoint_paths=paths[
+                -self.keep:])
+        for old in paths[:-self.keep]:
+            for name in tf.io.gfile.glob(f"{old}.*"):
+                tf.io.gfile.remove(name)
+
+
+def _check_finite(metrics, step, latest):
     """Stops a diverged run; its last good checkpoint stays the latest."""
     if all(math.isfinite(v) for v in metrics.values()):
         return
     raise DivergenceError(
         f"training diverged at step {step}: {_format(metrics)}. The last "
-        f"good checkpoint, {manager.latest_checkpoint or 'none'}, is kept; "
+        f"good checkpoint, {latest or 'none'}, is kept; "
         "lower the learning rates or the regularizer weights and resume.")
 
 
