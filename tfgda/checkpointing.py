@@ -1,4 +1,4 @@
-"""Checkpointable views of Keras objects.
+"""Checkpointable views of Keras objects, and checkpoint names.
 
 `tf.train.Checkpoint` does not follow Keras 3 layers kept in Python lists
 (a model's `self.blocks = [...]`), so their variables, and non-trainable
@@ -10,7 +10,7 @@ model of another architecture fails to restore with a shape mismatch.
 
 import tensorflow as tf
 
-__all__ = ["VariableList"]
+__all__ = ["VariableList", "checkpoint_step"]
 
 
 class VariableList(tf.Module):
@@ -19,3 +19,8 @@ class VariableList(tf.Module):
     def __init__(self, keras_object):
         super().__init__()
         self.values = [getattr(v, "value", v) for v in keras_object.variables]
+
+
+def checkpoint_step(path):
+    """The step of a checkpoint path named '.../ckpt-<step>'."""
+    return int(path.rsplit("-", 1)[1])

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfgda import configs
 from tfgda import data as data_lib
 from tfgda.checkpointing import VariableList
+from tfgda.checkpointing import checkpoint_step
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import inception
@@ -34,7 +35,7 @@ def checkpoints_to_evaluate(model_dir, which):
     if not paths:
         raise UserError(f"no checkpoint in {model_dir!r}: train first, or "
                         "check --model_dir.")
-    steps = {int(p.rsplit("-", 1)[1]): p for p in paths}
+    steps = {checkpoint_step(p): p for p in paths}
     if which == "latest":
         return [paths[-1]]
     if which == "all":
@@ -114,7 +115,7 @@ def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
     results = []
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
     for path in paths:
-        step = int(path.rsplit("-", 1)[1])
+        step = checkpoint_step(path)
         sampler = build_sampler(model_dir, run_info, path)
         result = evaluation.evaluate_sampler(
             sampler, sampler.dim_z, run_info["num_classes"], protocol,

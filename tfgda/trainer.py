@@ -26,6 +26,7 @@ from tfgda import models
 from tfgda import optim
 from tfgda import runlock
 from tfgda import visualize
+from tfgda.checkpointing import checkpoint_step
 from tfgda.errors import UserError
 
 __all__ = ["DivergenceError", "check_model_dir", "train"]
@@ -89,7 +90,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         raise UserError(f"train.batch_size {batch_size} does not divide over "
                         f"{replicas} replicas: use a multiple of {replicas}.")
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
-    start = _latest_step(model_dir)
+    latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(
+        model_dir) else None  # the run's (the chief's) latest checkpoint
+    start = checkpoint_step(latest) if latest else 0
     dataset, info = data_lib.make_dataset(
         batch_size, seed=_data_seed(seed, start))
     augment = augment_lib.make_policy()
@@ -135,11 +138,11 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
 
     os.makedirs(save_dir, exist_ok=True)
     with runlock.hold(save_dir):
-        # --- Resume from the run's (the chief's) latest checkpoint.
-        _restore(checkpoint, tf.train.latest_checkpoint(model_dir),
-                 model_dir)
+        # --- Resume.
+        _restore(checkpoint, latest, model_dir)
         if chief:
-            _write_json(os.path.join(model_dir, "run_info.json"), run_info)
+            _write_atomically(os.path.join(model_dir, "run_info.json"),
+                              json.dumps(run_info, indent=2))
             _write_operative_config(model_dir)
         return _loop(gan, strategy, dataset, saver, model_dir=model_dir,
                      chief=chief, steps=steps, steps_per_call=steps_per_call,
@@ -261,11 +264,11 @@ class DivergenceError(UserError):
     """A non-finite loss: the run stops before saving anything from it."""
 
 
-def _write_json(path, value):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
+def _write_atomically(path, text):
+    """A temporary file, then a rename: a kill never leaves half a file."""
+    with open(f"{path}.tmp", "w") as f:
+        f.write(text)
+    os.replace(f"{path}.tmp", path)
 
 
 def check_model_dir(model_dir):
@@ -294,12 +297,6 @@ def _check_positive(**values):
         if not isinstance(value, int) or value <= 0:
             raise UserError(f"train.{name} must be a positive integer, got "
                             f"{value!r}.")
-
-
-def _latest_step(model_dir):
-    path = tf.train.latest_checkpoint(model_dir) if os.path.isdir(
-        model_dir) else None
-    return int(path.rsplit("-", 1)[1]) if path else 0
 
 
 def _data_seed(seed, start_step):
@@ -361,10 +358,8 @@ def _run_info(model, info, gan):
 
 
 def _write_operative_config(model_dir):
-    path = os.path.join(model_dir, "operative_config.gin")
-    with open(f"{path}.tmp", "w") as f:
-        f.write(gin.operative_config_str())
-    os.replace(f"{path}.tmp", path)
+    _write_atomically(os.path.join(model_dir, "operative_config.gin"),
+                      gin.operative_config_str())
 
 
 def _write_scalars(writer, step, metrics, rate):
