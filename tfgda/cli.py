@@ -2,7 +2,8 @@
 
 Flags are defined once here, so the tools can be imported together (as the
 tests and notebooks do). A `UserError` is printed as one line on stderr,
-without a traceback, and the tool exits with status 2.
+without a traceback, and the tool exits with its status (2; 75 when a
+multi-worker job lost a worker and should be restarted).
 """
 
 import sys
@@ -24,12 +25,13 @@ CHECKPOINT = flags.DEFINE_string(
 
 
 def report(fn, *args, **kwargs):
-    """Calls fn; returns 0, or 2 after printing a UserError as one line."""
+    """Calls fn; returns 0, or the error's exit status after printing a
+    UserError as one line."""
     try:
         fn(*args, **kwargs)
     except UserError as e:
         print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+        return e.exit_status
     return 0
 
 

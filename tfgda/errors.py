@@ -1,11 +1,24 @@
-"""The error type for mistakes a user can fix.
+"""The errors the command-line tools report in one line.
 
-Command-line tools print a `UserError` as one line, without a traceback, and
-exit with status 2. Its message names the problem and the fix.
+Command-line tools print these without a traceback and exit with the
+error's `exit_status`. Each message names the problem and the fix.
 """
 
-__all__ = ["UserError"]
+__all__ = ["UserError", "WorkerLostError"]
 
 
 class UserError(ValueError):
     """A problem with the user's input (config, flags, data, directories)."""
+
+    exit_status = 2
+
+
+class WorkerLostError(UserError):
+    """A multi-worker job lost a worker (preempted, killed, crashed).
+
+    The job must be restarted, every worker with its own command; it resumes
+    from the chief's latest checkpoint. Exit status 75 (EX_TEMPFAIL) tells a
+    scheduler that a restart is the cure.
+    """
+
+    exit_status = 75

@@ -9,6 +9,7 @@ step's maths lives in `tfgda.gan`.
 import json
 import math
 import os
+import re
 import time
 
 from absl import logging
@@ -28,6 +29,7 @@ from tfgda import runlock
 from tfgda import visualize
 from tfgda.checkpointing import checkpoint_step
 from tfgda.errors import UserError
+from tfgda.errors import WorkerLostError
 
 __all__ = ["DivergenceError", "check_model_dir", "train"]
 
@@ -170,8 +172,8 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
         n = _steps_until_event(step, steps, steps_per_call, log_every,
                                checkpoint_every, image_every,
                                eval_every or steps)
-        metrics = {k: float(v) for k, v in
-                   train_call(iterator, tf.constant(n)).items()}
+        metrics = _run_call(train_call, iterator, n, strategy, step,
+                            saver.latest())
         step += n
         _check_finite(metrics, step, saver.latest())
         if first_call and chief:  # now every configurable has been called
@@ -198,6 +200,33 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
                          result["inception_score"], result["kid"])
     writer.flush()
     return metrics
+
+
+# What a collective op raises when a peer worker stops answering.
+_LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError,
+                     tf.errors.DeadlineExceededError,
+                     tf.errors.AbortedError)
+
+
+def _run_call(train_call, iterator, n, strategy, step, latest):
+    """One compiled call of n steps; its metrics as Python floats."""
+    try:
+        return {k: float(v) for k, v in
+                train_call(iterator, tf.constant(n)).items()}
+    except _LOST_PEER_ERRORS as e:
+        if not isinstance(strategy,
+                          tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        text = str(e)
+        tasks = sorted(set(re.findall(
+            r"/job:\w+/replica:\d+/task:\d+",
+            text[text.find("unhealthy"):] if "unhealthy" in text else "")))
+        lost = ", ".join(tasks) or "see the other workers' logs"
+        raise WorkerLostError(
+            f"a worker of the cluster was lost after step {step} "
+            f"({type(e).__name__}; unhealthy: {lost}). Restart every worker "
+            "with its command: the job resumes from "
+            f"{latest or 'its start (no checkpoint yet)'}.") from e
 
 
 def _restore(checkpoint, path, model_dir):
