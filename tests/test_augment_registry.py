@@ -136,3 +136,18 @@ def test_duplicate_registration_raises():
     from tfgda.augment import registry
     with pytest.raises(ValueError, match="registered twice"):
         registry.register("translation", family="spatial")(lambda *a: a)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_scaled_strength_equals_that_strength(name):
+    # Schedules and adaptive control move the strength as a tensor, inside
+    # compiled steps: the op must give what the float strength gives.
+    strength = _strength(name)
+    x = _images()
+    scaled = tf.function(lambda s: augment.get(name, strength)(x, SEED, s))
+    for scale in (1.0, 0.5):
+        np.testing.assert_allclose(
+            scaled(tf.constant(scale)),
+            augment.get(name, strength * scale)(x, SEED), atol=1e-5)
+    if augment.describe(name).identity_at_zero:
+        np.testing.assert_allclose(scaled(tf.constant(0.0)), x, atol=1e-5)

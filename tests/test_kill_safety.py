@@ -15,7 +15,7 @@ import tensorflow as tf
 STEPS = 600
 
 
-def _start(model_dir, data):
+def _start(model_dir, data, log):
     bindings = tiny_bindings(data, STEPS, "train.checkpoint_every = 5",
                              "train.image_every = 50", "train.log_every = 5",
                              "train.ema_decay = 0.9")
@@ -23,8 +23,22 @@ def _start(model_dir, data):
     args += [f"--gin_bindings={b}" for b in bindings]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.Popen(args, cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=open(log, "w"),
                             text=True)
+
+
+def _wait_for_training(process, log, timeout=300):
+    """Waits until the run logs its first steps (start-up time varies with
+    the machine's load); False if it ended first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            return False
+        with open(log) as f:
+            if " steps/s " in f.read():
+                return True
+        time.sleep(0.1)
+    raise AssertionError(f"no training step logged in {timeout} s")
 
 
 def _check_every_checkpoint(model_dir):
@@ -46,8 +60,12 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
     kills = 0
     last = []
     while kills < 5:
-        process = _start(model_dir, tiny_zip)
-        time.sleep(rng.uniform(5.0, 10.0))
+        log = tmp_path / f"attempt-{kills}.log"
+        process = _start(model_dir, tiny_zip, log)
+        if kills == 0:  # once during start-up (restore, tracing)
+            time.sleep(rng.uniform(1.0, 4.0))
+        elif _wait_for_training(process, log):  # then while it trains
+            time.sleep(rng.uniform(0.0, 3.0))
         if process.poll() is not None:  # finished before the kill
             break
         process.send_signal(signal.SIGKILL)
@@ -59,8 +77,10 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
         last = steps
     assert kills == 5, "the run finished before five kills: raise STEPS"
     assert last, "no checkpoint before the kills: wait longer"
-    process = _start(model_dir, tiny_zip)
-    _, err = process.communicate(timeout=600)
+    log = tmp_path / "final.log"
+    process = _start(model_dir, tiny_zip, log)
+    process.wait(timeout=600)
+    err = log.read_text()
     assert process.returncode == 0, err
     assert f"at step {last[-1]}." in err  # resumed from the latest
     assert _check_every_checkpoint(model_dir)[-1] == STEPS

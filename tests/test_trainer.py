@@ -90,6 +90,11 @@ def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
     assert message in err, err
     assert sorted(os.listdir(tmp_path)) == before  # model_dir untouched
 
+ADAPTIVE = ("augment.mode = 'real_and_fake'", "augment.name = 'translation'",
+            "augment.strength = 0.5", "augment.schedule = 'adaptive'",
+            "adaptive.interval = 1", "adaptive.speed_images = 80",
+            "adaptive.initial = 0.5")
+
 
 @pytest.mark.parametrize("bindings, message", [
     (["trian.steps = 3"], "No configurable matching 'trian'. Did you mean "
@@ -102,6 +107,13 @@ def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
     (["train.steps = 1", "train.loss = @hingee"], "Did you mean 'hinge'?"),
     (["train.steps = 1", "dataset.path = '/nonexistent/x.zip'"],
      "does not exist"),
+    (["train.steps = 1", *ADAPTIVE[:4], "adaptive.target = 1.2"],
+     "adaptive.target must be in (0, 1)"),
+    (["train.steps = 1", *ADAPTIVE[:2], "augment.schedule = 'adaptive'"],
+     "augment.schedule 'adaptive' scales the strength of 'translation', "
+     "which has none"),
+    (["train.steps = 1", "augment.schedule = 'anneal'"],
+     "augment.schedule 'anneal' is not one of"),
 ])
 def test_bad_config_is_one_line_and_leaves_model_dir_alone(
         tmp_path, capsys, bindings, message):
@@ -292,3 +304,25 @@ def test_model_dir_under_a_file(tmp_path, capsys, tiny_zip):
     (tmp_path / "file").write_text("x")
     _assert_user_error(tmp_path, capsys, tmp_path / "file" / "run",
                        tiny_bindings(tiny_zip, 1), "lies under the file")
+
+
+
+def test_adaptive_strength_is_logged_checkpointed_and_resumed(tmp_path,
+                                                              tiny_zip):
+    model_dir = tmp_path / "run"
+    first = _cli(model_dir, tiny_bindings(tiny_zip, 2, *ADAPTIVE))
+    assert first.returncode == 0, first.stderr
+    line = [x for x in first.stderr.splitlines() if "step 2/2" in x][0]
+    p = float(line.split("aug_p=")[1].split()[0])
+    assert "aug_rt=" in line and 0.0 <= p <= 1.0
+    reader = tf.train.load_checkpoint(str(model_dir / "ckpt-2"))
+    assert reader.get_tensor(
+        "augment_p/.ATTRIBUTES/VARIABLE_VALUE") == pytest.approx(p, abs=1e-4)
+    assert {"train/aug_p", "train/aug_rt"} <= _summary_tags(model_dir)
+    # Resumed, p moves on from its checkpointed value by one adjustment
+    # (8 images x 1 step / 80 = 0.1), not from adaptive.initial.
+    second = _cli(model_dir, tiny_bindings(tiny_zip, 3, *ADAPTIVE))
+    assert second.returncode == 0, second.stderr
+    line = [x for x in second.stderr.splitlines() if "step 3/3" in x][0]
+    p3 = float(line.split("aug_p=")[1].split()[0])
+    assert abs(abs(p3 - p) - 0.1) < 1e-3 or p3 in (0.0, 1.0)

@@ -20,6 +20,8 @@ __all__ = ["GAN"]
 # Purposes folded into a phase's seed.
 (_Z, _LABELS, _AUG_REAL, _AUG_FAKE, _BCR_REAL, _BCR_FAKE, _VIEW_1,
  _VIEW_2) = range(8)
+# D-step outputs that feed an adaptive augmentation strength, not the logs.
+_SIGN_SUM, _COUNT = "real_sign_sum", "real_count"
 
 
 class GAN:
@@ -89,6 +91,8 @@ class GAN:
                 e.assign(v)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.d_variables)
+        self.augment.schedule.build(self.step,
+                                    self.global_batch * self.n_disc)
 
     @property
     def d_variables(self):
@@ -109,6 +113,8 @@ class GAN:
         items = {name: VariableList(obj) for name, obj in objects.items()
                  if obj is not None}
         items["step"] = self.step
+        items.update({f"augment_{name}": v for name, v in
+                      self.augment.schedule.variables().items()})
         return items
 
     # ------------------------------------------------------------ randomness
@@ -161,7 +167,7 @@ class GAN:
         labels = tf.concat([real_labels, fake_labels], 0)
         inputs = [real_in, fake_in]
         if self.bcr:  # bCR's T(x), judged in the same pass as x
-            transform = self.bcr.augment or self.augment.pipeline
+            transform = self.bcr.augment or self.augment
             inputs += [transform(real_in, seeds[_BCR_REAL]),
                        transform(fake_in, seeds[_BCR_FAKE])]
         with tf.GradientTape() as tape:
@@ -174,6 +180,9 @@ class GAN:
             d_loss = self._mean(d_loss)
             metrics = {"d_loss": d_loss, "d_real": self._mean(real_logits),
                        "d_fake": self._mean(fake_logits)}
+            if self.augment.schedule.observes_d:  # the overfitting signal
+                metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(real_logits))
+                metrics[_COUNT] = tf.cast(tf.size(real_logits), tf.float32)
             if self.bcr:
                 metrics["bcr_loss"] = self._bcr_loss(*logits)
             if self.contrastive:
@@ -239,16 +248,26 @@ class GAN:
             e.assign(v)
 
     def train_step(self, strategy, iterator):
-        """n_disc D steps, one G step and the EMA update; metrics summed over
-        replicas. Call inside a tf.function. D metrics are those of the last
-        D step."""
+        """n_disc D steps, one G step, the EMA and the augmentation
+        schedule's update; metrics summed over replicas, with the schedule's
+        own. Call inside a tf.function. D metrics are those of the last D
+        step."""
+        def total(value):
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, value,
+                                   axis=None)
+        schedule = self.augment.schedule
         for phase in range(self.n_disc):
             metrics = strategy.run(self.d_step, (next(iterator), phase))
+            if schedule.observes_d:
+                schedule.observe(total(metrics.pop(_SIGN_SUM)),
+                                 total(metrics.pop(_COUNT)))
         metrics.update(strategy.run(self.g_step))
         self.update_ema()
         self.step.assign_add(1)
-        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
-                for k, v in metrics.items()}
+        schedule.update()
+        metrics = {k: total(v) for k, v in metrics.items()}
+        metrics.update(schedule.metrics())
+        return metrics
 
     @property
     def sampler(self):

@@ -95,9 +95,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(
         model_dir) else None  # the run's (the chief's) latest checkpoint
     start = checkpoint_step(latest) if latest else 0
+    augment = augment_lib.make_policy(total_steps=steps)
     dataset, info = data_lib.make_dataset(
         batch_size, seed=_data_seed(seed, start))
-    augment = augment_lib.make_policy()
     augment.pipeline.check_shape([None, *info.image_shape])
     bcr, contrastive = losses.bcr(), losses.contrastive()
     if bcr and bcr.augment is None and not augment.active:

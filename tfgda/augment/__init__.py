@@ -24,6 +24,7 @@ from tfgda.augment.registry import Pipeline
 from tfgda.augment.registry import describe
 from tfgda.augment.registry import get
 from tfgda.augment.registry import names
+from tfgda.augment.schedule import SCHEDULES
 
-__all__ = ["MODES", "AugmentPolicy", "MixInfo", "Pipeline", "describe", "get",
-           "make_policy", "names"]
+__all__ = ["MODES", "SCHEDULES", "AugmentPolicy", "MixInfo", "Pipeline",
+           "describe", "get", "make_policy", "names"]

@@ -48,7 +48,8 @@ def diffaugment_translation(images, seed, strength):
     mats = []
     for axis_seed, size in ((seeds[0], images.shape[1]),
                             (seeds[1], images.shape[2])):
-        shift = int(size * strength + 0.5)
+        shift = tf.cast(tf.floor(size * tf.cast(strength, tf.float32) + 0.5),
+                        tf.int32)
         t = tf.random.stateless_uniform([batch], axis_seed, -shift,
                                         shift + 1, tf.int32)
         mats.append(sampling.window_matrices(
@@ -62,7 +63,8 @@ def diffaugment_cutout(images, seed, strength):
     batch = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     ones = tf.ones([batch])
+    strength = tf.cast(strength, tf.float32)
     mask = box_mask(seed, batch, height, width,
-                    ones * int(height * strength + 0.5),
-                    ones * int(width * strength + 0.5))
+                    ones * tf.floor(height * strength + 0.5),
+                    ones * tf.floor(width * strength + 0.5))
     return images * (1 - tf.cast(mask, images.dtype))

@@ -4,7 +4,9 @@ An augmentation is a pure function `fn(images, seed, strength)` on a batch of
 NHWC images in [-1, 1], returning the augmented batch (mixing augmentations
 return `(images, MixInfo)`). It draws its random parameters per sample with
 stateless ops from `seed` (a [2] integer tensor), so the same seed gives the
-same output. `@register` adds one under its name.
+same output. `strength` is a Python float or a scalar float32 tensor (a
+schedule or an adaptive controller moves it during training), so an op must
+not turn it into a Python number. `@register` adds one under its name.
 
 A spec names one augmentation or a composition applied in order:
   * 'translation'             with the strength given to `get`;
@@ -25,8 +27,8 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["MixInfo", "Op", "Pipeline", "describe", "get", "names",
-           "register"]
+__all__ = ["MissingStrengthError", "MixInfo", "Op", "Pipeline", "describe",
+           "get", "names", "register"]
 
 # Fraction of each image taken from another one of the batch.
 MixInfo = collections.namedtuple("MixInfo", ["partner", "weight"])
@@ -90,6 +92,9 @@ class Pipeline:
 
     Call it as `pipeline(images, seed)`; `pipeline.apply(images, seed)` also
     returns the MixInfo of every mixing op, for losses that mix targets.
+    Both take an optional `scale`, a scalar in [0, 1] (a tensor) that
+    multiplies every op's strength: how a strength schedule or adaptive
+    control moves the strength without retracing.
     """
 
     def __init__(self, ops):
@@ -115,21 +120,23 @@ class Pipeline:
             raise UserError(f"augmentation {self.spec} needs RGB images "
                             f"(3 channels), got shape {shape}.")
 
-    def apply(self, images, seed):
+    def apply(self, images, seed, scale=None):
         """Returns (augmented images, [MixInfo of each mixing op])."""
         self.check_shape(images.shape)
         mixes = []
         seed = tf.cast(seed, tf.int64)
         for i, (op, strength) in enumerate(self.ops):
             op_seed = tf.random.experimental.stateless_fold_in(seed, i)
+            if scale is not None:
+                strength = strength * tf.cast(scale, tf.float32)
             images = op.fn(images, op_seed, strength)
             if op.mixing:
                 images, mix = images
                 mixes.append(mix)
         return images, mixes
 
-    def __call__(self, images, seed):
-        return self.apply(images, seed)[0]
+    def __call__(self, images, seed, scale=None):
+        return self.apply(images, seed, scale)[0]
 
 
 def get(spec, strength=None):
@@ -183,12 +190,21 @@ def _lookup(name):
                     f"{', '.join(names())}.")
 
 
+class MissingStrengthError(UserError):
+    """An op of a spec has no strength (given or default)."""
+
+    def __init__(self, message, op_name):
+        super().__init__(message)
+        self.op_name = op_name
+
+
 def _with_strength(op, strength):
     if strength is None:
         strength = op.default_strength
     if strength is None:
-        raise UserError(f"augmentation {op.name!r} needs a strength: write "
-                        f"'{op.name}(0.2)' or bind augment.strength.")
+        raise MissingStrengthError(
+            f"augmentation {op.name!r} needs a strength: write "
+            f"'{op.name}(0.2)' or bind augment.strength.", op.name)
     if not 0.0 <= strength <= op.max_strength:
         raise UserError(f"strength {strength:g} of {op.name!r} is out of "
                         f"range: use a value in [0, {op.max_strength:g}].")

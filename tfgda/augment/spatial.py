@@ -116,9 +116,10 @@ def cutout(images, seed, strength):
     batch = tf.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     ones = tf.ones([batch])
+    strength = tf.cast(strength, tf.float32)
     mask = box_mask(seed, batch, height, width,
-                    ones * round(strength * height),
-                    ones * round(strength * width))
+                    ones * tf.round(strength * height),
+                    ones * tf.round(strength * width))
     mask = tf.cast(mask, images.dtype)
     return images * (1 - mask) - mask
 
@@ -135,7 +136,8 @@ def crop_flip(images, seed, strength):
     starts = []
     for axis_seed, size in ((seed_y, images.shape[1]),
                             (seed_x, images.shape[2])):
-        pad = round(strength * size)
+        pad = tf.cast(tf.round(tf.cast(strength, tf.float32) * size),
+                      tf.int32)
         starts.append(tf.cast(tf.random.stateless_uniform(
             [batch], axis_seed, -pad, pad + 1, tf.int32), tf.float32))
     flip = tf.random.stateless_uniform([batch], seed_f) < 0.5
