@@ -14,12 +14,16 @@ from absl import logging
 
 from tfgda.errors import UserError
 
-__all__ = ["CHECKPOINT", "GIN_BINDINGS", "MODEL_DIR", "main", "report"]
+__all__ = ["CHECKPOINT", "GIN_BINDINGS", "MODEL_DIR", "ROOT", "main",
+           "report"]
 
 MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "The run's directory: checkpoints, summaries, configs.")
 GIN_BINDINGS = flags.DEFINE_multi_string(
     "gin_bindings", [], "Gin bindings, e.g. \"train.steps = 1000\".")
+ROOT = flags.DEFINE_string(
+    "root", None, "A sweep's directory: one folder per point, sweep.json, "
+    "results.csv.")
 CHECKPOINT = flags.DEFINE_string(
     "checkpoint", "latest", "'latest', a step number, or 'all' (evaluation).")
 

@@ -15,7 +15,17 @@ import gin
 
 from tfgda.errors import UserError
 
-__all__ = ["config_dirs", "find_gin_file", "parse"]
+__all__ = ["config_dirs", "find_gin_file", "parse", "sweep_grid"]
+
+
+@gin.configurable("sweep")
+def sweep_grid(grid=None):
+    """The grid a config sweeps, {binding name: [values, ...]}: a gin file
+    holds the points of a paper experiment this way. `tfgda.sweep` expands
+    it; training a single point ignores it. A name is a `configurable.param`
+    or a macro the config defines (e.g. LAMBDA_BCR, bound to both bCR
+    weights)."""
+    return dict(grid or {})
 
 
 def config_dirs():

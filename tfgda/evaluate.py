@@ -18,19 +18,20 @@ from tfgda import evaluator
 from tfgda.errors import UserError
 from tfgda.metrics import inception
 
-__all__ = ["run"]
+__all__ = ["BATCH_SIZE", "CACHE_DIR", "INCEPTION", "PROTOCOL", "REFERENCE_PATH",
+           "run"]
 
-_PROTOCOL = flags.DEFINE_string("protocol", "fid10k_test",
-                                "fid10k_test, fid50k_train, fid<N>[k]_<split>")
-_INCEPTION = flags.DEFINE_string("inception", None,
-                                 "TF-GAN Inception module: a local directory "
-                                 "or TF-Hub address (default: TF-Hub).")
-_REFERENCE_PATH = flags.DEFINE_string(
+PROTOCOL = flags.DEFINE_string("protocol", "fid10k_test",
+                               "fid10k_test, fid50k_train, fid<N>[k]_<split>")
+INCEPTION = flags.DEFINE_string("inception", None,
+                                "TF-GAN Inception module: a local directory "
+                                "or TF-Hub address (default: TF-Hub).")
+REFERENCE_PATH = flags.DEFINE_string(
     "reference_path", None, "An image archive of the protocol's split, for "
     "runs trained on an archive (e.g. cifar10-jpeg/test.zip).")
-_CACHE_DIR = flags.DEFINE_string("cache_dir", "~/.cache/tfgda",
-                                 "Where reference statistics are cached.")
-_BATCH = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
+CACHE_DIR = flags.DEFINE_string("cache_dir", "~/.cache/tfgda",
+                                "Where reference statistics are cached.")
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
 
 
 def _evaluate():
@@ -38,11 +39,11 @@ def _evaluate():
     if not model_dir or not os.path.isdir(model_dir):
         raise UserError(f"--model_dir {model_dir!r} is not a directory.")
     feature_model = None
-    if _INCEPTION.value:
-        feature_model = inception.load_feature_model(_INCEPTION.value)
-    evaluator.evaluate_run(model_dir, cli.CHECKPOINT.value, _PROTOCOL.value,
-                           feature_model, _REFERENCE_PATH.value,
-                           _CACHE_DIR.value, _BATCH.value,
+    if INCEPTION.value:
+        feature_model = inception.load_feature_model(INCEPTION.value)
+    evaluator.evaluate_run(model_dir, cli.CHECKPOINT.value, PROTOCOL.value,
+                           feature_model, REFERENCE_PATH.value,
+                           CACHE_DIR.value, BATCH_SIZE.value,
                            cli.GIN_BINDINGS.value)
 
 

@@ -12,9 +12,9 @@ from tfgda import cli
 from tfgda import configs
 from tfgda import trainer
 
-__all__ = ["run", "train_cli"]
+__all__ = ["GIN_FILE", "run", "train_cli"]
 
-_GIN_FILE = flags.DEFINE_multi_string(
+GIN_FILE = flags.DEFINE_multi_string(
     "gin_file", [], "Gin config file(s): a path, or a name under gin_configs/.")
 
 
@@ -35,7 +35,7 @@ def train_cli(gin_files, gin_bindings, model_dir):
 
 def run():
     """The console entry point `tfgda-train`."""
-    app.run(cli.main(lambda: _train(_GIN_FILE.value, cli.GIN_BINDINGS.value,
+    app.run(cli.main(lambda: _train(GIN_FILE.value, cli.GIN_BINDINGS.value,
                                     cli.MODEL_DIR.value)))
 
 

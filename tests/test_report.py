@@ -1,0 +1,89 @@
+"""The report: layouts chosen from the grid, cells and bars that are the
+results, seeds averaged, and the paper's values matched by setting."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tfgda import report
+from tfgda import sweep
+from tfgda.errors import UserError
+
+FIG14 = {"augment.strength": ["0.2", "0.3"], "LAMBDA_BCR": ["10.0", "15.0"],
+         "train.seed": ["0", "1"]}
+
+
+def _row(strength, lam, seed, fid):
+    return {"point": f"s{strength}-l{lam}-{seed}",
+            "bindings": f"augment.strength = {strength}; LAMBDA_BCR = {lam}; "
+                        f"train.seed = {seed}",
+            "model": "biggan", "mode": "real_and_fake",
+            "augmentation": "translation+brightness", "strength": strength,
+            "schedule": "constant", "lambda_bcr_real": lam,
+            "lambda_bcr_fake": lam, "lambda_cntr": 0.0, "steps": 100000,
+            "batch_size": 256, "seed": seed, "protocol": "fid10k_test",
+            "step": 100000, "fid": fid, "inception_score": 9.0, "kid": 0.001,
+            "model_dir": "x"}
+
+
+@pytest.fixture
+def fig14_root(tmp_path):
+    rows = []
+    fids = {(0.2, 10.0): 9.0, (0.2, 15.0): 8.8, (0.3, 10.0): 8.6,
+            (0.3, 15.0): 8.4}
+    for (strength, lam), fid in fids.items():
+        for seed in (0, 1):  # seeds 0.1 apart: mean fid, spread 0.0707
+            rows.append(_row(strength, lam, seed, fid - 0.05 + 0.1 * seed))
+    (tmp_path / "sweep.json").write_text(json.dumps({"grid": FIG14}))
+    with open(tmp_path / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, sweep.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return tmp_path, fids
+
+
+def test_two_numbers_make_a_heat_map_of_seed_means(fig14_root):
+    root, fids = fig14_root
+    grid, rows = report.read_sweep(str(root))
+    figure = report.draw(grid, rows)["heatmap"]
+    cells = np.asarray(figure.axes[0].images[0].get_array())
+    # rows: strength 0.2, 0.3; columns: lambda_BCR 10, 15
+    np.testing.assert_allclose(cells, [[9.0, 8.8], [8.6, 8.4]], atol=1e-9)
+    assert figure.axes[0].get_xlabel() == "LAMBDA_BCR"
+
+
+def test_the_table_averages_seeds_and_puts_the_papers_value_beside(
+        fig14_root):
+    root, _ = fig14_root
+    paths = report.write_report(str(root), str(root / "out"))
+    assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["heatmap.png",
+                                                          "results.md"]
+    table = (root / "out" / "results.md").read_text()
+    # Fig. 14's headline point (lambda_BCR 15, lambda_aug 0.3): 8.42.
+    assert ("| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
+            "fid10k_test | 8.40 ± 0.07 | 8.42 | Zhao et al. 2020, Fig. 14 |"
+            in table)
+    assert ("| augment.strength = 0.2, LAMBDA_BCR = 10.0 | 2 | 100000 | "
+            "fid10k_test | 9.00 ± 0.07 | not in the text | - |" in table)
+
+
+def test_paper_values_each_name_their_source():
+    values = report.paper_values()
+    assert len(values) >= 7
+    for value in values:
+        assert value["source"] and float(value["fid"]) > 0
+        assert value["value_from"] in ("text", "chart")
+    baseline = report.match_paper(
+        {"model": "sndcgan", "mode": "none", "lambda_bcr_real": "0.0",
+         "lambda_bcr_fake": "0.0", "lambda_cntr": "0.0"}, values)
+    assert baseline["fid"] == "24.73"
+    assert report.match_paper({"model": "sndcgan", "mode": "real_only",
+                               "augmentation": "blueness",
+                               "strength": "0.1"}, values) is None
+
+
+def test_a_root_without_results_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError, match="does not exist: --root must be"):
+        report.read_sweep(str(tmp_path))

@@ -1,0 +1,223 @@
+"""Sweeps: grids from gin files and flags, their checks, a real 2-point
+sweep on CPU (train, evaluate, results.csv, resume), and the report."""
+
+import csv
+import glob
+import json
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+from conftest import tiny_bindings
+import gin
+import numpy as np
+import pytest
+
+from tfgda import models
+from tfgda import report
+from tfgda import sweep
+from tfgda.errors import UserError
+
+PAPER = sorted(os.path.relpath(p, os.path.join(REPO, "gin_configs"))
+               for p in glob.glob(os.path.join(REPO, "gin_configs", "paper",
+                                               "*.gin")))
+# Points per paper config: the paper's grids.
+EXPECTED_POINTS = {
+    "paper/fig2_sndcgan_real_only.gin": 65,
+    "paper/fig3_sndcgan_real_and_fake.gin": 130,
+    "paper/fig5_biggan_real_and_fake.gin": 130,
+    "paper/fig13_strength_annealing.gin": 3,
+    "paper/fig14_translation_brightness.gin": 20,
+    "paper/table1_biggan_cntr_bcr.gin": 4,
+    "paper/sndcgan_baseline.gin": 3,
+    "paper/biggan_baseline.gin": 3,
+    "paper/sndcgan_zoom_out_bcr.gin": 1,
+    "paper/biggan_translation_bcr.gin": 1,
+}
+
+
+def test_every_paper_config_is_listed():
+    assert PAPER == sorted(EXPECTED_POINTS)
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_configs_expand_and_build_their_models(name):
+    grid = sweep.expand([name])
+    assert len(grid.points) == EXPECTED_POINTS[name]
+    assert len({p.name for p in grid.points}) == len(grid.points)
+    # Every point's bindings parse (expand checked them); the first and last
+    # build their models at the config's widths, at CIFAR-10's shape.
+    for point in (grid.points[0], grid.points[-1]):
+        gin.clear_config()
+        from tfgda import configs
+        configs.parse([name], list(point.bindings))
+        model = getattr(models, point.settings["model"])
+        generator, discriminator = model((32, 32, 3), 10)
+        images = generator(np.zeros([2, generator.dim_z], np.float32),
+                           np.zeros([2], np.int32))
+        assert images.shape == (2, 32, 32, 3)
+        assert discriminator(images, np.zeros([2], np.int32)).shape[0] == 2
+
+
+def test_paper_grids_are_the_papers():
+    fig3 = sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"])
+    settings = [p.settings for p in fig3.points]
+    assert {s["lambda_bcr_real"] for s in settings} == {0.0, 10.0}
+    assert {s["strength"] for s in settings} == {0.1, 0.2, 0.3, 0.4, 0.5}
+    assert all(s["mode"] == "real_and_fake" and s["steps"] == 200_000 and
+               s["batch_size"] == 64 for s in settings)
+    fig2 = sweep.expand(["paper/fig2_sndcgan_real_only.gin"])
+    assert {p.settings["mode"] for p in fig2.points} == {"real_only"}
+    table1 = sweep.expand(["paper/table1_biggan_cntr_bcr.gin"])
+    assert [(p.settings["lambda_cntr"], p.settings["lambda_bcr_fake"])
+            for p in table1.points] == [(0.0, 0.0), (0.0, 5.0), (0.1, 0.0),
+                                        (0.1, 5.0)]
+    annealing = sweep.expand(["paper/fig13_strength_annealing.gin"])
+    assert [p.settings["schedule"] for p in annealing.points] == [
+        "constant", "linear_decay", "cosine_decay"]
+
+
+def test_flags_add_to_and_replace_the_configs_grid():
+    grid = sweep.expand(["paper/fig14_translation_brightness.gin"], (),
+                        ["LAMBDA_BCR=[10.0]", "train.seed=[0, 1]"])
+    assert len(grid.points) == 5 * 1 * 2
+    assert grid.points[0].bindings == ("augment.strength = 0.1",
+                                       "LAMBDA_BCR = 10.0", "train.seed = 0")
+    assert grid.points[0].name == "strength=0.1,LAMBDA_BCR=10.0,seed=0"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("augment.strength", "is malformed: write NAME=[v1, v2, ...]"),
+    ("augment.strength=0.1,0.2", "the values must be a non-empty list"),
+    ("augment.strength=[0.1,", "are not a list of Python literals"),
+    ("augment.strength=[]", "the values must be a non-empty list"),
+    ("augment.name=[translation]", "are not a list of Python literals"),
+])
+def test_malformed_value_lists(text, message):
+    with pytest.raises(UserError, match=message.replace("[", r"\[")):
+        sweep.parse_sweep(text)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("trian.steps=[1, 2]", "not bindable: No configurable matching 'trian'"),
+    ("train.stepz=[1, 2]", "doesn't have a parameter named 'stepz'"),
+    ("LAMBDA_BCRR=[1.0]", "neither a configurable.parameter nor a macro"),
+])
+def test_names_that_are_not_bindable(text, message):
+    with pytest.raises(UserError, match=message):
+        sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"], (), [text])
+
+
+def test_a_bad_value_is_caught_at_its_point():
+    with pytest.raises(UserError, match=r"sweep point augment.name = "
+                       r"'zoomout'.*unknown augmentation 'zoomout'"):
+        sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"], (),
+                     ["augment.name=['zoom_out', 'zoomout']"])
+
+
+def test_a_root_of_another_sweep_is_refused_and_kept(tmp_path):
+    one = sweep.expand(["paper/fig13_strength_annealing.gin"])
+    other = sweep.expand(["paper/table1_biggan_cntr_bcr.gin"])
+    sweep.check_root(str(tmp_path / "root"), one, "fid10k_test", True)
+    record = (tmp_path / "root" / "sweep.json").read_text()
+    sweep.check_root(str(tmp_path / "root"), one, "fid10k_test", True)
+    with pytest.raises(UserError, match="holds another sweep's results"):
+        sweep.check_root(str(tmp_path / "root"), other, "fid10k_test", True)
+    with pytest.raises(UserError, match="differs in protocol"):
+        sweep.check_root(str(tmp_path / "root"), one, "fid50k_train", True)
+    assert (tmp_path / "root" / "sweep.json").read_text() == record
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "ckpt-1.index").write_text("")
+    with pytest.raises(UserError, match="not empty and holds no sweep.json"):
+        sweep.check_root(str(tmp_path / "run"), one, "fid10k_test", True)
+
+
+def test_dry_run_prints_one_command_per_point_and_writes_nothing(tmp_path):
+    grid = sweep.expand(["paper/fig13_strength_annealing.gin"])
+    lines = []
+
+    class Out:
+        def write(self, text):
+            lines.extend(t for t in text.splitlines() if t)
+
+        def flush(self):
+            pass
+    sweep.run_sweep(grid, str(tmp_path / "root"), "fid10k_test",
+                    ["--protocol=fid10k_test"], dry_run=True, out=Out())
+    assert len(lines) == 3
+    assert all("-m tfgda.train" in x and "&&" in x and "-m tfgda.evaluate"
+               in x for x in lines)
+    assert "'--gin_bindings=augment.schedule = '\"'\"'linear_decay'" in \
+        lines[1]
+    assert not (tmp_path / "root").exists()
+
+
+def _sweep_cli(root, data, standin_inception, cache, *extra):
+    args = [sys.executable, "-m", "tfgda.sweep", f"--root={root}",
+            "--sweep=augment.name=['translation', 'brightness']",
+            f"--inception={standin_inception}", f"--reference_path={data}",
+            "--protocol=fid8_test", "--batch_size=8", f"--cache_dir={cache}",
+            *extra]
+    args += [f"--gin_bindings={b}" for b in tiny_bindings(
+        data, 2, "augment.mode = 'real_and_fake'", "augment.strength = 0.2")]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(args, capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=600)
+
+
+def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
+        tmp_path, tiny_zip, standin_inception):
+    root = tmp_path / "sweep"
+    first = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "[1/2] name=translation: training" in first.stdout
+    assert "[2/2] name=brightness: FID " in first.stdout
+    with open(root / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["augmentation"] for r in rows] == ["translation", "brightness"]
+    for row in rows:
+        assert row["step"] == "2" and row["seed"] == "0"
+        assert row["protocol"] == "fid8_test" and row["steps"] == "2"
+        assert row["mode"] == "real_and_fake" and row["strength"] == "0.2"
+        assert np.isfinite(float(row["fid"])) and float(row["fid"]) >= 0
+        with open(os.path.join(row["model_dir"], "eval", "fid8_test",
+                               "ckpt-2.json")) as f:
+            assert json.load(f)["fid"] == pytest.approx(float(row["fid"]))
+    # Rerun: both points are finished and skipped; the rows stay.
+    again = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("finished before, skipped") == 2
+    with open(root / "results.csv", newline="") as f:
+        assert list(csv.DictReader(f)) == rows
+    # Another grid in the same root: refused before anything runs.
+    other = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c",
+                       "--sweep=train.seed=[0, 1]")
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    assert "holds another sweep's results" in other.stderr
+
+    # The report: the bars are the results, in the paper's layout.
+    out = tmp_path / "report"
+    made = subprocess.run([sys.executable, "-m", "tfgda.report",
+                           f"--root={root}", f"--out={out}"],
+                          capture_output=True, text=True, cwd=REPO,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert (out / "bars.png").stat().st_size > 10_000
+    grid, read = report.read_sweep(str(root))
+    figure = report.draw(grid, read)["bars"]
+    spatial, appearance = figure.axes[0], figure.axes[1]
+    heights = {ax: [p.get_height() for p in ax.patches] for ax in
+               (spatial, appearance)}
+    assert [t.get_text() for t in spatial.get_xticklabels()] == [
+        "translation"]
+    assert [t.get_text() for t in appearance.get_xticklabels()] == [
+        "brightness"]
+    np.testing.assert_allclose(heights[spatial], [float(rows[0]["fid"])])
+    np.testing.assert_allclose(heights[appearance], [float(rows[1]["fid"])])
+    # The paper's SNDCGAN baseline is drawn as a line.
+    assert any(list(line.get_ydata()) == [24.73, 24.73]
+               for line in spatial.get_lines())
+    table = (out / "results.md").read_text()
+    assert f"augment.name = translation | 1 | 2 | fid8_test | " \
+        f"{float(rows[0]['fid']):.2f} | not in the text |" in table

@@ -1,0 +1,354 @@
+"""Draws a sweep's results in the paper's layouts, beside the paper's values.
+
+  python -m tfgda.report --root=SWEEP_DIR --out=REPORT_DIR
+
+Reads ROOT/results.csv and ROOT/sweep.json (written by `tfgda.sweep`) and
+writes to OUT:
+  * bars.png when the sweep varies the augmentation: FID per augmentation
+    (spatial ones in the top row, the others below, as in the paper's Figures
+    2, 3 and 5), one bar per strength, one column of panels per value of any
+    other swept name (e.g. with and without bCR), the paper's baseline as a
+    dashed line;
+  * heatmap.png when it varies two numbers (e.g. lambda_aug x lambda_BCR, as
+    in Fig. 14): FID per cell;
+  * points.png otherwise: one bar per point;
+  * results.md: one row per point (its FID averaged over seeds, with the
+    spread), the paper's value for the same setting and where it comes from.
+
+The paper's values are in `tfgda/paper_values.csv`, each with its figure or
+table; only values stated in the paper's text are there (per-bar values of
+its charts are not published as numbers).
+"""
+
+import ast
+import csv
+import json
+import math
+import os
+import statistics
+
+from absl import app
+from absl import flags
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from tfgda import augment  # noqa: E402
+from tfgda import cli  # noqa: E402
+from tfgda.errors import UserError  # noqa: E402
+
+__all__ = ["Group", "draw", "group_rows", "paper_values", "read_sweep",
+           "write_report"]
+
+_OUT = flags.DEFINE_string("out", None, "Where to write the figures and "
+                           "results.md (default: ROOT/report).")
+
+PAPER_VALUES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "paper_values.csv")
+_SEED = "train.seed"
+# The settings a paper value is matched on, with the defaults of a run.
+_MATCH = {"model": "", "mode": "none", "augmentation": "", "strength": "",
+          "schedule": "constant", "lambda_bcr_real": "0",
+          "lambda_bcr_fake": "0", "lambda_cntr": "0"}
+
+
+def read_sweep(root):
+    """(grid, rows) of a sweep directory; rows as dicts of strings."""
+    paths = [os.path.join(root, n) for n in ("sweep.json", "results.csv")]
+    for path in paths:
+        if not os.path.exists(path):
+            raise UserError(f"{path!r} does not exist: --root must be a "
+                            "directory written by tfgda.sweep.")
+    with open(paths[0]) as f:
+        grid = json.load(f)["grid"]
+    with open(paths[1], newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise UserError(f"{paths[1]!r} has no finished run yet: run the "
+                        "sweep first.")
+    return grid, rows
+
+
+def _bindings(row):
+    """The swept bindings of a row, {name: Python value}."""
+    out = {}
+    for part in filter(None, row["bindings"].split("; ")):
+        name, _, text = part.partition(" = ")
+        try:
+            out[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            out[name] = text
+    return out
+
+
+class Group:
+    """The rows of one point, over seeds."""
+
+    def __init__(self, key, rows):
+        self.key = key  # ((name, value), ...) without the seed
+        self.rows = rows
+        self.fids = [float(r["fid"]) for r in rows]
+
+    @property
+    def fid(self):
+        return statistics.fmean(self.fids)
+
+    @property
+    def spread(self):
+        return statistics.stdev(self.fids) if len(self.fids) > 1 else 0.0
+
+    @property
+    def values(self):
+        return dict(self.key)
+
+
+def group_rows(rows):
+    """Groups rows by their bindings other than the seed, in order."""
+    groups = {}
+    for row in rows:
+        key = tuple((n, v) for n, v in _bindings(row).items() if n != _SEED)
+        groups.setdefault(key, []).append(row)
+    return [Group(k, v) for k, v in groups.items()]
+
+
+def paper_values(path=PAPER_VALUES):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _same(a, b):
+    a, b = a or "", b or ""
+    try:
+        return math.isclose(float(a), float(b), rel_tol=1e-6)
+    except ValueError:
+        return a == b
+
+
+def match_paper(row, values):
+    """The paper value for a row's setting, or None."""
+    for value in values:
+        if all(_same(row.get(k) or default, value.get(k) or default)
+               for k, default in _MATCH.items()):
+            return value
+    return None
+
+
+def _baseline(rows, values):
+    """The paper's baseline FID for the sweep's model, or None."""
+    models = {r["model"] for r in rows}
+    for value in values:
+        if value["mode"] == "none" and value["model"] in models and \
+                float(value["lambda_bcr_real"]) == 0 and \
+                float(value["lambda_cntr"]) == 0:
+            return float(value["fid"]), value["source"]
+    return None
+
+
+def _layout(grid):
+    swept = [n for n in grid if n != _SEED]
+    numeric = [n for n in swept if all(
+        isinstance(_literal(v), (int, float)) for v in grid[n])]
+    if "augment.name" in swept:
+        return "bars"
+    if len(swept) == 2 and len(numeric) == 2:
+        return "heatmap"
+    return "points"
+
+
+def _literal(text):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def draw(grid, rows, values=None):
+    """{figure name: matplotlib Figure} in the sweep's layout."""
+    values = paper_values() if values is None else values
+    groups = group_rows(rows)
+    layout = _layout(grid)
+    baseline = _baseline(rows, values)
+    if layout == "bars":
+        return {"bars": _bars(grid, groups, baseline)}
+    if layout == "heatmap":
+        return {"heatmap": _heatmap(grid, groups)}
+    return {"points": _points(groups, baseline)}
+
+
+def _family_rows(names):
+    """Augmentation names split as the paper's figures: spatial first."""
+    def family(name):
+        try:
+            return augment.describe(name).family
+        except UserError:
+            return "other"
+    spatial = [n for n in names if family(n) == "spatial"]
+    return [r for r in (spatial, [n for n in names if n not in spatial])
+            if r]
+
+
+def _bars(grid, groups, baseline):
+    names = [_literal(v) for v in grid["augment.name"]]
+    strengths = [_literal(v) for v in grid.get("augment.strength", [None])]
+    others = [n for n in grid if n not in (_SEED, "augment.name",
+                                           "augment.strength")]
+    columns = [tuple((n, _literal(v)) for n, v in zip(others, combo))
+               for combo in _product([grid[n] for n in others])]
+    family_rows = _family_rows(names)
+    fig, axes = plt.subplots(len(family_rows), len(columns), squeeze=False,
+                             figsize=(5 + 4 * len(columns),
+                                      3.2 * len(family_rows)))
+    width = 0.8 / len(strengths)
+    for j, column in enumerate(columns):
+        for i, row_names in enumerate(family_rows):
+            ax = axes[i][j]
+            for k, strength in enumerate(strengths):
+                heights, errors, xs = [], [], []
+                for x, name in enumerate(row_names):
+                    group = _find(groups, {"augment.name": name,
+                                           "augment.strength": strength,
+                                           **dict(column)})
+                    if group:
+                        xs.append(x + (k - (len(strengths) - 1) / 2) * width)
+                        heights.append(group.fid)
+                        errors.append(group.spread)
+                label = f"lambda_aug {strength}" if strength is not None \
+                    else None
+                ax.bar(xs, heights, width, yerr=errors or None, label=label)
+            if baseline:
+                ax.axhline(baseline[0], color="red", linestyle="--",
+                           label=f"paper baseline {baseline[0]}")
+            ax.set_xticks(range(len(row_names)))
+            ax.set_xticklabels(row_names, rotation=30, ha="right")
+            ax.set_ylabel("FID")
+            if i == 0:
+                ax.set_title(", ".join(f"{n} = {v}" for n, v in column) or
+                             "FID per augmentation and strength")
+    if axes[0][-1].get_legend_handles_labels()[0]:
+        axes[0][-1].legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def _product(lists):
+    out = [()]
+    for values in lists:
+        out = [o + (v,) for o in out for v in values]
+    return out
+
+
+def _find(groups, wanted):
+    for group in groups:
+        have = group.values
+        if all(_same(str(have.get(n)), str(v)) for n, v in wanted.items()
+               if v is not None):
+            return group
+    return None
+
+
+def _heatmap(grid, groups):
+    y_name, x_name = [n for n in grid if n != _SEED]
+    ys = [_literal(v) for v in grid[y_name]]
+    xs = [_literal(v) for v in grid[x_name]]
+    cells = [[math.nan] * len(xs) for _ in ys]
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            group = _find(groups, {y_name: y, x_name: x})
+            if group:
+                cells[i][j] = group.fid
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.8 * len(ys) + 2))
+    image = ax.imshow(cells, cmap="viridis_r", aspect="auto")
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if not math.isnan(cells[i][j]):
+                ax.text(j, i, f"{cells[i][j]:.2f}", ha="center",
+                        va="center", color="white", fontsize="small")
+    ax.set_xticks(range(len(xs)))
+    ax.set_xticklabels([str(x) for x in xs])
+    ax.set_yticks(range(len(ys)))
+    ax.set_yticklabels([str(y) for y in ys])
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    fig.colorbar(image, ax=ax, label="FID")
+    fig.tight_layout()
+    return fig
+
+
+def _points(groups, baseline):
+    fig, ax = plt.subplots(figsize=(2 + 0.9 * len(groups), 4))
+    labels = ["\n".join(f"{n.split('.')[-1]}={v}" for n, v in g.key) or
+              "run" for g in groups]
+    ax.bar(range(len(groups)), [g.fid for g in groups],
+           yerr=[g.spread for g in groups])
+    if baseline:
+        ax.axhline(baseline[0], color="red", linestyle="--",
+                   label=f"paper baseline {baseline[0]}")
+        ax.legend(fontsize="small")
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels(labels, fontsize="small")
+    ax.set_ylabel("FID")
+    fig.tight_layout()
+    return fig
+
+
+def markdown(groups, values):
+    """The table of our FID beside the paper's, one row per point."""
+    lines = ["| point | runs | steps | protocol | FID (ours) | FID (paper) "
+             "| paper source |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for group in groups:
+        first = group.rows[0]
+        paper = match_paper(first, values)
+        ours = f"{group.fid:.2f}" + (f" ± {group.spread:.2f}"
+                                     if len(group.fids) > 1 else "")
+        label = ", ".join(f"{n} = {v}" for n, v in group.key) or "the run"
+        lines.append(
+            f"| {label} | {len(group.fids)} | {first['step']} | "
+            f"{first['protocol']} | {ours} | "
+            f"{paper['fid'] if paper else 'not in the text'} | "
+            f"{paper['source'] if paper else '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(root, out=None):
+    """Writes the figures and results.md; returns their paths."""
+    out = out or os.path.join(root, "report")
+    grid, rows = read_sweep(root)
+    values = paper_values()
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    figures = draw(grid, rows, values)
+    for name, fig in figures.items():
+        path = os.path.join(out, f"{name}.png")
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    groups = group_rows(rows)
+    text = [f"# Results of the sweep in {root}", "",
+            *[f"![{n}]({n}.png)" for n in figures], "",
+            markdown(groups, values),
+            "Paper values: tfgda/paper_values.csv (values stated in the "
+            "paper's text; its per-bar chart values are not published as "
+            "numbers)."]
+    path = os.path.join(out, "results.md")
+    with open(path, "w") as f:
+        f.write("\n".join(text) + "\n")
+    paths.append(path)
+    return paths
+
+
+def _main():
+    if not cli.ROOT.value:
+        raise UserError("--root is required: a directory written by "
+                        "tfgda.sweep.")
+    for path in write_report(cli.ROOT.value, _OUT.value):
+        print(path)
+
+
+def run():
+    """The console entry point `tfgda-report`."""
+    app.run(cli.main(_main))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,439 @@
+"""Runs every point of a grid of training runs, and gathers their results.
+
+  python -m tfgda.sweep --gin_file=paper/fig3_sndcgan_real_and_fake.gin \\
+      --root=DIR [--dry_run]
+  python -m tfgda.sweep --gin_file=sndcgan_cifar10.gin \\
+      --sweep="augment.strength=[0.1, 0.2]" --sweep="train.seed=[0, 1]" \\
+      --root=DIR
+
+The grid is the config's `sweep.grid` with every `--sweep=NAME=[v1, ...]`
+added (or replacing the config's values of NAME); NAME is a
+`configurable.param` or a macro the config defines. Each point is a run in
+ROOT/<point>/: trained with `tfgda.train`, then its last checkpoint
+evaluated with `tfgda.evaluate` under `--protocol`, one point after another.
+A point whose evaluation of its final step exists is skipped, so a rerun of
+the same command resumes the sweep (and a killed run resumes from its
+checkpoint). Each finished point becomes one row of ROOT/results.csv (its
+bindings, settings, protocol, step, seed and metrics), rewritten after every
+point. With --dry_run, every point is checked and one shell command per
+point is printed (for a cluster or a TPU pod), and nothing runs.
+
+Everything is checked before the first run: each point's bindings parse,
+each name is bindable, each value list is well formed, and ROOT holds no
+other sweep's results (ROOT/sweep.json records the sweep).
+"""
+
+import ast
+import csv
+import dataclasses
+import inspect
+import io
+import itertools
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+from absl import app
+from absl import flags
+import gin
+
+from tfgda import cli
+from tfgda import configs
+from tfgda import evaluate
+from tfgda import train
+from tfgda.errors import UserError
+
+__all__ = ["COLUMNS", "Point", "Sweep", "expand", "gather", "parse_sweep",
+           "run_sweep"]
+
+_SWEEP = flags.DEFINE_multi_string(
+    "sweep", [], "NAME=[v1, v2, ...]: a binding and its values (Python "
+    "literals, strings quoted); repeat for a grid.")
+_DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the grid and print "
+                             "one command per point; run nothing.")
+
+# The settings of a run that results.csv records (and the report matches
+# against the paper's values), with their defaults (None: the function's).
+_SETTINGS = {"model": ("train.model", None),
+             "mode": ("augment.mode", "none"),
+             "augmentation": ("augment.name", None),
+             "strength": ("augment.strength", None),
+             "schedule": ("augment.schedule", "constant"),
+             "lambda_bcr_real": ("bcr.lambda_real", 0.0),
+             "lambda_bcr_fake": ("bcr.lambda_fake", 0.0),
+             "lambda_cntr": ("contrastive.weight", 0.0),
+             "steps": ("train.steps", None),
+             "batch_size": ("train.batch_size", 64),
+             "seed": ("train.seed", 0)}
+_METRICS = ("fid", "inception_score", "kid")
+COLUMNS = ("point", "bindings", *_SETTINGS, "protocol", "step", *_METRICS,
+           "model_dir")
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    """One run of the grid: its folder name, bindings and settings."""
+    name: str
+    bindings: tuple  # gin binding strings of the swept names
+    settings: dict  # _SETTINGS' values for this point
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """A checked grid: the base config, the swept names and the points."""
+    gin_files: tuple
+    bindings: tuple
+    grid: dict  # name -> [gin value strings]
+    points: tuple
+
+    def record(self, protocol):
+        """What ROOT/sweep.json holds: enough to tell sweeps apart."""
+        return {"gin_files": list(self.gin_files),
+                "bindings": list(self.bindings),
+                "grid": self.grid, "protocol": protocol}
+
+
+def parse_sweep(text):
+    """'NAME=[v1, v2]' -> (NAME, [gin value strings])."""
+    name, sep, values = text.partition("=")
+    name = name.strip()
+    if not sep or not re.fullmatch(r"[A-Za-z_][\w.]*(/[\w.]+)?", name):
+        raise UserError(f"--sweep {text!r} is malformed: write "
+                        "NAME=[v1, v2, ...], e.g. "
+                        "\"augment.strength=[0.1, 0.2]\".")
+    try:
+        parsed = ast.literal_eval(values.strip())
+    except (ValueError, SyntaxError) as e:
+        raise UserError(f"--sweep {text!r}: the values {values.strip()!r} "
+                        "are not a list of Python literals (quote "
+                        "strings: ['translation', 'zoom_out']).") from e
+    if not isinstance(parsed, list) or not parsed:
+        raise UserError(f"--sweep {text!r}: the values must be a non-empty "
+                        "list, e.g. [0.1, 0.2].")
+    return name, [_gin_value(v) for v in parsed]
+
+
+def _gin_value(value):
+    """A Python value (or a gin reference string) as gin source text."""
+    if isinstance(value, str) and value.startswith(("@", "%")):
+        return value
+    if isinstance(value, gin.config.ConfigurableReference):
+        return str(value)  # '@name' or '%MACRO', from a gin file's grid
+    return repr(value)
+
+
+def expand(gin_files, bindings=(), sweeps=()):
+    """Checks the grid of gin_files + bindings + sweeps; returns a Sweep.
+
+    Raises a UserError, before anything runs, for a name that is not
+    bindable, a malformed value list, or a point whose config is wrong.
+    """
+    gin.clear_config()
+    configs.parse(gin_files, bindings)
+    grid = {name: [_gin_value(v) for v in values]
+            for name, values in configs.sweep_grid().items()}
+    for text in sweeps:
+        name, values = parse_sweep(text)
+        grid[name] = values
+    for name, values in grid.items():
+        _check_bindable(name, values[0])
+    names = list(grid)
+    points = []
+    for values in itertools.product(*grid.values()):
+        point_bindings = tuple(f"{n} = {v}" for n, v in zip(names, values))
+        points.append(Point(_point_name(names, values), point_bindings,
+                            _check_point(gin_files, bindings,
+                                         point_bindings)))
+    gin.clear_config()
+    return Sweep(tuple(gin_files), tuple(bindings), grid, tuple(points))
+
+
+def _check_bindable(name, value):
+    """Raises unless `name` is a configurable's parameter or a macro the
+    base config defines (call with the base config parsed)."""
+    if "." in name:
+        try:
+            with gin.unlock_config():
+                gin.parse_config(f"{name} = {value}")
+        except Exception as e:  # gin raises ValueError, SyntaxError...
+            reason = str(e).strip().splitlines()[0]
+            raise UserError(f"--sweep name {name!r} is not bindable: "
+                            f"{reason} (see docs/CONFIG.md).") from e
+        return
+    try:
+        gin.query_parameter(f"%{name}")
+    except ValueError as e:
+        raise UserError(f"--sweep name {name!r} is not bindable: it is "
+                        "neither a configurable.parameter nor a macro that "
+                        "the config defines (e.g. LAMBDA_BCR in "
+                        "paper/fig3_sndcgan_real_and_fake.gin).") from e
+
+
+def _check_point(gin_files, bindings, point_bindings):
+    """Parses one point's config and checks what a run checks first; returns
+    its settings."""
+    from tfgda import augment  # pylint: disable=g-import-not-at-top
+    from tfgda import losses  # pylint: disable=g-import-not-at-top
+    gin.clear_config()
+    where = ", ".join(point_bindings) or "the config"
+    try:
+        configs.parse(gin_files, [*bindings, *point_bindings])
+        settings = {key: _query(name, default)
+                    for key, (name, default) in _SETTINGS.items()}
+        augment.make_policy(total_steps=settings["steps"])
+        losses.bcr()
+        losses.contrastive()
+    except UserError as e:
+        raise UserError(f"sweep point {where}: {e}") from e
+    return settings
+
+
+def _query(name, default):
+    """A binding's value with macros resolved; references by name. Unbound:
+    `default`, or if None the default in the configurable's signature."""
+    try:
+        value = gin.query_parameter(name)
+    except ValueError:
+        if default is not None:
+            return default
+        configurable, _, parameter = name.rpartition(".")
+        found = gin.config._REGISTRY.get_match(configurable)  # pylint: disable=protected-access
+        value = inspect.signature(found.wrapped).parameters[
+            parameter].default
+        value = getattr(value, "__name__", value)  # e.g. models.sndcgan
+        return None if value is inspect.Parameter.empty or \
+            value is gin.REQUIRED else value
+    while isinstance(value, gin.config.ConfigurableReference):
+        if not str(value).startswith("%"):
+            return value.configurable.name  # a reference, e.g. sndcgan
+        value = gin.query_parameter(str(value))  # a macro
+    return value
+
+
+def _point_name(names, values):
+    """A readable, file-system-safe folder name for a point."""
+    if not names:
+        return "run"
+    parts = [f"{n.split('.')[-1]}={v.strip(chr(39) + chr(34))}"
+             for n, v in zip(names, values)]
+    name = re.sub(r"[^\w.,=+@-]+", "_", ",".join(parts)).strip("_")
+    if len(name) > 120:
+        import hashlib  # pylint: disable=g-import-not-at-top
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        name = f"{name[:100]}-{digest}"
+    return name
+
+
+# ------------------------------------------------------------------- running
+def check_root(root, sweep, protocol, create):
+    """Raises unless root is empty, new, or holds this very sweep."""
+    if not root:
+        raise UserError("--root is required: the sweep's directory.")
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise UserError(f"--root {root!r} is a file: choose a directory.")
+    record_path = os.path.join(root, "sweep.json")
+    record = sweep.record(protocol)
+    if os.path.exists(record_path):
+        with open(record_path) as f:
+            existing = json.load(f)
+        if existing != record:
+            changed = sorted(k for k in record
+                             if existing.get(k) != record[k])
+            raise UserError(
+                f"--root {root!r} holds another sweep's results (its "
+                f"sweep.json differs in {', '.join(changed)}): choose "
+                "another --root, or rerun that sweep's own command to "
+                "resume it.")
+    elif os.path.isdir(root) and os.listdir(root):
+        raise UserError(f"--root {root!r} is not empty and holds no "
+                        "sweep.json: choose a new or empty --root.")
+    elif create:
+        os.makedirs(root, exist_ok=True)
+        _write_json(record_path, record)
+
+
+def _write_atomically(path, text):
+    """A temporary file, then a rename: a kill never leaves half a file."""
+    with open(f"{path}.tmp", "w", newline="") as f:
+        f.write(text)
+    os.replace(f"{path}.tmp", path)
+
+
+def _write_json(path, value):
+    _write_atomically(path, json.dumps(value, indent=2))
+
+
+def commands(sweep, point, model_dir, eval_flags):
+    """The train and evaluate command lines of a point."""
+    python = [sys.executable, "-m"]
+    train_cmd = [*python, "tfgda.train", f"--model_dir={model_dir}"]
+    train_cmd += [f"--gin_file={f}" for f in sweep.gin_files]
+    train_cmd += [f"--gin_bindings={b}" for b in
+                  (*sweep.bindings, *point.bindings)]
+    eval_cmd = [*python, "tfgda.evaluate", f"--model_dir={model_dir}",
+                "--checkpoint=latest", *eval_flags]
+    return train_cmd, eval_cmd
+
+
+def _result_path(model_dir, protocol, step):
+    return os.path.join(model_dir, "eval", protocol, f"ckpt-{step}.json")
+
+
+def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
+              out=sys.stdout, poll_seconds=30.0):
+    """Runs (or with dry_run prints) every point; returns the points that
+    failed."""
+    check_root(root, sweep, protocol, create=not dry_run)
+    failed = []
+    total = len(sweep.points)
+    for index, point in enumerate(sweep.points, 1):
+        model_dir = os.path.join(root, point.name)
+        train_cmd, eval_cmd = commands(sweep, point, model_dir, eval_flags)
+        if dry_run:
+            print(f"{shlex.join(train_cmd)} && {shlex.join(eval_cmd)}",
+                  file=out)
+            continue
+        tag = f"[{index}/{total}] {point.name}"
+        result = _result_path(model_dir, protocol, point.settings["steps"])
+        if os.path.exists(result):
+            print(f"{tag}: finished before, skipped", file=out, flush=True)
+            continue
+        os.makedirs(model_dir, exist_ok=True)
+        _write_json(os.path.join(model_dir, "point.json"),
+                    {"bindings": list(point.bindings),
+                     "settings": point.settings})
+        start = time.time()
+        log = os.path.join(model_dir, "sweep.log")
+        for stage, cmd in (("training", train_cmd),
+                           ("evaluating", eval_cmd)):
+            print(f"{tag}: {stage} (log: {log})", file=out, flush=True)
+            status = _run_logged(cmd, log, out, tag, poll_seconds)
+            if status:
+                failed.append(point)
+                print(f"{tag}: {stage} failed with status {status}; "
+                      f"last lines of {log}:\n{_tail(log)}", file=out,
+                      flush=True)
+                break
+        else:
+            with open(result) as f:
+                fid = json.load(f)["fid"]
+            print(f"{tag}: FID {fid:.3f} after "
+                  f"{_duration(time.time() - start)}", file=out, flush=True)
+        write_results(root, sweep, protocol)
+    if not dry_run:
+        write_results(root, sweep, protocol)
+    return failed
+
+
+def _run_logged(cmd, log, out, tag, poll_seconds):
+    """Runs cmd with its output appended to log; echoes its latest progress
+    line every poll_seconds. Returns the exit status."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get(
+        "TF_CPP_MIN_LOG_LEVEL", "2"))
+    with open(log, "a") as f:
+        f.write(f"$ {shlex.join(cmd)}\n")
+        f.flush()
+        process = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
+                                   env=env)
+        shown = None
+        while True:
+            try:
+                return process.wait(timeout=poll_seconds)
+            except subprocess.TimeoutExpired:
+                line = _last_progress(log)
+                if line and line != shown:
+                    print(f"{tag}: {line}", file=out, flush=True)
+                    shown = line
+            except BaseException:
+                process.kill()  # Ctrl-C: stop the run; its checkpoints stay
+                process.wait()
+                raise
+
+
+def _last_progress(log):
+    with open(log, errors="replace") as f:
+        lines = [x for x in f.read().splitlines()[-50:]
+                 if re.search(r"step \d+/\d+", x)]
+    return lines[-1].split("] ", 1)[-1].strip() if lines else None
+
+
+def _tail(path, n=10):
+    with open(path, errors="replace") as f:
+        return "\n".join(f.read().splitlines()[-n:])
+
+
+def _duration(seconds):
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"
+
+
+# ------------------------------------------------------------------- results
+def gather(root, sweep, protocol):
+    """One row per finished point (its final step evaluated)."""
+    rows = []
+    for point in sweep.points:
+        model_dir = os.path.join(root, point.name)
+        path = _result_path(model_dir, protocol, point.settings["steps"])
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            result = json.load(f)
+        row = {"point": point.name, "bindings": "; ".join(point.bindings),
+               **point.settings, "protocol": protocol,
+               "step": result["step"], "model_dir": model_dir}
+        row.update({k: result.get(k) for k in _METRICS})
+        rows.append(row)
+    return rows
+
+
+def write_results(root, sweep, protocol):
+    """Writes ROOT/results.csv (atomically); returns its rows."""
+    rows = gather(root, sweep, protocol)
+    text = io.StringIO()
+    writer = csv.DictWriter(text, COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomically(os.path.join(root, "results.csv"), text.getvalue())
+    return rows
+
+
+def _eval_flags():
+    """The evaluation flags given to this command, passed on to each
+    point's evaluation."""
+    flags_out = [f"--protocol={evaluate.PROTOCOL.value}",
+                 f"--batch_size={evaluate.BATCH_SIZE.value}",
+                 f"--cache_dir={evaluate.CACHE_DIR.value}"]
+    for flag, name in ((evaluate.INCEPTION, "inception"),
+                       (evaluate.REFERENCE_PATH, "reference_path")):
+        if flag.value:
+            flags_out.append(f"--{name}={flag.value}")
+    return flags_out
+
+
+def _main():
+    sweep = expand(train.GIN_FILE.value, cli.GIN_BINDINGS.value,
+                   _SWEEP.value)
+    root = cli.ROOT.value
+    protocol = evaluate.PROTOCOL.value
+    if not _DRY_RUN.value:
+        print(f"sweep of {len(sweep.points)} points into {root}",
+              file=sys.stderr)
+    failed = run_sweep(sweep, root, protocol, _eval_flags(), _DRY_RUN.value)
+    if failed:
+        raise UserError(f"{len(failed)} of {len(sweep.points)} points "
+                        f"failed ({', '.join(p.name for p in failed)}): see "
+                        "their sweep.log; rerun the same command to retry "
+                        "them (finished points are skipped).")
+
+
+def run():
+    """The console entry point `tfgda-sweep`."""
+    app.run(cli.main(_main))
+
+
+if __name__ == "__main__":
+    run()
