@@ -14,7 +14,7 @@ from absl import logging
 
 from tfgda.errors import UserError
 
-__all__ = ["CHECKPOINT", "GIN_BINDINGS", "MODEL_DIR", "ROOT", "main",
+__all__ = ["CHECKPOINT", "GIN_BINDINGS", "MODEL_DIR", "OUT", "ROOT", "main",
            "report"]
 
 MODEL_DIR = flags.DEFINE_string(
@@ -24,6 +24,9 @@ GIN_BINDINGS = flags.DEFINE_multi_string(
 ROOT = flags.DEFINE_string(
     "root", None, "A sweep's directory: one folder per point, sweep.json, "
     "results.csv.")
+OUT = flags.DEFINE_string(
+    "out", None, "Where to write the output: a file (augment_gallery, "
+    "default gallery.png) or a directory (report, default ROOT/report).")
 CHECKPOINT = flags.DEFINE_string(
     "checkpoint", "latest", "'latest', a step number, or 'all' (evaluation).")
 

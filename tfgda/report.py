@@ -28,7 +28,6 @@ import os
 import statistics
 
 from absl import app
-from absl import flags
 import matplotlib
 
 matplotlib.use("Agg")
@@ -41,8 +40,6 @@ from tfgda.errors import UserError  # noqa: E402
 __all__ = ["Group", "draw", "group_rows", "paper_values", "read_sweep",
            "write_report"]
 
-_OUT = flags.DEFINE_string("out", None, "Where to write the figures and "
-                           "results.md (default: ROOT/report).")
 
 PAPER_VALUES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                             "paper_values.csv")
@@ -341,7 +338,7 @@ def _main():
     if not cli.ROOT.value:
         raise UserError("--root is required: a directory written by "
                         "tfgda.sweep.")
-    for path in write_report(cli.ROOT.value, _OUT.value):
+    for path in write_report(cli.ROOT.value, cli.OUT.value):
         print(path)
 
 

@@ -26,7 +26,6 @@ PAPER_ORDER = ("zoom_in", "zoom_out", "translation", "translation_x",
                "crop_flip")
 
 _IMAGES = flags.DEFINE_string("images", None, "A zip file or image folder.")
-_OUT = flags.DEFINE_string("out", "gallery.png", "The PNG to write.")
 _NAMES = flags.DEFINE_list("names", list(PAPER_ORDER), "Augmentations.")
 _STRENGTHS = flags.DEFINE_list("strengths", ["0.1", "0.2", "0.3", "0.4",
                                              "0.5"], "Strengths (columns).")
@@ -93,8 +92,9 @@ def _gallery_cli():
                          _SEED.value)
     rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
                    _SEED.value)
-    _draw(rows, _NAMES.value, strengths, _OUT.value)
-    print(f"wrote {_OUT.value}: {len(rows)} augmentations x "
+    out = cli.OUT.value or "gallery.png"
+    _draw(rows, _NAMES.value, strengths, out)
+    print(f"wrote {out}: {len(rows)} augmentations x "
           f"{len(strengths)} strengths")
 
 
