@@ -326,3 +326,35 @@ def test_adaptive_strength_is_logged_checkpointed_and_resumed(tmp_path,
     line = [x for x in second.stderr.splitlines() if "step 3/3" in x][0]
     p3 = float(line.split("aug_p=")[1].split()[0])
     assert abs(abs(p3 - p) - 0.1) < 1e-3 or p3 in (0.0, 1.0)
+
+
+# BigGAN (attention, conditional BN, class embedding, bCR, Cntr, EMA) in
+# bfloat16; SNDCGAN in float16, with loss scaling.
+@pytest.mark.parametrize("precision, model", [("mixed_bfloat16", BIGGAN),
+                                              ("mixed_float16", ())])
+def test_mixed_precision_runs_stay_finite_and_restore_under_float32(
+        tmp_path, tiny_zip, precision, model):
+    import keras
+    metrics = _train(tmp_path, tiny_zip, 3, f"train.precision = "
+                     f"'{precision}'", *model)
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert keras.mixed_precision.global_policy().name == "float32"
+    reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-3"))
+    weights = {n: reader.get_tensor(n) for n in
+               reader.get_variable_to_shape_map()
+               if n.startswith("generator/")}
+    assert weights and all(w.dtype == np.float32 for w in weights.values())
+    # The same run resumes under float32 (and its weights are the same).
+    gin.clear_config()
+    metrics = _train(tmp_path, tiny_zip, 4, *model)
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert _checkpoint_steps(tmp_path)[-2:] == [3, 4]
+
+
+def test_unknown_precision_is_a_config_error(tmp_path, capsys, tiny_zip):
+    _assert_user_error(tmp_path, capsys, tmp_path / "run",
+                       tiny_bindings(tiny_zip, 1,
+                                     "train.precision = 'bfloat16'"),
+                       "train.precision 'bfloat16' is not one of ('float32', "
+                       "'mixed_float16', 'mixed_bfloat16'). Did you mean "
+                       "'mixed_bfloat16'?")

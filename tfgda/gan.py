@@ -104,10 +104,17 @@ class GAN:
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this GAN exactly: every
         variable of every network and optimizer (call after `build`)."""
+        # A loss-scaling optimizer (mixed_float16) is checkpointed as its
+        # inner optimizer, so checkpoints move between precision policies;
+        # the loss scale itself restarts (it adapts within a few steps).
         objects = {"generator": self.generator,
                    "discriminator": self.discriminator,
-                   "g_optimizer": self.g_optimizer,
-                   "d_optimizer": self.d_optimizer,
+                   "g_optimizer": getattr(self.g_optimizer,
+                                          "inner_optimizer",
+                                          self.g_optimizer),
+                   "d_optimizer": getattr(self.d_optimizer,
+                                          "inner_optimizer",
+                                          self.d_optimizer),
                    "projection_head": self.projection_head,
                    "generator_ema": self.ema_generator}
         items = {name: VariableList(obj) for name, obj in objects.items()
@@ -161,7 +168,8 @@ class GAN:
         return metrics
 
     def _d_grads(self, real, real_labels, z, fake_labels, seeds):
-        fake = self.generator(z, fake_labels, training=True)
+        fake = tf.cast(self.generator(z, fake_labels, training=True),
+                       real.dtype)
         real_in = self.augment.real(real, seeds[_AUG_REAL])
         fake_in = self.augment.fake(fake, seeds[_AUG_FAKE])
         labels = tf.concat([real_labels, fake_labels], 0)
@@ -171,9 +179,10 @@ class GAN:
             inputs += [transform(real_in, seeds[_BCR_REAL]),
                        transform(fake_in, seeds[_BCR_FAKE])]
         with tf.GradientTape() as tape:
-            logits = self.discriminator(
+            logits = tf.cast(self.discriminator(
                 tf.concat(inputs, 0),
-                tf.concat([labels] * (len(inputs) // 2), 0), training=True)
+                tf.concat([labels] * (len(inputs) // 2), 0), training=True),
+                tf.float32)  # losses in float32 under mixed precision
             logits = tf.split(logits, len(inputs))
             real_logits, fake_logits = logits[:2]
             d_loss, _ = self.loss(real_logits, fake_logits)
@@ -190,7 +199,8 @@ class GAN:
                     real, fake, labels, seeds)
             total = d_loss + metrics.get("bcr_loss", 0.0) + metrics.get(
                 "contrastive_loss", 0.0)
-        grads = tape.gradient(total, self.d_variables)
+            scaled = self.d_optimizer.scale_loss(total)  # mixed_float16
+        grads = tape.gradient(scaled, self.d_variables)
         return grads, metrics
 
     def _bcr_loss(self, real_logits, fake_logits, t_real_logits,
@@ -207,7 +217,7 @@ class GAN:
                            self.contrastive.views(images, seeds[_VIEW_2])], 0)
         h = self.discriminator.features(views, tf.concat([labels, labels], 0),
                                         training=True)
-        p = self.projection_head(h, training=True)
+        p = tf.cast(self.projection_head(h, training=True), tf.float32)
         real_1, fake_1, real_2, fake_2 = tf.split(p, 4)
         tau = self.contrastive.temperature
         return self.contrastive.weight * self._mean(
@@ -225,12 +235,15 @@ class GAN:
 
     def _g_grads(self, z, labels, seeds):
         with tf.GradientTape() as tape:
-            fake = self.generator(z, labels, training=True)
+            fake = tf.cast(self.generator(z, labels, training=True),
+                           tf.float32)
             fake = self.augment.fake(fake, seeds[_AUG_FAKE])  # G learns
-            fake_logits = self.discriminator(fake, labels, training=True)
+            fake_logits = tf.cast(
+                self.discriminator(fake, labels, training=True), tf.float32)
             _, g_loss = self.loss(None, fake_logits)
             g_loss = self._mean(g_loss)
-        grads = tape.gradient(g_loss, self.generator.trainable_variables)
+            scaled = self.g_optimizer.scale_loss(g_loss)  # mixed_float16
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
         return grads, {"g_loss": g_loss}
 
     def update_ema(self):
@@ -279,4 +292,4 @@ class GAN:
 
     def sample(self, z, labels):
         """Sampler output in inference mode (for grids and evaluation)."""
-        return self.sampler(z, labels, training=False)
+        return tf.cast(self.sampler(z, labels, training=False), tf.float32)

@@ -6,6 +6,8 @@ compiled training calls, logging, writing summaries and checkpointing. The
 step's maths lives in `tfgda.gan`.
 """
 
+import contextlib
+import difflib
 import json
 import math
 import os
@@ -22,6 +24,7 @@ from tfgda import data as data_lib
 from tfgda import distribute
 from tfgda import evaluator as evaluator_lib
 from tfgda import gan as gan_lib
+from tfgda import leakage
 from tfgda import losses
 from tfgda import models
 from tfgda import optim
@@ -31,7 +34,8 @@ from tfgda.checkpointing import checkpoint_step
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
 
-__all__ = ["DivergenceError", "check_model_dir", "train"]
+__all__ = ["PRECISIONS", "DivergenceError", "check_model_dir", "dtype_policy",
+           "loss_scaled", "train"]
 
 _GRID_SIZE = 64
 
@@ -43,7 +47,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
           checkpoint_every=1000, keep_checkpoints=3, log_every=100,
           image_every=1000, steps_per_call=1, jit_compile=False,
           ema_decay=0.0, ema_start=0, eval_every=0,
-          eval_protocol="fid10k_test", eval_reference_path=None):
+          eval_protocol="fid10k_test", eval_reference_path=None,
+          precision="float32", leak_every=0, leak_augment=None):
     """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
 
     Args:
@@ -75,16 +80,26 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
       eval_protocol: e.g. 'fid10k_test' or 'fid50k_train'.
       eval_reference_path: an archive of the protocol's split, for runs on
         image archives.
+      precision: 'float32', or a Keras mixed-precision policy:
+        'mixed_float16' (GPUs; with dynamic loss scaling) or
+        'mixed_bfloat16' (TPUs, recent CPUs and GPUs). Weights, the spectral
+        norm, losses and regularizers stay float32, so checkpoints move
+        between policies.
+      leak_every: steps between augmentation-leak checks of the sampler
+        (`tfgda.leak`; 0: never), for the augmentation `leak_augment` (a
+        spec with its strength, e.g. 'blueness(0.5)'); TensorBoard scalars
+        leak/<spec>/{generated,baseline,ceiling,score}.
 
     Returns:
       The metrics of the last step, as Python floats.
     """
     # --- Check the inputs before touching model_dir.
     _check_positive(steps=steps, batch_size=batch_size, n_disc=n_disc,
-                    eval_every=eval_every or 1,
+                    eval_every=eval_every or 1, leak_every=leak_every or 1,
                     checkpoint_every=checkpoint_every, log_every=log_every,
                     image_every=image_every, steps_per_call=steps_per_call,
                     keep_checkpoints=keep_checkpoints)
+    _check_precision(precision)
     check_model_dir(model_dir)
     strategy = distribute.make_strategy()
     replicas = strategy.num_replicas_in_sync
@@ -107,8 +122,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         raise UserError(f"train.ema_decay must be in [0, 1), got "
                         f"{ema_decay}.")
 
-    # --- Build the GAN under the strategy.
-    with strategy.scope():
+    # --- Build the GAN under the strategy (layers keep the policy they are
+    # built under).
+    with strategy.scope(), dtype_policy(precision):
         generator, discriminator = model(info.image_shape, info.num_classes)
         if discriminator.conditional and not info.num_classes:
             raise UserError(
@@ -116,9 +132,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                 "has no labels: use a dataset with class folders or an "
                 "unconditional model.")
         with gin.config_scope("generator"):
-            g_opt = g_optimizer()
+            g_opt = loss_scaled(g_optimizer(), precision)
         with gin.config_scope("discriminator"):
-            d_opt = d_optimizer()
+            d_opt = loss_scaled(d_optimizer(), precision)
         ema = model(info.image_shape, info.num_classes)[0] if ema_decay \
             else None
         gan = gan_lib.GAN(generator, discriminator, g_opt, d_opt, loss,
@@ -130,6 +146,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     evaluator = evaluator_lib.TrainingEvaluator(
         model_dir, run_info, eval_protocol,
         eval_reference_path) if eval_every else None
+    leak = _leak_detector(leak_every, leak_augment, info.num_classes, seed)
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     chief, task_id = distribute.worker_role(strategy)
     # Every worker saves (saving is collective); others into their own
@@ -150,13 +167,15 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                      chief=chief, steps=steps, steps_per_call=steps_per_call,
                      log_every=log_every, checkpoint_every=checkpoint_every,
                      image_every=image_every, eval_every=eval_every,
-                     evaluator=evaluator, augment=augment, seed=seed,
+                     evaluator=evaluator, leak=leak, leak_every=leak_every,
+                     augment=augment, seed=seed,
                      batch_size=batch_size, num_classes=info.num_classes)
 
 
 def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
           steps_per_call, log_every, checkpoint_every, image_every,
-          eval_every, evaluator, augment, seed, batch_size, num_classes):
+          eval_every, evaluator, leak, leak_every, augment, seed, batch_size,
+          num_classes):
     """The training loop: compiled calls, then logs, samples, checkpoints
     and evaluations at their steps (files from the chief only). Returns the
     last metrics."""
@@ -171,7 +190,7 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
     while step < steps:
         n = _steps_until_event(step, steps, steps_per_call, log_every,
                                checkpoint_every, image_every,
-                               eval_every or steps)
+                               eval_every or steps, leak_every or steps)
         metrics = _run_call(train_call, iterator, n, strategy, step,
                             saver.latest())
         step += n
@@ -198,6 +217,12 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
             logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
                          result["protocol"], result["fid"],
                          result["inception_score"], result["kid"])
+        if leak and chief and (step % leak_every == 0 or step == steps):
+            report = leak(gan.sampler, step, writer)
+            logging.info("step %d  leak of %s: %.3f of samples look "
+                         "augmented (real %.3f, augmented real %.3f)", step,
+                         report.augmentation, report.generated,
+                         report.baseline, report.ceiling)
     writer.flush()
     return metrics
 
@@ -319,6 +344,44 @@ def check_model_dir(model_dir):
         raise UserError(f"model_dir {model_dir!r} is not writable (no write "
                         f"permission on {parent!r}): choose another "
                         "--model_dir.")
+
+
+def _leak_detector(leak_every, leak_augment, num_classes, seed):
+    if not leak_every:
+        return None
+    if not leak_augment:
+        raise UserError("train.leak_every needs train.leak_augment: the "
+                        "augmentation to look for, e.g. 'blueness(0.5)'.")
+    return leakage.TrainingLeakDetector(leak_augment, num_classes, seed=seed)
+
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _check_precision(precision):
+    if precision not in PRECISIONS:
+        close = difflib.get_close_matches(str(precision), PRECISIONS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UserError(f"train.precision {precision!r} is not one of "
+                        f"{PRECISIONS}.{hint}")
+
+
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Keras' global dtype policy set to `precision`, then restored."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def loss_scaled(optimizer, precision):
+    """float16 gradients underflow without loss scaling; bfloat16's do not."""
+    if precision == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def _check_positive(**values):

@@ -54,6 +54,7 @@ class Constant:
 
     def update(self):
         """Moves the state after a step (cross-replica context)."""
+        return None
 
     def variables(self):
         """What the checkpoint must hold, by name."""

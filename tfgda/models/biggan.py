@@ -163,14 +163,15 @@ class BigGANDiscriminator(keras.Model):
             x = block(x, training=training)
             if i == 0 and self.attention is not None:
                 x = self.attention(x, training=training)
-        return tf.reduce_sum(tf.nn.relu(x), axis=[1, 2])
+        # Summed in float32: a bfloat16 sum of 4x4 positions loses digits.
+        return tf.reduce_sum(tf.cast(tf.nn.relu(x), tf.float32), axis=[1, 2])
 
     def call(self, images, labels=None, training=False):
         h = self.features(images, labels, training=training)
-        logits = tf.squeeze(self.out(h, training=training), -1)
-        projection = tf.reduce_sum(self.embed(labels, training=training) * h,
-                                   axis=1)
-        return logits + projection
+        logits = tf.cast(tf.squeeze(self.out(h, training=training), -1),
+                         tf.float32)
+        embed = tf.cast(self.embed(labels, training=training), tf.float32)
+        return logits + tf.reduce_sum(embed * h, axis=1)
 
 
 def _check(image_shape, num_classes):

@@ -8,6 +8,11 @@ which overwrites the kernel with its normalized value). The power-iteration
 vector `u` is a non-trainable variable, updated only when `training=True`;
 under a `tf.distribute` strategy it is aggregated with ONLY_FIRST_REPLICA,
 since every replica computes the same update from the same weights.
+
+Under a mixed-precision policy the weights stay float32 and the layers
+compute in float16 or bfloat16, except where precision matters: the
+spectral norm's power iteration, the attention softmax (and, in the models,
+D's global pooling and its logits) run in float32.
 """
 
 import keras
@@ -69,7 +74,8 @@ class _SpectralNormMixin:
             )
 
     def _normalized_kernel(self, training):
-        kernel = tf.convert_to_tensor(self.kernel)
+        """W / sigma, in float32 whatever the layer computes in."""
+        kernel = tf.cast(tf.convert_to_tensor(self.kernel), tf.float32)
         if not self.spectral_norm:
             return kernel
         kernel_sn, u_new = spectral_normalize(kernel, self.sn_u)
@@ -155,7 +161,8 @@ class SNEmbedding(_SpectralNormMixin, keras.layers.Layer):
         self._build_sn(self.dim)
 
     def call(self, labels, training=False):
-        return tf.gather(self._normalized_kernel(training), labels)
+        return tf.cast(tf.gather(self._normalized_kernel(training), labels),
+                       self.compute_dtype)
 
 
 class ConditionalBatchNorm(keras.layers.Layer):
@@ -232,7 +239,9 @@ class NonLocalBlock(keras.layers.Layer):
                          [-1, h * w // 4, c // 8])
         g = tf.reshape(pool(self.g(x, training=training)),
                        [-1, h * w // 4, c // 2])
-        attn = tf.nn.softmax(tf.matmul(theta, phi, transpose_b=True))
+        attn = tf.nn.softmax(tf.cast(tf.matmul(theta, phi, transpose_b=True),
+                                     tf.float32))
+        attn = tf.cast(attn, g.dtype)
         attn_g = tf.reshape(tf.matmul(attn, g), [-1, h, w, c // 2])
         return x + tf.cast(self.sigma, x.dtype) * self.out(attn_g,
                                                            training=training)

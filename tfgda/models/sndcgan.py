@@ -85,7 +85,8 @@ class SNDCGANDiscriminator(keras.Model):
 
     def call(self, images, labels=None, training=False):
         h = self.features(images, labels, training=training)
-        return tf.squeeze(self.out(h, training=training), axis=-1)
+        return tf.cast(tf.squeeze(self.out(h, training=training), axis=-1),
+                       tf.float32)
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])

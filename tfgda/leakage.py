@@ -1,0 +1,297 @@
+"""Does the generator reproduce an augmentation? The augmentation-leak check
+behind `python -m tfgda.leak` and `train.leak_every`.
+
+The paper's Figure 8: augmenting only the real images D sees makes G
+reproduce the augmentation (bluish samples after real-only Blueness). This
+measures it. A small classifier learns to tell t(x) from x on real images of
+the run's training data (fresh t each batch); its accuracy on held-out real
+images is reported. It then labels generated samples: the fraction it calls
+"augmented" is compared with the same fraction on held-out real images (the
+baseline, what a generator without the leak gets) and on t(held-out real
+images) (the ceiling, a generator that reproduces t on every sample), each
+with a 95% Wilson interval. The leak score, (generated - baseline) /
+(ceiling - baseline), is 0 without a leak and 1 for a full one.
+
+Callable from Python (`leak_check`, `LeakDetector`), from the command line
+(`tfgda.leak`) and during training (`train.leak_every`,
+`train.leak_augment`: TensorBoard scalars
+`leak/<spec>/{generated,baseline,ceiling,score}`).
+"""
+
+import dataclasses
+import json
+import math
+import os
+
+import keras
+import tensorflow as tf
+
+from tfgda import augment as augment_lib
+from tfgda import data as data_lib
+from tfgda import evaluator
+from tfgda.checkpointing import checkpoint_step
+from tfgda.errors import UserError
+
+__all__ = ["LeakDetector", "LeakReport", "TrainingLeakDetector",
+           "leak_check", "wilson_interval"]
+
+_MIN_IMAGES = 64
+
+
+def wilson_interval(successes, n, z=1.96):
+    """The 95% Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (
+        1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclasses.dataclass
+class LeakReport:
+    """The answer: fractions classified as augmented, with 95% intervals."""
+    augmentation: str
+    accuracy: float  # held-out accuracy of the classifier, t(x) vs x
+    generated: float
+    baseline: float  # held-out real images
+    ceiling: float  # t(held-out real images)
+    intervals: dict  # name -> (low, high)
+    counts: dict  # name -> images classified
+    step: int | None = None
+
+    @property
+    def score(self):
+        """(generated - baseline) / (ceiling - baseline): 0 no leak, 1 a
+        full leak; NaN if the classifier cannot see the augmentation."""
+        span = self.ceiling - self.baseline
+        if span <= 0.05:
+            return float("nan")
+        return (self.generated - self.baseline) / span
+
+    def as_dict(self):
+        out = dataclasses.asdict(self)
+        out["score"] = self.score
+        return out
+
+    def summary(self):
+        def line(name, value):
+            low, high = self.intervals[name]
+            return (f"  {name:<10} {value:.3f}  [{low:.3f}, {high:.3f}]  "
+                    f"of {self.counts[name]} images")
+        verdict = ("the classifier cannot tell this augmentation from real "
+                   "images: no conclusion" if math.isnan(self.score) else
+                   f"leak score {self.score:.2f} (0: none, 1: every sample "
+                   "augmented)")
+        return "\n".join([
+            f"augmentation {self.augmentation}: classifier held-out accuracy"
+            f" {self.accuracy:.3f}",
+            "fraction classified as augmented (95% interval):",
+            line("generated", self.generated),
+            line("baseline", self.baseline) + "  (held-out real images)",
+            line("ceiling", self.ceiling) + "  (augmented real images)",
+            verdict])
+
+
+def _classifier(channels):
+    """A small CNN from images in [-1, 1] to the logit of 'augmented'. It
+    sees colour statistics (appearance shifts) and borders and textures
+    (spatial resampling, reflections, boxes)."""
+    conv = keras.layers.Conv2D
+    return keras.Sequential([
+        keras.layers.Input([None, None, channels]),
+        conv(32, 3, padding="same", activation="relu"),
+        conv(64, 4, 2, padding="same", activation="relu"),
+        conv(128, 4, 2, padding="same", activation="relu"),
+        conv(128, 4, 2, padding="same", activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(1)])
+
+
+class LeakDetector:
+    """A classifier of t(x) against x, trained on real images.
+
+    Args:
+      augmentation: a spec with its strength (e.g. 'blueness(0.5)') or a
+        Pipeline.
+      real_images: float [N, H, W, C] in [-1, 1], N >= 64; a quarter is
+        held out for the accuracy, the baseline and the ceiling.
+      steps, batch_size: classifier training.
+      seed: seeds the split, the training and every augmentation draw.
+    """
+
+    def __init__(self, augmentation, real_images, steps=600, batch_size=64,
+                 seed=0):
+        self.pipeline = augment_lib.get(augmentation)
+        if not self.pipeline:
+            raise UserError("the leak check needs an augmentation: "
+                            "--augment='blueness(0.5)'.")
+        if all(op.identity_at_zero and s == 0 for op, s in
+               self.pipeline.ops):
+            raise UserError(f"augmentation {self.pipeline.spec} at strength "
+                            "0 changes nothing: give it a strength, e.g. "
+                            "'blueness(0.5)'.")
+        real_images = tf.convert_to_tensor(real_images, tf.float32)
+        n = int(real_images.shape[0])
+        if n < _MIN_IMAGES:
+            raise UserError(f"the leak check needs at least {_MIN_IMAGES} "
+                            f"real images, got {n}.")
+        self.pipeline.check_shape(real_images.shape)
+        self.seed = seed
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(n), [seed, 1])
+        held = max(n // 4, 1)
+        self.held_out = tf.gather(real_images, order[:held])
+        self.train_images = tf.gather(real_images, order[held:])
+        self.model = _classifier(int(real_images.shape[-1]))
+        self._train(steps, batch_size)
+        self.accuracy = self._accuracy()
+
+    def _augmented(self, images, purpose, index=0):
+        seed = tf.random.experimental.stateless_fold_in(
+            tf.constant([self.seed, purpose], tf.int64), index)
+        return self.pipeline(images, seed)
+
+    def _train(self, steps, batch_size):
+        optimizer = keras.optimizers.Adam(1e-3)
+        images = self.train_images
+        n = int(images.shape[0])
+        half = batch_size // 2
+
+        @tf.function
+        def step(i):
+            index = tf.random.stateless_uniform([batch_size],
+                                                [self.seed, 2 + i], 0, n,
+                                                tf.int32)
+            batch = tf.gather(images, index)
+            x = tf.concat([self._augmented(batch[:half], 10, i),
+                           batch[half:]], 0)
+            y = tf.concat([tf.ones([half]), tf.zeros([batch_size - half])], 0)
+            with tf.GradientTape() as tape:
+                logits = tf.squeeze(self.model(x, training=True), -1)
+                loss = tf.reduce_mean(
+                    tf.nn.sigmoid_cross_entropy_with_logits(y, logits))
+            variables = self.model.trainable_variables
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables),
+                                          variables))
+            return loss
+        for i in range(steps):
+            step(tf.constant(i, tf.int64))
+
+    def predict(self, images, batch_size=256):
+        """Whether each image is classified as augmented (bool array)."""
+        images = tf.convert_to_tensor(images, tf.float32)
+        out = [tf.squeeze(self.model(images[i:i + batch_size],
+                                     training=False), -1) > 0
+               for i in range(0, int(images.shape[0]), batch_size)]
+        return tf.concat(out, 0).numpy()
+
+    def _accuracy(self):
+        augmented = self.predict(self._augmented(self.held_out, 20))
+        real = self.predict(self.held_out)
+        return float((augmented.sum() + (~real).sum()) /
+                     (augmented.size + real.size))
+
+    def check(self, generated, step=None):
+        """The LeakReport of generated images ([N, H, W, C] in [-1, 1])."""
+        fractions = {"generated": self.predict(generated),
+                     "baseline": self.predict(self.held_out),
+                     "ceiling": self.predict(
+                         self._augmented(self.held_out, 30))}
+        return LeakReport(
+            augmentation=self.pipeline.spec, accuracy=self.accuracy,
+            **{k: float(v.mean()) for k, v in fractions.items()},
+            intervals={k: wilson_interval(int(v.sum()), v.size)
+                       for k, v in fractions.items()},
+            counts={k: int(v.size) for k, v in fractions.items()},
+            step=step)
+
+
+def _real_images(count, seed, **dataset):
+    """Up to `count` real images of a dataset, shuffled, float [-1, 1]."""
+    ds, _ = data_lib.make_dataset(min(count, 256), seed=seed, shuffle=True,
+                                  repeat=False, drop_remainder=False,
+                                  cache=False, **dataset)
+    images = []
+    for batch in ds:
+        images.append(batch["images"])
+        if sum(int(b.shape[0]) for b in images) >= count:
+            break
+    return tf.concat(images, 0)[:count]
+
+
+def generate(sampler, num_classes, count, seed, batch_size=256):
+    """`count` samples of a generator, z ~ N(0, I), uniform labels."""
+    out = []
+    for i in range(0, count, batch_size):
+        n = min(batch_size, count - i)
+        z = tf.random.stateless_normal([n, sampler.dim_z], [seed, 7 + i])
+        labels = tf.random.stateless_uniform([n], [seed, 11 + i], 0,
+                                             max(num_classes, 1), tf.int32)
+        out.append(tf.cast(sampler(z, labels, training=False), tf.float32))
+    return tf.concat(out, 0)
+
+
+def leak_check(model_dir, augmentation, checkpoint="latest",
+               num_images=4096, steps=600, reference_path=None, seed=0):
+    """Checks a run's (EMA) generator for `augmentation`; returns the
+    LeakReport, also written to model_dir/eval/leak/<spec>/ckpt-<step>.json.
+    """
+    path = evaluator.checkpoints_to_evaluate(model_dir, checkpoint)[-1]
+    run_info = evaluator.load_run(model_dir)
+    size = tuple(run_info["image_shape"][:2])
+    if reference_path:
+        dataset = {"name": "images", "path": reference_path, "resize": size}
+    elif run_info["dataset"] == "images":
+        dataset = {"name": "images", "path": run_info["source"],
+                   "resize": size}
+    else:
+        dataset = {"name": run_info["dataset"], "path": None}
+    pipeline = augment_lib.get(augmentation)
+    reals = _real_images(num_images, seed, **dataset)
+    detector = LeakDetector(pipeline, reals, steps=steps, seed=seed)
+    sampler = evaluator.build_sampler(model_dir, run_info, path)
+    step = checkpoint_step(path)
+    report = detector.check(generate(sampler, run_info["num_classes"],
+                                     num_images, seed), step=step)
+    folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f"ckpt-{step}.json"), "w") as f:
+        json.dump(report.as_dict(), f, indent=2)
+    return report
+
+
+def _safe(spec):
+    return "".join(c if c.isalnum() or c in "._-+" else "_" for c in spec)
+
+
+class TrainingLeakDetector:
+    """The leak check during training: the classifier is trained once, on
+    the run's real images, at the first check; each check then labels fresh
+    samples and writes TensorBoard scalars."""
+
+    def __init__(self, augmentation, num_classes, num_images=2048,
+                 steps=600, seed=0):
+        self.pipeline = augment_lib.get(augmentation)  # checked now
+        self.num_classes = num_classes
+        self.num_images = num_images
+        self.steps = steps
+        self.seed = seed
+        self.detector = None
+
+    def __call__(self, sampler, step, writer):
+        if self.detector is None:
+            self.detector = LeakDetector(
+                self.pipeline, _real_images(self.num_images, self.seed),
+                steps=self.steps, seed=self.seed)
+        report = self.detector.check(
+            generate(sampler, self.num_classes, self.num_images,
+                     self.seed + step), step=step)
+        with writer.as_default(step=step):
+            for key in ("generated", "baseline", "ceiling", "score"):
+                value = getattr(report, key)
+                if not math.isnan(value):
+                    tf.summary.scalar(f"leak/{_safe(report.augmentation)}/"
+                                      f"{key}", value)
+        return report
