@@ -4,6 +4,8 @@ import json
 import os
 
 from conftest import REPO
+from conftest import write_images
+from conftest import zip_folder
 import nbformat
 import papermill
 import pytest
@@ -50,13 +52,22 @@ def test_quickstart(tmp_path, tiny_zip):
     assert (tmp_path / "run" / "ckpt-2.index").exists()
 
 
-def test_augmentations(tmp_path, tiny_zip):
-    nb = _run("augmentations.ipynb", tmp_path, IMAGES=tiny_zip, STEPS=2,
-              ROOT=str(tmp_path / "leak"), EXTRA_BINDINGS=TINY)
+def test_augmentations(tmp_path):
+    # 96 images: the leak check's classifier needs at least 64.
+    folder = write_images(tmp_path / "images", {"a": 48, "b": 48},
+                          size=(32, 32))
+    images = zip_folder(folder, tmp_path / "images.zip")
+    nb = _run("augmentations.ipynb", tmp_path, IMAGES=images, STEPS=2,
+              ROOT=str(tmp_path / "leak"), EXTRA_BINDINGS=TINY,
+              LEAK_IMAGES=96, CLASSIFIER_STEPS=10)
     text = _text(nb)
     assert "real_only: generated - real mean" in text
     assert "real_and_fake: generated - real mean" in text
     assert "image/png" in text  # the gallery
+    # The leak check of both runs, with its three fractions.
+    assert "--- real_only" in text and "--- real_and_fake" in text
+    assert text.count("classifier held-out accuracy") == 2
+    assert text.count("(augmented real images)") == 2
 
 
 def test_evaluate_and_export(tmp_path, tiny_zip, standin_inception):

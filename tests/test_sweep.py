@@ -221,3 +221,31 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
     table = (out / "results.md").read_text()
     assert f"augment.name = translation | 1 | 2 | fid8_test | " \
         f"{float(rows[0]['fid']):.2f} | not in the text |" in table
+
+
+def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
+        tmp_path, monkeypatch):
+    # train.eval_every writes the final evaluation itself: the sweep then
+    # skips its own evaluation of that point.
+    grid = sweep.expand([], ["train.steps = 3"], ["train.seed=[0, 1]"])
+    ran = []
+
+    def fake_run(cmd, log, out, tag, poll_seconds):
+        ran.append(cmd[2])  # the module: tfgda.train or tfgda.evaluate
+        model_dir = cmd[3].split("=", 1)[1]
+        if cmd[2] == "tfgda.train" and model_dir.endswith("seed=0"):
+            folder = os.path.join(model_dir, "eval", "fid8_test")
+        elif cmd[2] == "tfgda.evaluate":
+            folder = os.path.join(model_dir, "eval", "fid8_test")
+        else:
+            return 0
+        os.makedirs(folder)
+        with open(os.path.join(folder, "ckpt-3.json"), "w") as f:
+            json.dump({"step": 3, "fid": 1.5, "inception_score": 1.0,
+                       "kid": 0.0}, f)
+        return 0
+    monkeypatch.setattr(sweep, "_run_logged", fake_run)
+    failed = sweep.run_sweep(grid, str(tmp_path / "root"), "fid8_test")
+    assert not failed
+    assert ran == ["tfgda.train", "tfgda.train", "tfgda.evaluate"]
+    assert len(sweep.gather(str(tmp_path / "root"), grid, "fid8_test")) == 2

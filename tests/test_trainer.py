@@ -307,6 +307,19 @@ def test_model_dir_under_a_file(tmp_path, capsys, tiny_zip):
 
 
 
+def test_adaptive_strength_is_the_same_on_two_replicas(tmp_path, tiny_zip):
+    # D's signs are summed over replicas before p moves: mirrored over two
+    # devices, p and r_t follow the one-device run.
+    one = _train(tmp_path / "one", tiny_zip, 3, *ADAPTIVE)
+    gin.clear_config()
+    two = _train(tmp_path / "two", tiny_zip, 3, *ADAPTIVE,
+                 "strategy.kind = 'mirrored'",
+                 "strategy.devices = ['/cpu:0', '/cpu:1']")
+    assert one["aug_p"] != 0.5  # three moves of 0.1 from 0.5
+    for name in ("aug_p", "aug_rt"):
+        assert two[name] == pytest.approx(one[name], abs=1e-6), name
+
+
 def test_adaptive_strength_is_logged_checkpointed_and_resumed(tmp_path,
                                                               tiny_zip):
     model_dir = tmp_path / "run"

@@ -310,6 +310,8 @@ def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
         log = os.path.join(model_dir, "sweep.log")
         for stage, cmd in (("training", train_cmd),
                            ("evaluating", eval_cmd)):
+            if stage == "evaluating" and os.path.exists(result):
+                continue  # train.eval_every evaluated the last step
             print(f"{tag}: {stage} (log: {log})", file=out, flush=True)
             status = _run_logged(cmd, log, out, tag, poll_seconds)
             if status:
