@@ -249,3 +249,19 @@ def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
     assert not failed
     assert ran == ["tfgda.train", "tfgda.train", "tfgda.evaluate"]
     assert len(sweep.gather(str(tmp_path / "root"), grid, "fid8_test")) == 2
+
+
+def test_dry_run_from_the_command_line_prints_only_commands(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "-m", "tfgda.sweep", "--dry_run",
+         "--gin_file=paper/table1_biggan_cntr_bcr.gin",
+         f"--root={tmp_path / 'root'}"], capture_output=True, text=True,
+        cwd=REPO, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 4 and all("tfgda.train" in x for x in lines)
+    # gin's include lookups are not news: one line per lookup would bury
+    # the commands of a large grid.
+    assert "system_path_file_exists" not in done.stderr
+    assert not (tmp_path / "root").exists()

@@ -74,13 +74,15 @@ def parse(gin_files=(), gin_bindings=(), finalize=True):
 
 class _DropPathNotFound(logging.Filter):
     def filter(self, record):
-        return not str(record.msg).startswith("Path not found")
+        return not str(record.msg).startswith(("Path not found",
+                                               "system_path_file_exists"))
 
 
 @contextlib.contextmanager
 def _quiet_include_lookups():
     """gin logs an error for every folder an `include` is not found in
-    before the one it is found in; those are expected, not errors."""
+    before the one it is found in, and a line for every lookup; those are
+    expected, not news."""
     drop = _DropPathNotFound()
     logger = logging.getLogger()
     logger.addFilter(drop)
