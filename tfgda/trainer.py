@@ -6,6 +6,7 @@ compiled training calls, logging, writing summaries and checkpointing. The
 step's maths lives in `tfgda.gan`.
 """
 
+import collections
 import contextlib
 import difflib
 import json
@@ -143,10 +144,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                           ema_start, jit_compile)
         gan.build()
     run_info = _run_info(model, info, gan)
-    evaluator = evaluator_lib.TrainingEvaluator(
-        model_dir, run_info, eval_protocol,
-        eval_reference_path) if eval_every else None
-    leak = _leak_detector(leak_every, leak_augment, info.num_classes, seed)
+    checks = _sampler_checks(model_dir, run_info, seed, eval_every,
+                             eval_protocol, eval_reference_path, leak_every,
+                             leak_augment)
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     chief, task_id = distribute.worker_role(strategy)
     # Every worker saves (saving is collective); others into their own
@@ -166,19 +166,17 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         return _loop(gan, strategy, dataset, saver, model_dir=model_dir,
                      chief=chief, steps=steps, steps_per_call=steps_per_call,
                      log_every=log_every, checkpoint_every=checkpoint_every,
-                     image_every=image_every, eval_every=eval_every,
-                     evaluator=evaluator, leak=leak, leak_every=leak_every,
+                     image_every=image_every, checks=checks,
                      augment=augment, seed=seed,
                      batch_size=batch_size, num_classes=info.num_classes)
 
 
 def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
-          steps_per_call, log_every, checkpoint_every, image_every,
-          eval_every, evaluator, leak, leak_every, augment, seed, batch_size,
-          num_classes):
+          steps_per_call, log_every, checkpoint_every, image_every, checks,
+          augment, seed, batch_size, num_classes):
     """The training loop: compiled calls, then logs, samples, checkpoints
-    and evaluations at their steps (files from the chief only). Returns the
-    last metrics."""
+    and the sampler checks at their steps (files from the chief only).
+    Returns the last metrics."""
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
     writer = tf.summary.create_file_writer(model_dir) if chief else \
@@ -190,7 +188,7 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
     while step < steps:
         n = _steps_until_event(step, steps, steps_per_call, log_every,
                                checkpoint_every, image_every,
-                               eval_every or steps, leak_every or steps)
+                               *(check.every for check in checks))
         metrics = _run_call(train_call, iterator, n, strategy, step,
                             saver.latest())
         step += n
@@ -211,18 +209,9 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
                                  seed)
         if step % checkpoint_every == 0 or step == steps:
             saver.save(step)
-        if evaluator and chief and (step % eval_every == 0 or
-                                    step == steps):
-            result = evaluator(gan.sampler, step, writer, strategy)
-            logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
-                         result["protocol"], result["fid"],
-                         result["inception_score"], result["kid"])
-        if leak and chief and (step % leak_every == 0 or step == steps):
-            report = leak(gan.sampler, step, writer)
-            logging.info("step %d  leak of %s: %.3f of samples look "
-                         "augmented (real %.3f, augmented real %.3f)", step,
-                         report.augmentation, report.generated,
-                         report.baseline, report.ceiling)
+        for check in checks:
+            if chief and (step % check.every == 0 or step == steps):
+                check.run(gan.sampler, step, writer, strategy)
     writer.flush()
     return metrics
 
@@ -346,13 +335,43 @@ def check_model_dir(model_dir):
                         "--model_dir.")
 
 
-def _leak_detector(leak_every, leak_augment, num_classes, seed):
-    if not leak_every:
-        return None
-    if not leak_augment:
-        raise UserError("train.leak_every needs train.leak_augment: the "
-                        "augmentation to look for, e.g. 'blueness(0.5)'.")
-    return leakage.TrainingLeakDetector(leak_augment, num_classes, seed=seed)
+# A periodic check of the sampler (evaluation, leak check), run by the chief
+# every `every` steps and at the end: run(sampler, step, writer, strategy).
+_Check = collections.namedtuple("_Check", ["every", "run"])
+
+
+def _sampler_checks(model_dir, run_info, seed, eval_every, eval_protocol,
+                    eval_reference_path, leak_every, leak_augment):
+    """The sampler checks the config asks for, each set up (and its inputs
+    checked) now, before training starts."""
+    checks = []
+    if eval_every:
+        evaluator = evaluator_lib.TrainingEvaluator(
+            model_dir, run_info, eval_protocol, eval_reference_path)
+
+        def evaluate(sampler, step, writer, strategy):
+            result = evaluator(sampler, step, writer, strategy)
+            logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
+                         result["protocol"], result["fid"],
+                         result["inception_score"], result["kid"])
+        checks.append(_Check(eval_every, evaluate))
+    if leak_every:
+        if not leak_augment:
+            raise UserError("train.leak_every needs train.leak_augment: the "
+                            "augmentation to look for, e.g. "
+                            "'blueness(0.5)'.")
+        detector = leakage.TrainingLeakDetector(
+            leak_augment, run_info["num_classes"], seed=seed)
+
+        def check_leak(sampler, step, writer, strategy):
+            del strategy
+            report = detector(sampler, step, writer)
+            logging.info("step %d  leak of %s: %.3f of samples look "
+                         "augmented (real %.3f, augmented real %.3f)", step,
+                         report.augmentation, report.generated,
+                         report.baseline, report.ceiling)
+        checks.append(_Check(leak_every, check_leak))
+    return checks
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
