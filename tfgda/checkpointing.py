@@ -1,4 +1,5 @@
-"""Checkpointable views of Keras objects, and checkpoint names.
+"""Checkpointable views of Keras objects, checkpoint names, and kill-safe
+writes of a run's small files.
 
 `tf.train.Checkpoint` does not follow Keras 3 layers kept in Python lists
 (a model's `self.blocks = [...]`), so their variables, and non-trainable
@@ -8,9 +9,11 @@ own, deterministic order, so a checkpoint saves and restores all of them; a
 model of another architecture fails to restore with a shape mismatch.
 """
 
+import os
+
 import tensorflow as tf
 
-__all__ = ["VariableList", "checkpoint_step"]
+__all__ = ["VariableList", "checkpoint_step", "write_atomically"]
 
 
 class VariableList(tf.Module):
@@ -24,3 +27,11 @@ class VariableList(tf.Module):
 def checkpoint_step(path):
     """The step of a checkpoint path named '.../ckpt-<step>'."""
     return int(path.rsplit("-", 1)[1])
+
+
+def write_atomically(path, text):
+    """A temporary file, then a rename: a kill never leaves half a file
+    (configs, run info, evaluation results, a sweep's records)."""
+    with open(f"{path}.tmp", "w", newline="") as f:
+        f.write(text)
+    os.replace(f"{path}.tmp", path)

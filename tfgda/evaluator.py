@@ -18,6 +18,7 @@ from tfgda import configs
 from tfgda import data as data_lib
 from tfgda.checkpointing import VariableList
 from tfgda.checkpointing import checkpoint_step
+from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import inception
@@ -192,8 +193,9 @@ def read_run_info(model_dir):
 def _write_result(model_dir, writer, result):
     folder = os.path.join(model_dir, "eval", result["protocol"])
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, f"ckpt-{result['step']}.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    # Atomic: a sweep takes this file's existence as "evaluated".
+    write_atomically(os.path.join(folder, f"ckpt-{result['step']}.json"),
+                     json.dumps(result, indent=2))
     with writer.as_default(step=result["step"]):
         for key in ("fid", "inception_score", "kid"):
             tf.summary.scalar(f"eval/{result['protocol']}/{key}",

@@ -30,6 +30,7 @@ from tfgda import augment as augment_lib
 from tfgda import data as data_lib
 from tfgda import evaluator
 from tfgda.checkpointing import checkpoint_step
+from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 
 __all__ = ["LeakDetector", "LeakReport", "TrainingLeakDetector",
@@ -257,8 +258,8 @@ def leak_check(model_dir, augmentation, checkpoint="latest",
                                      num_images, seed), step=step)
     folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, f"ckpt-{step}.json"), "w") as f:
-        json.dump(report.as_dict(), f, indent=2)
+    write_atomically(os.path.join(folder, f"ckpt-{step}.json"),
+                     json.dumps(report.as_dict(), indent=2))
     return report
 
 

@@ -45,6 +45,7 @@ from tfgda import cli
 from tfgda import configs
 from tfgda import evaluate
 from tfgda import train
+from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 
 __all__ = ["COLUMNS", "Point", "Sweep", "expand", "gather", "parse_sweep",
@@ -256,15 +257,8 @@ def check_root(root, sweep, protocol, create):
         _write_json(record_path, record)
 
 
-def _write_atomically(path, text):
-    """A temporary file, then a rename: a kill never leaves half a file."""
-    with open(f"{path}.tmp", "w", newline="") as f:
-        f.write(text)
-    os.replace(f"{path}.tmp", path)
-
-
 def _write_json(path, value):
-    _write_atomically(path, json.dumps(value, indent=2))
+    write_atomically(path, json.dumps(value, indent=2))
 
 
 def commands(sweep, point, model_dir, eval_flags):
@@ -399,7 +393,7 @@ def write_results(root, sweep, protocol):
     writer = csv.DictWriter(text, COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomically(os.path.join(root, "results.csv"), text.getvalue())
+    write_atomically(os.path.join(root, "results.csv"), text.getvalue())
     return rows
 
 

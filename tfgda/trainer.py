@@ -32,6 +32,7 @@ from tfgda import optim
 from tfgda import runlock
 from tfgda import visualize
 from tfgda.checkpointing import checkpoint_step
+from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
 
@@ -160,7 +161,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         # --- Resume.
         _restore(checkpoint, latest, model_dir)
         if chief:
-            _write_atomically(os.path.join(model_dir, "run_info.json"),
+            write_atomically(os.path.join(model_dir, "run_info.json"),
                               json.dumps(run_info, indent=2))
             _write_operative_config(model_dir)
         return _loop(gan, strategy, dataset, saver, model_dir=model_dir,
@@ -305,13 +306,6 @@ def _check_finite(metrics, step, latest):
 
 class DivergenceError(UserError):
     """A non-finite loss: the run stops before saving anything from it."""
-
-
-def _write_atomically(path, text):
-    """A temporary file, then a rename: a kill never leaves half a file."""
-    with open(f"{path}.tmp", "w") as f:
-        f.write(text)
-    os.replace(f"{path}.tmp", path)
 
 
 def check_model_dir(model_dir):
@@ -469,7 +463,7 @@ def _run_info(model, info, gan):
 
 
 def _write_operative_config(model_dir):
-    _write_atomically(os.path.join(model_dir, "operative_config.gin"),
+    write_atomically(os.path.join(model_dir, "operative_config.gin"),
                       gin.operative_config_str())
 
 
