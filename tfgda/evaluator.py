@@ -25,7 +25,8 @@ from tfgda.metrics import inception
 from tfgda.metrics import protocols
 
 __all__ = ["TrainingEvaluator", "build_sampler", "checkpoints_to_evaluate",
-           "evaluate_run", "load_run", "read_run_info", "reference_batches"]
+           "evaluate_run", "load_run", "read_run_info", "real_images_source",
+           "reference_batches"]
 
 
 def checkpoints_to_evaluate(model_dir, which):
@@ -47,30 +48,36 @@ def checkpoints_to_evaluate(model_dir, which):
     return [steps[int(which)]]
 
 
+def real_images_source(run_info, split, reference_path=None, needed_by=""):
+    """(make_dataset keyword arguments, dataset id) of a run's real images
+    of `split`: reference_path if given, else the run's TFDS dataset or, for
+    the train split, its image archive (resized to the run's image size)."""
+    size = tuple(run_info["image_shape"][:2])
+    if reference_path:
+        return ({"name": "images", "path": reference_path, "resize": size},
+                os.path.abspath(reference_path))
+    if run_info["dataset"] != "images":
+        return ({"name": run_info["dataset"], "path": None, "split": split},
+                f"tfds:{run_info['dataset']}")
+    if split == "train":
+        return ({"name": "images", "path": run_info["source"],
+                 "resize": size}, run_info["source"])
+    raise UserError(
+        f"{needed_by} needs the {split} split, but the run trained on an "
+        "image archive: pass --reference_path (e.g. "
+        "cifar10-jpeg/test.zip).")
+
+
 def reference_batches(run_info, protocol, batch_size, reference_path=None):
     """A function returning the protocol's reference images in batches."""
-    if reference_path:
-        kwargs = {"name": "images", "path": reference_path}
-        dataset_id = os.path.abspath(reference_path)
-    elif run_info["dataset"] != "images":
-        kwargs = {"name": run_info["dataset"], "path": None,
-                  "split": protocol.split}
-        dataset_id = f"tfds:{run_info['dataset']}"
-    elif protocol.split == "train":
-        kwargs = {"name": "images", "path": run_info["source"]}
-        dataset_id = run_info["source"]
-    else:
-        raise UserError(
-            f"protocol {protocol.name} needs the {protocol.split} split, but "
-            "the run trained on an image archive: pass --reference_path "
-            "(e.g. cifar10-jpeg/test.zip).")
-    size = run_info["image_shape"][:2]
+    kwargs, dataset_id = real_images_source(
+        run_info, protocol.split, reference_path,
+        needed_by=f"protocol {protocol.name}")
 
     def batches():
         dataset, _ = data_lib.make_dataset(
             batch_size, shuffle=False, repeat=False, drop_remainder=False,
-            cache=False,
-            resize=None if kwargs.get("path") is None else size, **kwargs)
+            cache=False, **kwargs)
         return (b["images"] for b in dataset)
     return batches, dataset_id
 

@@ -32,6 +32,7 @@ from tfgda import evaluator
 from tfgda.checkpointing import checkpoint_step
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
+from tfgda.metrics import evaluation
 
 __all__ = ["LeakDetector", "LeakReport", "TrainingLeakDetector",
            "leak_check", "wilson_interval"]
@@ -223,15 +224,12 @@ def _real_images(count, seed, **dataset):
 
 
 def generate(sampler, num_classes, count, seed, batch_size=256):
-    """`count` samples of a generator, z ~ N(0, I), uniform labels."""
-    out = []
-    for i in range(0, count, batch_size):
-        n = min(batch_size, count - i)
-        z = tf.random.stateless_normal([n, sampler.dim_z], [seed, 7 + i])
-        labels = tf.random.stateless_uniform([n], [seed, 11 + i], 0,
-                                             max(num_classes, 1), tf.int32)
-        out.append(tf.cast(sampler(z, labels, training=False), tf.float32))
-    return tf.concat(out, 0)
+    """`count` samples of a generator as float32, drawn as evaluation draws
+    them (z ~ N(0, I), uniform labels, fixed seeds)."""
+    return tf.concat([tf.cast(batch, tf.float32) for batch in
+                      evaluation.generated_batches(
+                          sampler, sampler.dim_z, num_classes, count,
+                          batch_size, seed)], 0)
 
 
 def leak_check(model_dir, augmentation, checkpoint="latest",
@@ -241,14 +239,8 @@ def leak_check(model_dir, augmentation, checkpoint="latest",
     """
     path = evaluator.checkpoints_to_evaluate(model_dir, checkpoint)[-1]
     run_info = evaluator.load_run(model_dir)
-    size = tuple(run_info["image_shape"][:2])
-    if reference_path:
-        dataset = {"name": "images", "path": reference_path, "resize": size}
-    elif run_info["dataset"] == "images":
-        dataset = {"name": "images", "path": run_info["source"],
-                   "resize": size}
-    else:
-        dataset = {"name": run_info["dataset"], "path": None}
+    dataset, _ = evaluator.real_images_source(run_info, "train",
+                                              reference_path)
     pipeline = augment_lib.get(augmentation)
     reals = _real_images(num_images, seed, **dataset)
     detector = LeakDetector(pipeline, reals, steps=steps, seed=seed)
