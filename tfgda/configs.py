@@ -6,7 +6,6 @@ package; the same folders serve `include` lines inside gin files.
 """
 
 import contextlib
-import difflib
 import logging
 import os
 import sys
@@ -14,6 +13,7 @@ import sys
 import gin
 
 from tfgda.errors import UserError
+from tfgda.errors import did_you_mean
 
 __all__ = ["config_dirs", "find_gin_file", "parse", "sweep_grid"]
 
@@ -48,8 +48,7 @@ def find_gin_file(name):
         os.path.relpath(os.path.join(root, f), d)
         for d in config_dirs() for root, _, files in os.walk(d)
         for f in files if f.endswith(".gin"))
-    hint = difflib.get_close_matches(name, shipped, n=1)
-    hint = f" Did you mean {hint[0]!r}?" if hint else ""
+    hint = did_you_mean(name, shipped)
     raise UserError(f"gin file {name!r} not found.{hint} Shipped configs: "
                     f"{', '.join(shipped) or 'none'}.")
 
@@ -109,6 +108,5 @@ def _hint(e):
     unknown = text.split(markers[-1], 1)[1].split("'", 1)[0]
     registry = gin.config._REGISTRY  # pylint: disable=protected-access
     known = sorted({name.split(".")[-1] for name, _ in registry.items()})
-    close = difflib.get_close_matches(unknown.split("/")[-1], known, n=1)
-    return (f" Did you mean {close[0]!r}?" if close else
+    return (did_you_mean(unknown.split("/")[-1], known) or
             f" Known configurables: {', '.join(known)}.")

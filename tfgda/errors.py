@@ -4,7 +4,15 @@ Command-line tools print these without a traceback and exit with the
 error's `exit_status`. Each message names the problem and the fix.
 """
 
-__all__ = ["UserError", "WorkerLostError"]
+import difflib
+
+__all__ = ["UserError", "WorkerLostError", "did_you_mean"]
+
+
+def did_you_mean(name, known):
+    """' Did you mean 'x'?' for the closest of `known` to `name`, or ''."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 class UserError(ValueError):

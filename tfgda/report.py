@@ -22,6 +22,7 @@ its charts are not published as numbers).
 
 import ast
 import csv
+import itertools
 import json
 import math
 import os
@@ -72,10 +73,7 @@ def _bindings(row):
     out = {}
     for part in filter(None, row["bindings"].split("; ")):
         name, _, text = part.partition(" = ")
-        try:
-            out[name] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            out[name] = text
+        out[name] = _literal(text)
     return out
 
 
@@ -191,7 +189,7 @@ def _bars(grid, groups, baseline):
     others = [n for n in grid if n not in (_SEED, "augment.name",
                                            "augment.strength")]
     columns = [tuple((n, _literal(v)) for n, v in zip(others, combo))
-               for combo in _product([grid[n] for n in others])]
+               for combo in itertools.product(*(grid[n] for n in others))]
     family_rows = _family_rows(names)
     fig, axes = plt.subplots(len(family_rows), len(columns), squeeze=False,
                              figsize=(5 + 4 * len(columns),
@@ -226,13 +224,6 @@ def _bars(grid, groups, baseline):
         axes[0][-1].legend(fontsize="small")
     fig.tight_layout()
     return fig
-
-
-def _product(lists):
-    out = [()]
-    for values in lists:
-        out = [o + (v,) for o in out for v in values]
-    return out
 
 
 def _find(groups, wanted):

@@ -8,7 +8,6 @@ step's maths lives in `tfgda.gan`.
 
 import collections
 import contextlib
-import difflib
 import json
 import math
 import os
@@ -35,6 +34,7 @@ from tfgda.checkpointing import checkpoint_step
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
+from tfgda.errors import did_you_mean
 
 __all__ = ["PRECISIONS", "DivergenceError", "check_model_dir", "dtype_policy",
            "loss_scaled", "train"]
@@ -373,10 +373,8 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 def _check_precision(precision):
     if precision not in PRECISIONS:
-        close = difflib.get_close_matches(str(precision), PRECISIONS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UserError(f"train.precision {precision!r} is not one of "
-                        f"{PRECISIONS}.{hint}")
+                        f"{PRECISIONS}.{did_you_mean(precision, PRECISIONS)}")
 
 
 @contextlib.contextmanager

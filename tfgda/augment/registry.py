@@ -20,12 +20,12 @@ A spec names one augmentation or a composition applied in order:
 import collections
 from collections.abc import Callable
 import dataclasses
-import difflib
 import re
 
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.errors import did_you_mean
 
 __all__ = ["MissingStrengthError", "MixInfo", "Op", "Pipeline", "describe",
            "get", "names", "register"]
@@ -184,9 +184,8 @@ def _parse_term(term):
 def _lookup(name):
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UserError(f"unknown augmentation {name!r}.{hint} Known: "
+    raise UserError(f"unknown augmentation {name!r}."
+                    f"{did_you_mean(name, _REGISTRY)} Known: "
                     f"{', '.join(names())}.")
 
 

@@ -68,8 +68,6 @@ class Constant:
 class Decay(Constant):
     """From 1 down to `final` over `steps`: linear or half a cosine."""
 
-    observes_d = False
-
     def __init__(self, kind, final, steps):
         if not 0.0 <= final <= 1.0:
             raise UserError(f"decay.final must be in [0, 1] (a fraction of "
