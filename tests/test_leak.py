@@ -142,3 +142,11 @@ def test_leak_every_needs_an_augmentation(tmp_path, tiny_zip):
                        "train.leak_augment"):
         trainer.train(str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_a_check_is_repeatable_with_its_seed():
+    images = _smooth_images(128, 0)
+    generated = _smooth_images(64, 4)
+    reports = [leak.LeakDetector("blueness(0.5)", images, steps=20,
+                                 seed=3).check(generated) for _ in range(2)]
+    assert reports[0].as_dict() == reports[1].as_dict()

@@ -96,19 +96,22 @@ class LeakReport:
             verdict])
 
 
-def _classifier(channels):
+def _classifier(channels, seed):
     """A small CNN from images in [-1, 1] to the logit of 'augmented'. It
     sees colour statistics (appearance shifts) and borders and textures
-    (spatial resampling, reflections, boxes)."""
-    conv = keras.layers.Conv2D
+    (spatial resampling, reflections, boxes). Its initial weights come from
+    `seed`, so a check is repeatable."""
+    def init(i):
+        return keras.initializers.GlorotUniform(seed=seed * 16 + i)
+    convs = [keras.layers.Conv2D(filters, size, stride, padding="same",
+                                 activation="relu",
+                                 kernel_initializer=init(i))
+             for i, (filters, size, stride) in enumerate(
+                 [(32, 3, 1), (64, 4, 2), (128, 4, 2), (128, 4, 2)])]
     return keras.Sequential([
-        keras.layers.Input([None, None, channels]),
-        conv(32, 3, padding="same", activation="relu"),
-        conv(64, 4, 2, padding="same", activation="relu"),
-        conv(128, 4, 2, padding="same", activation="relu"),
-        conv(128, 4, 2, padding="same", activation="relu"),
+        keras.layers.Input([None, None, channels]), *convs,
         keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(1)])
+        keras.layers.Dense(1, kernel_initializer=init(len(convs)))])
 
 
 class LeakDetector:
@@ -120,7 +123,8 @@ class LeakDetector:
       real_images: float [N, H, W, C] in [-1, 1], N >= 64; a quarter is
         held out for the accuracy, the baseline and the ceiling.
       steps, batch_size: classifier training.
-      seed: seeds the split, the training and every augmentation draw.
+      seed: seeds the split, the classifier's initial weights, its training
+        batches and every augmentation draw.
     """
 
     def __init__(self, augmentation, real_images, steps=600, batch_size=64,
@@ -146,7 +150,7 @@ class LeakDetector:
         held = max(n // 4, 1)
         self.held_out = tf.gather(real_images, order[:held])
         self.train_images = tf.gather(real_images, order[held:])
-        self.model = _classifier(int(real_images.shape[-1]))
+        self.model = _classifier(int(real_images.shape[-1]), seed)
         self._train(steps, batch_size)
         self.accuracy = self._accuracy()
 
