@@ -101,6 +101,35 @@ def test_biggan_is_conditional(factory):
     assert d.features(a).shape[0] == 4
 
 
+def _input_gradient(d, images):
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        total = tf.reduce_sum(d(images, tf.zeros([images.shape[0]],
+                                                 tf.int32)))
+    return tape.gradient(total, images).numpy()
+
+
+def _constant_over_2x2(grad):
+    cells = grad.reshape(grad.shape[0], 16, 2, 16, 2, 3)
+    return np.allclose(cells, cells[:, :, :1, :, :1], atol=1e-9)
+
+
+@pytest.mark.parametrize("factory", [models.biggan, models.biggan_pytorch])
+def test_biggan_d_sees_pixels_below_mid_grey(factory):
+    """D's main path sees the whole [-1, 1] range: with a ReLU on the
+    images, only the 1x1 shortcut would see a dark image, and D's input
+    gradient would be constant over each 2x2 pooling window."""
+    tf.keras.utils.set_random_seed(0)
+    _, d = factory((32, 32, 3), 10, dim_z=8, ch=4)
+    dark = -tf.random.stateless_uniform([2, 32, 32, 3], [0, 1], 0.1, 1.0)
+    grad = _input_gradient(d, dark)
+    assert np.abs(grad).max() > 0
+    assert not _constant_over_2x2(grad)
+    # The check can fail: with the ReLU back, the gradient is constant.
+    d.blocks[0].preactivation = True
+    assert _constant_over_2x2(_input_gradient(d, dark))
+
+
 def test_biggan_needs_labels_and_32x32():
     with pytest.raises(ValueError, match="needs a dataset with labels"):
         models.biggan((32, 32, 3), 0)

@@ -11,7 +11,9 @@ options of public BigGAN-PyTorch CIFAR code, for like-for-like comparisons.
      ReLU, conv 3x3 to 3, tanh. Spectral norm on every layer but the
      embedding.
   D: four blocks 2ch wide, down-sampling (2x2 average pool) in all but the
-     last: ReLU, conv 3x3, ReLU, conv 3x3, pool; a 1x1 shortcut (+ pool)
+     last: ReLU, conv 3x3, ReLU, conv 3x3, pool (the first block without
+     the leading ReLU: compare_gan's images are in [0, 1], where it is an
+     identity; ours are in [-1, 1]); a 1x1 shortcut (+ pool)
      only where the channel count changes, no skip at all elsewhere (as in
      compare_gan); a non-local block after the first block; ReLU; global sum
      pooling to h; logit = dense(h) + <embed(y), h> (projection).
@@ -199,7 +201,10 @@ def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True):
     discriminator = BigGANDiscriminator(
         num_classes, widths=[2 * ch] * 4, downs=[True, True, True, False],
         shortcuts=["conv", "none", "none", "none"],
-        preactivations=[True] * 4, attention=d_attention)
+        # No ReLU on the images: compare_gan's first block starts with one,
+        # an identity on its [0, 1] inputs; on our [-1, 1] images it would
+        # hide every pixel below mid-grey from the block's main path.
+        preactivations=[False, True, True, True], attention=d_attention)
     return generator, discriminator
 
 
