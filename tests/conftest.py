@@ -1,7 +1,10 @@
 """Shared fixtures. TensorFlow sees two logical CPU devices, so that
 distribution strategies run here as they do over two GPUs."""
 
+import importlib.util
 import os
+import subprocess
+import sys
 import zipfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -74,7 +77,8 @@ def tiny_zip(tmp_path):
 # Bindings that make a training run test-sized.
 TINY = ("sndcgan.ch = 4", "sndcgan.dim_z = 8", "train.batch_size = 8",
         "train.log_every = 1", "train.image_every = 2",
-        "dataset.shuffle_buffer = 64")
+        "dataset.shuffle_buffer = 64", "standing_stats.num_samples = 64",
+        "standing_stats.grid_samples = 16", "standing_stats.batch_size = 16")
 
 
 def tiny_bindings(data_path, steps, *extra):
@@ -121,3 +125,45 @@ def run_dir(tmp_path, tiny_zip):
     trainer.train(str(model_dir))
     gin.clear_config()
     return str(model_dir)
+
+
+# ------------------------------------------------ parity with reference code
+# The third-party implementations in ../shared/reference/ (loaded, never
+# copied) run with PyTorch for CPU in a process of their own
+# (tests/parity/reference_runner.py): TensorFlow and PyTorch in one process
+# can crash each other. CI installs the `parity` extra and sets
+# TFGDA_REQUIRE_SHARED_DATA=1, so there a missing reference or torch fails
+# the parity tests instead of skipping them.
+PARITY = os.path.join(REPO, "tests", "parity")
+REFERENCE = os.path.join(REPO, "..", "shared", "reference", "diffaugment")
+
+
+def _missing_reference(what):
+    if os.environ.get("TFGDA_REQUIRE_SHARED_DATA"):
+        pytest.fail(f"{what} is missing: parity tests cannot run")
+    pytest.skip(f"{what} is not on this machine")
+
+
+def run_reference(what, tmp_path_factory):
+    """The npz that reference_runner.py writes for `what`."""
+    if not os.path.isdir(REFERENCE):
+        _missing_reference(f"the reference code {REFERENCE}")
+    if importlib.util.find_spec("torch") is None:
+        _missing_reference("torch (pip install -e '.[parity]')")
+    out = str(tmp_path_factory.mktemp(what) / f"{what}.npz")
+    done = subprocess.run(
+        [sys.executable, os.path.join(PARITY, "reference_runner.py"), what,
+         out], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with np.load(out) as f:
+        return {k: f[k] for k in f.files}
+
+
+@pytest.fixture(scope="session")
+def biggan_reference(tmp_path_factory):
+    return run_reference("biggan", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def diffaugment_reference(tmp_path_factory):
+    return run_reference("diffaugment", tmp_path_factory)

@@ -42,3 +42,29 @@ def test_mixup_weight_is_uniform_below_lambda():
     a = mix.weight.numpy()
     assert a.min() >= 0 and a.max() <= 0.4
     assert a.mean() == pytest.approx(0.2, abs=0.01)
+
+
+@pytest.mark.parametrize("spec", ["cutmix(0.5)", "mixup(0.5)",
+                                  "translation(0.2)+cutmix(0.5)"])
+def test_real_and_fake_mixed_with_their_targets(spec):
+    """augment.mix_real_fake: reals (all +1) and fakes (all -1) mixed with
+    each other; each image's target realness r is its real share, so its
+    mean pixel is r - (1 - r)."""
+    policy = augment.make_policy("real_and_fake", spec, mix_real_fake=True)
+    assert policy.mixes_real_and_fake
+    real, fake = tf.ones([200, 8, 8, 3]), -tf.ones([200, 8, 8, 3])
+    real_in, fake_in, realness = policy.joint(real, fake, SEED)
+    images = tf.concat([real_in, fake_in], 0).numpy()
+    r = realness.numpy()
+    assert r.min() >= 0.0 and r.max() <= 1.0
+    assert 0.0 < r[200:].max() and r[:200].min() < 1.0  # crossed kinds
+    np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), 2 * r - 1,
+                               atol=1e-5)
+
+
+def test_mixing_real_with_fake_needs_real_and_fake_mode():
+    from tfgda.errors import UserError
+    with pytest.raises(UserError, match="use it with 'real_and_fake'"):
+        augment.make_policy("real_only", "cutmix", 0.3, mix_real_fake=True)
+    assert not augment.make_policy("real_and_fake",
+                                   "cutmix(0.3)").mixes_real_and_fake

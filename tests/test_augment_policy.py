@@ -28,11 +28,28 @@ def test_modes_choose_the_inputs():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(mode="real_fake", name="translation"), "is not one of"),
     (dict(mode="real_and_fake"), "no augment.name"),
-    (dict(mode="none", name="translation"), "augment.mode = "),
+    (dict(mode="none", schedule="adaptive"), "no augmentation to schedule"),
 ])
 def test_bad_policies(kwargs, message):
     with pytest.raises(UserError, match=message):
         augment.make_policy(**kwargs)
+
+
+def test_a_named_augmentation_under_mode_none_is_only_bcrs_t():
+    policy = augment.make_policy("none", "translation", 0.5)
+    x = tf.random.uniform([4, 8, 8, 3], -1, 1)
+    assert not policy.active
+    np.testing.assert_array_equal(policy.real(x, SEED), x)
+    np.testing.assert_array_equal(policy.fake(x, SEED), x)
+    augment.check_used(policy, losses.bcr(lambda_real=10.0))  # bCR's T
+    with pytest.raises(UserError, match="no bCR uses it as T"):
+        augment.check_used(policy, None)
+    with pytest.raises(UserError, match="no bCR uses it as T"):
+        augment.check_used(policy, losses.bcr(lambda_real=10.0,
+                                              augment="zoom_out(0.1)"))
+    with pytest.raises(UserError, match="bCR needs an augmentation T"):
+        augment.check_used(augment.make_policy(),
+                           losses.bcr(lambda_real=10.0))
 
 
 def _g_grads(mode, spec):

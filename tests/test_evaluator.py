@@ -47,6 +47,9 @@ def test_whole_pipeline_and_reference_cache(run_dir, tiny_zip, tmp_path,
     saved = json.loads(open(os.path.join(
         run_dir, "eval", "fid16_test", "ckpt-2.json")).read())
     assert saved["fid"] == pytest.approx(result["fid"])
+    # The EMA generator had its own BN statistics (the run's binding).
+    assert saved["standing_stats_samples"] == 64
+    assert saved["resize"] == "bilinear"  # TF1's only under fid10k_test
     assert counter.images == 32  # 16 reference + 16 generated
     # The second evaluation reads the reference statistics from the cache.
     again = evaluate.evaluate_run(run_dir, "latest", "fid16_test", features,

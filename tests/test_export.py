@@ -1,5 +1,6 @@
 """SavedModel export: signatures, a fresh-process reload, bad input."""
 
+import json
 import os
 import subprocess
 import sys
@@ -69,6 +70,11 @@ def test_signatures_shapes_dtypes_and_tools(run_dir, tmp_path):
     shown = subprocess.run(["saved_model_cli", "show", "--dir", out, "--all"],
                            capture_output=True, text=True, timeout=300)
     assert "serving_default" in shown.stdout and "sample" in shown.stdout
+    # The EMA generator went out with its own BN statistics, and says so.
+    with open(os.path.join(out, "assets.extra", export.EXPORT_INFO)) as f:
+        info = json.load(f)
+    assert info["ema"] and info["standing_stats_samples"] == 64
+    assert info["step"] == 2 and info["z_distribution"] == "uniform"
 
 
 def test_conditional_export_honours_labels(tmp_path, tiny_zip):

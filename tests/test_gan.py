@@ -1,5 +1,9 @@
 """The step's maths: bCR, the contrastive loss, EMA, and their state."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +13,7 @@ from tfgda import gan as gan_lib
 from tfgda import losses
 from tfgda import models
 from tfgda import optim
+from tfgda.models import standing
 
 SEED = tf.constant([3, 1], tf.int64)
 
@@ -41,6 +46,42 @@ def test_bcr_is_exactly_zero_when_the_augmentation_is_the_identity():
     assert float(_d_metrics(gan)["bcr_loss"]) > 0.0
 
 
+def _bcr_loss(inputs, mode, t_strength=0.3):
+    bcr = losses.BCR(10.0, 10.0, augment.get("translation", t_strength),
+                     inputs)
+    policy = augment.make_policy(mode, None if mode == "none" else
+                                 "zoom_out(0.5)")
+    return float(_d_metrics(_gan(bcr=bcr, augment=policy))["bcr_loss"])
+
+
+def test_clean_bcr_compares_d_on_the_unaugmented_batch():
+    """The paper's Algorithm 1: ||D(x) - D(T(x))||^2 on clean x, whatever
+    augmentation D's GAN loss sees."""
+    # Zero for an identity T even when D's loss sees zoomed-out images.
+    assert _bcr_loss("clean", "real_and_fake", t_strength=0.0) == 0.0
+    # The same term with or without training augmentation.
+    clean_none = _bcr_loss("clean", "none")
+    assert clean_none > 0.0
+    assert _bcr_loss("clean", "real_and_fake") == pytest.approx(
+        clean_none, rel=1e-5)
+    # The stacked form compares D(t(x)) with D(T(t(x))): another term.
+    stacked = _bcr_loss("augmented", "real_and_fake")
+    assert stacked != pytest.approx(clean_none, rel=1e-3)
+    # Without training augmentation both forms are the same.
+    assert _bcr_loss("augmented", "none") == pytest.approx(clean_none,
+                                                           rel=1e-5)
+
+
+def test_d_step_mixes_reals_with_fakes_and_their_targets():
+    spec = "cutmix(0.5)"
+    mixed = _d_metrics(_gan(augment=augment.make_policy(
+        "real_and_fake", spec, mix_real_fake=True)))
+    apart = _d_metrics(_gan(augment=augment.make_policy(
+        "real_and_fake", spec)))
+    assert np.isfinite(float(mixed["d_loss"]))
+    assert float(mixed["d_loss"]) != pytest.approx(float(apart["d_loss"]))
+
+
 def test_bcr_weights_its_terms():
     t = augment.get("translation", 0.3)
     real_only = float(_d_metrics(_gan(bcr=losses.BCR(1.0, 0.0, t)))[
@@ -56,11 +97,90 @@ def test_contrastive_loss_trains_the_head_with_d():
     gan = _gan(contrastive=c)
     metrics = _d_metrics(gan)
     # The metric is 0.1 (mean real term + mean fake term); for an untrained
-    # D each NT-Xent term is positive and of the order of log(2N - 1).
+    # D each NT-Xent term sums two directions (SimCLR's loss_a + loss_b),
+    # each positive and of the order of log(2N - 1).
     per_term = float(metrics["contrastive_loss"]) / 0.1 / 2
-    assert 0.0 < per_term < 2 * np.log(7), per_term
+    assert np.log(7) < per_term < 4 * np.log(7), per_term
     head = gan.projection_head.trainable_variables
     assert all(any(v is w for w in gan.d_variables) for v in head)
+
+
+_GLOBAL_NEGATIVES = """
+import types
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tfgda import gan as gan_lib
+from tfgda import losses
+
+rng = np.random.default_rng(0)
+x1 = rng.normal(size=(8, 5)).astype(np.float32)
+x2 = x1 + 0.3 * rng.normal(size=(8, 5)).astype(np.float32)
+w0 = rng.normal(size=(5, 3)).astype(np.float32)
+owner = types.SimpleNamespace(contrastive=losses.contrastive(
+    weight=1.0, negatives="global"))
+
+
+def loss_and_grad(w):
+    ctx = tf.distribute.get_replica_context()
+    local = 8 // ctx.num_replicas_in_sync
+    start = ctx.replica_id_in_sync_group * local
+    with tf.GradientTape() as tape:
+        a = tf.matmul(tf.slice(x1, [start, 0], [local, -1]), w)
+        b = tf.matmul(tf.slice(x2, [start, 0], [local, -1]), w)
+        loss = tf.reduce_sum(gan_lib.GAN._nt_xent(owner, a, b)) / 8
+    return loss, tape.gradient(loss, w)
+
+
+one_loss, one_grad = loss_and_grad(tf.Variable(w0))
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    w2 = tf.Variable(w0)
+
+
+@tf.function
+def run():
+    loss, grad = strategy.run(loss_and_grad, (w2,))
+    total = tf.distribute.ReduceOp.SUM
+    return (strategy.reduce(total, loss, None),
+            strategy.reduce(total, grad, None))
+
+
+two_loss, two_grad = run()
+np.testing.assert_allclose(two_loss, one_loss, rtol=1e-5)
+np.testing.assert_allclose(two_grad, one_grad, rtol=1e-4, atol=1e-6)
+print("loss", float(one_loss), float(two_loss))
+"""
+
+
+def test_global_negatives_match_one_device_in_loss_and_gradient():
+    """contrastive.negatives = 'global' on two replicas: the loss and the
+    gradient of the whole batch on one device. (In a process of its own:
+    the all-gather's collective keys would clash with the next strategy's
+    in this one.)"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run([sys.executable, "-c", _GLOBAL_NEGATIVES],
+                          capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("loss ")
+
+
+def test_the_ema_sampler_gets_its_own_batch_norm_statistics():
+    gan = _gan(ema=True, ema_decay=0.9)
+    for v in gan.generator.trainable_variables:
+        v.assign(v + 0.1)
+    gan.update_ema()  # the EMA G now carries the raw G's statistics
+    raw = [v.numpy() for v in gan.generator.non_trainable_variables]
+    gan.prepare_sampler(32, batch_size=16)
+    assert standing.samples_used(gan.sampler) == 32
+    moved = [not np.allclose(e.numpy(), r) for e, r in zip(
+        gan.ema_generator.non_trainable_variables, raw)]
+    assert any(moved)
+    for v, r in zip(gan.generator.non_trainable_variables, raw):
+        np.testing.assert_array_equal(v.numpy(), r)  # G keeps its own
 
 
 def test_ema_update_follows_its_formula():

@@ -129,6 +129,7 @@ def test_cli_checks_a_run_and_training_logs_the_check(run_with_images,
         result = json.load(f)
     assert result["step"] == 2 and result["counts"]["generated"] == 160
     assert result["counts"]["baseline"] == 40  # a quarter held out
+    assert "standing_stats_samples" in result  # 0 for a raw G
     empty = tmp_path / "empty"
     empty.mkdir()
     none = _cli(f"--model_dir={empty}", "--augment=blueness(0.5)")

@@ -166,3 +166,26 @@ def test_non_local_block_starts_as_identity():
     np.testing.assert_allclose(block(x), x)  # sigma = 0 at init
     block.sigma.assign(1.0)
     assert not np.allclose(block(x), x)
+
+
+@pytest.mark.parametrize("factory, default", [
+    (models.sndcgan, "uniform"), (models.biggan, "normal"),
+    (models.biggan_pytorch, "normal")])
+def test_latents_follow_each_models_distribution(factory, default):
+    """compare_gan: z ~ U(-1, 1) for SNDCGAN, N(0, 1) in its BigGAN
+    configs; bindable per model."""
+    g, _ = factory((32, 32, 3), 10, dim_z=8)
+    assert g.z_distribution == default
+    z = models.sample_z(g, 4000, [1, 2]).numpy()
+    assert z.shape == (4000, 8)
+    if default == "uniform":
+        assert z.min() >= -1.0 and z.max() <= 1.0
+        assert z.std() == pytest.approx(1 / np.sqrt(3), abs=0.01)
+    else:
+        assert np.abs(z).max() > 2.5
+        assert z.std() == pytest.approx(1.0, abs=0.02)
+    other = "normal" if default == "uniform" else "uniform"
+    assert factory((32, 32, 3), 10, dim_z=8,
+                   z_distribution=other)[0].z_distribution == other
+    with pytest.raises(ValueError, match="z_distribution 'gauss' is not"):
+        factory((32, 32, 3), 10, z_distribution="gauss")

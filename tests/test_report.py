@@ -19,7 +19,7 @@ def _row(strength, lam, seed, fid):
     return {"point": f"s{strength}-l{lam}-{seed}",
             "bindings": f"augment.strength = {strength}; LAMBDA_BCR = {lam}; "
                         f"train.seed = {seed}",
-            "model": "biggan", "mode": "real_and_fake",
+            "model": "biggan", "mode": "none",
             "augmentation": "translation+brightness", "strength": strength,
             "schedule": "constant", "lambda_bcr_real": lam,
             "lambda_bcr_fake": lam, "lambda_cntr": 0.0, "steps": 100000,
@@ -63,10 +63,27 @@ def test_the_table_averages_seeds_and_puts_the_papers_value_beside(
     table = (root / "out" / "results.md").read_text()
     # Fig. 14's headline point (lambda_BCR 15, lambda_aug 0.3): 8.42.
     assert ("| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
-            "fid10k_test | 8.40 ± 0.07 | 8.42 | Zhao et al. 2020, Fig. 14 |"
-            in table)
+            "fid10k_test | 8.40 ± 0.07 | 8.40 | 8.40 | 8.42 | "
+            "Zhao et al. 2020, Fig. 14 |" in table)
     assert ("| augment.strength = 0.2, LAMBDA_BCR = 10.0 | 2 | 100000 | "
-            "fid10k_test | 9.00 ± 0.07 | not in the text | - |" in table)
+            "fid10k_test | 9.00 ± 0.07 | 9.00 | 9.00 | not in the text | - |"
+            in table)
+    assert "the paper's numbers are compared with it" in table
+
+
+def test_last_median_and_best_over_checkpoints_and_seeds():
+    rows = []
+    # seed: (FID at step 50k, FID at the last step 100k)
+    for seed, (mid, last) in {0: (8.0, 9.0), 1: (9.5, 9.2),
+                              2: (8.5, 12.0)}.items():
+        for step, fid, final in ((50000, mid, False), (100000, last, True)):
+            rows.append(dict(_row(0.3, 15.0, seed, fid), step=step,
+                             final=str(final)))
+    (group,) = report.group_rows(rows)
+    assert group.fid == pytest.approx((9.0 + 9.2 + 12.0) / 3)
+    assert group.median == pytest.approx(9.2)
+    assert group.best == pytest.approx((8.0 + 9.2 + 8.5) / 3)
+    assert len(group.fids) == 3
 
 
 def test_paper_values_each_name_their_source():
@@ -87,3 +104,24 @@ def test_paper_values_each_name_their_source():
 def test_a_root_without_results_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="does not exist: --root must be"):
         report.read_sweep(str(tmp_path))
+
+
+def test_two_methods_are_two_columns_of_bars(tmp_path):
+    """Fig. 3's layout: a zipped axis (vanilla real+fake, bCR on clean
+    images) gives one column of panels per method."""
+    grid = {"augment.name": ["'translation'"], "augment.strength": ["0.1"],
+            "augment.mode, LAMBDA_BCR": ["('real_and_fake', 0.0, )",
+                                         "('none', 10.0, )"]}
+    rows = []
+    for mode, lam, fid in (("real_and_fake", 0.0, 20.0), ("none", 10.0,
+                                                          15.0)):
+        rows.append({"point": mode, "bindings":
+                     f"augment.name = 'translation'; augment.strength = 0.1;"
+                     f" augment.mode = '{mode}'; LAMBDA_BCR = {lam}",
+                     "model": "sndcgan", "mode": mode, "fid": str(fid)})
+    figure = report.draw(grid, rows, values=[])["bars"]
+    heights = [[p.get_height() for p in ax.patches]
+               for ax in figure.axes]
+    assert heights == [[20.0], [15.0]]
+    assert figure.axes[1].get_title() == "augment.mode = none, " \
+        "LAMBDA_BCR = 10.0"

@@ -63,10 +63,17 @@ def test_paper_configs_expand_and_build_their_models(name):
 def test_paper_grids_are_the_papers():
     fig3 = sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"])
     settings = [p.settings for p in fig3.points]
-    assert {s["lambda_bcr_real"] for s in settings} == {0.0, 10.0}
+    # Two methods per augmentation and strength, not four combinations:
+    # vanilla real+fake without bCR, and bCR on clean images (Algorithm 1).
+    assert {(s["mode"], s["lambda_bcr_real"]) for s in settings} == {
+        ("real_and_fake", 0.0), ("none", 10.0)}
     assert {s["strength"] for s in settings} == {0.1, 0.2, 0.3, 0.4, 0.5}
-    assert all(s["mode"] == "real_and_fake" and s["steps"] == 200_000 and
-               s["batch_size"] == 64 for s in settings)
+    assert all(s["steps"] == 200_000 and s["batch_size"] == 64
+               for s in settings)
+    assert fig3.points[1].bindings == (
+        "augment.name = 'zoom_in'", "augment.strength = 0.1",
+        "augment.mode = 'none'", "augment.mix_real_fake = False",
+        "LAMBDA_BCR = 10.0")
     fig2 = sweep.expand(["paper/fig2_sndcgan_real_only.gin"])
     assert {p.settings["mode"] for p in fig2.points} == {"real_only"}
     table1 = sweep.expand(["paper/table1_biggan_cntr_bcr.gin"])
@@ -76,6 +83,36 @@ def test_paper_grids_are_the_papers():
     annealing = sweep.expand(["paper/fig13_strength_annealing.gin"])
     assert [p.settings["schedule"] for p in annealing.points] == [
         "constant", "linear_decay", "cosine_decay"]
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
+    """The paper's bCR (Algorithm 1): wherever a paper config turns bCR on,
+    D's GAN-loss inputs are not augmented and bCR compares D on clean x."""
+    from tfgda import augment
+    from tfgda import configs
+    from tfgda import losses
+    for point in sweep.expand([name]).points:
+        if not point.settings["lambda_bcr_real"]:
+            continue
+        gin.clear_config()
+        configs.parse([name], list(point.bindings))
+        policy = augment.make_policy(total_steps=1)
+        x = np.random.RandomState(0).uniform(-1, 1, [2, 32, 32, 3]).astype(
+            np.float32)
+        assert not policy.active, point.name
+        np.testing.assert_array_equal(policy.real(x, [0, 1]), x)
+        np.testing.assert_array_equal(policy.fake(x, [0, 1]), x)
+        assert losses.bcr().inputs == "clean"
+        assert point.settings["bcr_inputs"] == "clean"
+
+
+def test_zipped_axes_bind_their_names_in_step():
+    assert sweep.axis_bindings("augment.mode, LAMBDA_BCR",
+                               "('none', 10.0, )") == [
+        ("augment.mode", "'none'"), ("LAMBDA_BCR", "10.0")]
+    with pytest.raises(UserError, match="must be a tuple of 2 literals"):
+        sweep.axis_bindings("augment.mode, LAMBDA_BCR", "'none'")
 
 
 def test_flags_add_to_and_replace_the_configs_grid():
@@ -219,8 +256,9 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
     assert any(list(line.get_ydata()) == [24.73, 24.73]
                for line in spatial.get_lines())
     table = (out / "results.md").read_text()
+    fid = float(rows[0]['fid'])  # one seed, one checkpoint: all three
     assert f"augment.name = translation | 1 | 2 | fid8_test | " \
-        f"{float(rows[0]['fid']):.2f} | not in the text |" in table
+        f"{fid:.2f} | {fid:.2f} | {fid:.2f} | not in the text |" in table
 
 
 def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
@@ -265,3 +303,21 @@ def test_dry_run_from_the_command_line_prints_only_commands(tmp_path):
     # the commands of a large grid.
     assert "system_path_file_exists" not in done.stderr
     assert not (tmp_path / "root").exists()
+
+
+def test_every_evaluated_checkpoint_is_a_row_and_all_can_be_asked(tmp_path):
+    grid = sweep.expand([], ["train.steps = 4"], ["train.seed=[0]"])
+    (point,) = grid.points
+    folder = tmp_path / point.name / "eval" / "fid8_test"
+    folder.mkdir(parents=True)
+    for step, fid in ((2, 30.0), (4, 20.0)):
+        (folder / f"ckpt-{step}.json").write_text(json.dumps(
+            {"step": step, "fid": fid, "inception_score": 1.0,
+             "kid": 0.1}))
+    rows = sweep.gather(str(tmp_path), grid, "fid8_test")
+    assert [(r["step"], r["final"], r["fid"]) for r in rows] == [
+        (2, False, 30.0), (4, True, 20.0)]
+    _, eval_cmd = sweep.commands(grid, point, "DIR", [], checkpoints="all")
+    assert "--checkpoint=all" in eval_cmd
+    _, eval_cmd = sweep.commands(grid, point, "DIR", [])
+    assert "--checkpoint=latest" in eval_cmd

@@ -64,6 +64,17 @@ def test_mirrored_matches_one_device(tmp_path, tiny_zip):
         assert two[name] == pytest.approx(one[name], abs=1e-5), name
 
 
+def test_mirrored_ema_sample_grids_use_standing_statistics(tmp_path,
+                                                          tiny_zip):
+    """The EMA generator's batch-norm statistics are recomputed before each
+    grid, on two replicas too (outside the compiled step)."""
+    _train(tmp_path, tiny_zip, 2, "strategy.kind = 'mirrored'",
+           "strategy.devices = ['/cpu:0', '/cpu:1']", "train.ema_decay = 0.5")
+    assert (tmp_path / "samples" / "step_0000002.png").exists()
+    config = (tmp_path / "operative_config.gin").read_text()
+    assert "standing_stats.grid_samples = 16" in config
+
+
 def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip):
     _train(tmp_path, tiny_zip, 2, "train.checkpoint_every = 2")
     gin.clear_config()

@@ -24,7 +24,10 @@ def sweep_grid(grid=None):
     holds the points of a paper experiment this way. `tfgda.sweep` expands
     it; training a single point ignores it. A name is a `configurable.param`
     or a macro the config defines (e.g. LAMBDA_BCR, bound to both bCR
-    weights)."""
+    weights). A key of several names joined by commas is one axis whose
+    values are tuples, one element per name: e.g. 'augment.mode,
+    LAMBDA_BCR': [('real_and_fake', 0.0), ('none', 10.0)] sweeps two
+    methods, not the four combinations."""
     return dict(grid or {})
 
 

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfgda import configs
 from tfgda import data as data_lib
+from tfgda import models
 from tfgda.checkpointing import VariableList
 from tfgda.checkpointing import checkpoint_step
 from tfgda.checkpointing import write_atomically
@@ -23,6 +24,7 @@ from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import inception
 from tfgda.metrics import protocols
+from tfgda.models import standing
 
 __all__ = ["TrainingEvaluator", "build_sampler", "checkpoints_to_evaluate",
            "evaluate_run", "load_run", "read_run_info", "real_images_source",
@@ -83,7 +85,8 @@ def reference_batches(run_info, protocol, batch_size, reference_path=None):
 
 
 def build_sampler(model_dir, run_info, checkpoint_path):
-    """The (EMA) generator of a checkpoint, rebuilt from the gin config."""
+    """The (EMA) generator of a checkpoint, rebuilt from the gin config;
+    an EMA generator with its standing statistics (`standing_stats`)."""
     model = gin.get_configurable(run_info["model"])
     generator, _ = model(tuple(run_info["image_shape"]),
                          run_info["num_classes"])
@@ -98,6 +101,12 @@ def build_sampler(model_dir, run_info, checkpoint_path):
             f"checkpoint {checkpoint_path!r} does not fit the model of "
             f"{model_dir}/operative_config.gin ({type(e).__name__}): was it "
             "written by another architecture?") from e
+    if run_info.get("ema"):  # its own batch-norm statistics, not G's
+        stats = models.standing_stats()
+        logging.info("Standing statistics of the EMA generator from %d "
+                     "samples.", stats.num_samples)
+        standing.recompute(generator, run_info["num_classes"],
+                           stats.num_samples, stats.batch_size)
     return generator
 
 
@@ -126,9 +135,10 @@ def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
         step = checkpoint_step(path)
         sampler = build_sampler(model_dir, run_info, path)
         result = evaluation.evaluate_sampler(
-            sampler, sampler.dim_z, run_info["num_classes"], protocol,
-            feature_model, reference, batch_size)
-        result.update(step=step, checkpoint=path)
+            sampler, run_info["num_classes"], protocol, feature_model,
+            reference, batch_size)
+        result.update(step=step, checkpoint=path,
+                      standing_stats_samples=standing.samples_used(sampler))
         _write_result(model_dir, writer, result)
         logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
                      protocol.name, result["fid"],
@@ -168,10 +178,11 @@ class TrainingEvaluator:
                 self.protocol, self._features, batches, dataset_id,
                 self.cache_dir, strategy)
         result = evaluation.evaluate_sampler(
-            sampler, sampler.dim_z, self.run_info["num_classes"],
-            self.protocol, self._features, self._reference, self.batch_size,
+            sampler, self.run_info["num_classes"], self.protocol,
+            self._features, self._reference, self.batch_size,
             strategy=strategy)
-        result.update(step=step, checkpoint=None)
+        result.update(step=step, checkpoint=None,
+                      standing_stats_samples=standing.samples_used(sampler))
         _write_result(self.model_dir, writer, result)
         return result
 

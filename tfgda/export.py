@@ -8,13 +8,19 @@ Signatures:
     class-conditional generators) -> {'images': uint8 [N, H, W, 3],
     'float_images': float32 in [-1, 1]};
   * sample: seed int64 [] and count int32 [] -> the same outputs, from
-    z ~ N(0, I) (and uniform labels) drawn with that seed.
+    z of the generator's distribution (U(-1, 1) or N(0, 1); see
+    `tfgda.models.sample_z`) and uniform labels, drawn with that seed.
+An EMA generator is exported with its own batch-norm statistics
+(`standing_stats.num_samples` of its samples). OUT/assets.extra/
+tfgda_export.json records the checkpoint, step, model, latent distribution
+and that sample count.
 Reload with `tf.saved_model.load(OUT)` or `tensorflow_hub.load(OUT)`;
 `saved_model_cli show --dir OUT --all` lists the signatures. The export is
 written to a temporary directory and renamed into place; an existing OUT is
 kept unless --overwrite, and replaced only once the new export is complete.
 """
 
+import json
 import os
 import shutil
 
@@ -27,9 +33,14 @@ from tfgda import cli
 from tfgda import data as data_lib
 from tfgda import evaluator
 from tfgda.checkpointing import VariableList
+from tfgda.checkpointing import checkpoint_step
 from tfgda.errors import UserError
+from tfgda.models import standing
+from tfgda.models.latents import sample_z
 
-__all__ = ["GeneratorModule", "export_generator", "run"]
+__all__ = ["EXPORT_INFO", "GeneratorModule", "export_generator", "run"]
+
+EXPORT_INFO = "tfgda_export.json"
 
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
@@ -72,7 +83,7 @@ class GeneratorModule(tf.Module):
     def sample_fn(self):
         def sample(seed, count):
             seed = tf.stack([seed, tf.constant(0, tf.int64)])
-            z = tf.random.stateless_normal([count, self.dim_z], seed)
+            z = sample_z(self._generator.model, count, seed)
             labels = tf.random.stateless_uniform(
                 [count], seed + [0, 1], 0, max(self.num_classes, 1), tf.int32)
             return self._outputs(z, labels)
@@ -101,6 +112,11 @@ def export_generator(model_dir, export_dir, which="latest", overwrite=False,
     shutil.rmtree(tmp, ignore_errors=True)
     tf.saved_model.save(module, tmp, signatures={
         "serving_default": module.serving_fn(), "sample": module.sample_fn()})
+    _write_export_info(tmp, {
+        "checkpoint": path, "step": checkpoint_step(path),
+        "model": run_info["model"], "ema": bool(run_info.get("ema")),
+        "z_distribution": generator.z_distribution,
+        "standing_stats_samples": standing.samples_used(generator)})
     if os.path.exists(export_dir):  # overwrite: swap, then drop the old one
         old = f"{export_dir}.old-{os.getpid()}"
         os.rename(export_dir, old)
@@ -110,6 +126,14 @@ def export_generator(model_dir, export_dir, which="latest", overwrite=False,
         os.rename(tmp, export_dir)
     logging.info("Exported %s to %s.", path, export_dir)
     return path
+
+
+def _write_export_info(export_dir, info):
+    """What the export holds, beside it: assets.extra/tfgda_export.json."""
+    folder = os.path.join(export_dir, "assets.extra")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, EXPORT_INFO), "w") as f:
+        json.dump(info, f, indent=2)
 
 
 def _export():

@@ -14,6 +14,8 @@ import tensorflow as tf
 from tfgda import losses
 from tfgda.augment import policy as policy_lib
 from tfgda.checkpointing import VariableList
+from tfgda.models import standing
+from tfgda.models.latents import sample_z
 
 __all__ = ["GAN"]
 
@@ -132,13 +134,13 @@ class GAN:
         return tf.random.experimental.stateless_fold_in(seed, phase)
 
     def latents(self, seed):
-        """z ~ N(0, I) and uniform class labels for this replica's slice."""
+        """z (of G's distribution) and uniform class labels for this
+        replica's slice."""
         ctx = tf.distribute.get_replica_context()
         local = self.global_batch // ctx.num_replicas_in_sync
         start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * local
         fold = tf.random.experimental.stateless_fold_in
-        z = tf.random.stateless_normal(
-            [self.global_batch, self.generator.dim_z], fold(seed, _Z))
+        z = sample_z(self.generator, self.global_batch, fold(seed, _Z))
         labels = tf.random.stateless_uniform(
             [self.global_batch], fold(seed, _LABELS), 0,
             max(self.num_classes, 1), tf.int32)
@@ -170,14 +172,17 @@ class GAN:
     def _d_grads(self, real, real_labels, z, fake_labels, seeds):
         fake = tf.cast(self.generator(z, fake_labels, training=True),
                        real.dtype)
-        real_in = self.augment.real(real, seeds[_AUG_REAL])
-        fake_in = self.augment.fake(fake, seeds[_AUG_FAKE])
+        realness = None  # mixed real/fake targets (augment.mix_real_fake)
+        if self.augment.mixes_real_and_fake:
+            real_in, fake_in, realness = self.augment.joint(
+                real, fake, seeds[_AUG_REAL])
+        else:
+            real_in = self.augment.real(real, seeds[_AUG_REAL])
+            fake_in = self.augment.fake(fake, seeds[_AUG_FAKE])
         labels = tf.concat([real_labels, fake_labels], 0)
         inputs = [real_in, fake_in]
-        if self.bcr:  # bCR's T(x), judged in the same pass as x
-            transform = self.bcr.augment or self.augment
-            inputs += [transform(real_in, seeds[_BCR_REAL]),
-                       transform(fake_in, seeds[_BCR_FAKE])]
+        if self.bcr:  # bCR's x and T(x), judged in the same pass
+            inputs += self._bcr_inputs(real, fake, real_in, fake_in, seeds)
         with tf.GradientTape() as tape:
             logits = tf.cast(self.discriminator(
                 tf.concat(inputs, 0),
@@ -185,15 +190,19 @@ class GAN:
                 tf.float32)  # losses in float32 under mixed precision
             logits = tf.split(logits, len(inputs))
             real_logits, fake_logits = logits[:2]
-            d_loss, _ = self.loss(real_logits, fake_logits)
+            if realness is None:
+                d_loss, _ = self.loss(real_logits, fake_logits)
+            else:
+                d_loss = losses.mixed_target_d_loss(
+                    self.loss, tf.concat(logits[:2], 0), realness)
             d_loss = self._mean(d_loss)
             metrics = {"d_loss": d_loss, "d_real": self._mean(real_logits),
                        "d_fake": self._mean(fake_logits)}
             if self.augment.schedule.observes_d:  # the overfitting signal
                 metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(real_logits))
                 metrics[_COUNT] = tf.cast(tf.size(real_logits), tf.float32)
-            if self.bcr:
-                metrics["bcr_loss"] = self._bcr_loss(*logits)
+            if self.bcr:  # (x, G(z), T(x), T(G(z))): the last four
+                metrics["bcr_loss"] = self._bcr_loss(*logits[-4:])
             if self.contrastive:
                 metrics["contrastive_loss"] = self._contrastive_loss(
                     real, fake, labels, seeds)
@@ -202,6 +211,19 @@ class GAN:
             scaled = self.d_optimizer.scale_loss(total)  # mixed_float16
         grads = tape.gradient(scaled, self.d_variables)
         return grads, metrics
+
+    def _bcr_inputs(self, real, fake, real_in, fake_in, seeds):
+        """[x, G(z), T(x), T(G(z))] when bcr.inputs is 'clean' and D's loss
+        sees augmented images; else [T(real_in), T(fake_in)], compared
+        with the GAN loss' own logits (x = what that loss sees)."""
+        transform = self.bcr.augment or self.augment
+        clean = self.bcr.inputs == "clean"
+        base_real, base_fake = (real, fake) if clean else (real_in, fake_in)
+        transformed = [transform(base_real, seeds[_BCR_REAL]),
+                       transform(base_fake, seeds[_BCR_FAKE])]
+        if clean and self.augment.active:  # D's loss saw t(x), not x
+            return [base_real, base_fake, *transformed]
+        return transformed
 
     def _bcr_loss(self, real_logits, fake_logits, t_real_logits,
                   t_fake_logits):
@@ -219,10 +241,21 @@ class GAN:
                                         training=True)
         p = tf.cast(self.projection_head(h, training=True), tf.float32)
         real_1, fake_1, real_2, fake_2 = tf.split(p, 4)
-        tau = self.contrastive.temperature
         return self.contrastive.weight * self._mean(
-            losses.nt_xent(real_1, real_2, tau) +
-            losses.nt_xent(fake_1, fake_2, tau))
+            self._nt_xent(real_1, real_2) + self._nt_xent(fake_1, fake_2))
+
+    def _nt_xent(self, a, b):
+        """NT-Xent with the negatives asked for: this replica's batch, or
+        every replica's (gathered, with gradients back to their owners)."""
+        tau = self.contrastive.temperature
+        ctx = tf.distribute.get_replica_context()
+        if self.contrastive.negatives != "global" or \
+                ctx.num_replicas_in_sync == 1:
+            return losses.nt_xent(a, b, tau)
+        offset = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * \
+            tf.shape(a)[0]
+        return losses.nt_xent(a, b, tau, ctx.all_gather(a, 0),
+                              ctx.all_gather(b, 0), offset)
 
     def g_step(self):
         """One generator update; returns metrics."""
@@ -289,6 +322,14 @@ class GAN:
         if self.ema_generator is not None:
             return self.ema_generator
         return self.generator
+
+    def prepare_sampler(self, num_samples, batch_size=256):
+        """Gives the EMA generator its own batch-norm statistics, from
+        num_samples of its samples (`tfgda.models.standing`); a raw G keeps
+        its trained ones. Call before sampling from `sampler`."""
+        if self.ema_generator is not None:
+            standing.recompute(self.ema_generator, self.num_classes,
+                               num_samples, batch_size, self.seed)
 
     def sample(self, z, labels):
         """Sampler output in inference mode (for grids and evaluation)."""

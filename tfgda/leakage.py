@@ -33,6 +33,7 @@ from tfgda.checkpointing import checkpoint_step
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
+from tfgda.models import standing
 
 __all__ = ["LeakDetector", "LeakReport", "TrainingLeakDetector",
            "leak_check", "wilson_interval"]
@@ -229,11 +230,11 @@ def _real_images(count, seed, **dataset):
 
 def generate(sampler, num_classes, count, seed, batch_size=256):
     """`count` samples of a generator as float32, drawn as evaluation draws
-    them (z ~ N(0, I), uniform labels, fixed seeds)."""
+    them (z of its own distribution, uniform labels, fixed seeds)."""
     return tf.concat([tf.cast(batch, tf.float32) for batch in
                       evaluation.generated_batches(
-                          sampler, sampler.dim_z, num_classes, count,
-                          batch_size, seed)], 0)
+                          sampler, num_classes, count, batch_size,
+                          seed)], 0)
 
 
 def leak_check(model_dir, augmentation, checkpoint="latest",
@@ -254,8 +255,10 @@ def leak_check(model_dir, augmentation, checkpoint="latest",
                                      num_images, seed), step=step)
     folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
     os.makedirs(folder, exist_ok=True)
+    result = report.as_dict()
+    result["standing_stats_samples"] = standing.samples_used(sampler)
     write_atomically(os.path.join(folder, f"ckpt-{step}.json"),
-                     json.dumps(report.as_dict(), indent=2))
+                     json.dumps(result, indent=2))
     return report
 
 

@@ -48,7 +48,7 @@ _SEED = "train.seed"
 # The settings a paper value is matched on, with the defaults of a run.
 _MATCH = {"model": "", "mode": "none", "augmentation": "", "strength": "",
           "schedule": "constant", "lambda_bcr_real": "0",
-          "lambda_bcr_fake": "0", "lambda_cntr": "0"}
+          "lambda_bcr_fake": "0", "bcr_inputs": "clean", "lambda_cntr": "0"}
 
 
 def read_sweep(root):
@@ -78,12 +78,24 @@ def _bindings(row):
 
 
 class Group:
-    """The rows of one point, over seeds."""
+    """The rows of one point, over seeds and evaluated checkpoints.
+
+    `fid`, `spread` and `median` are of each seed's last checkpoint (the
+    rule the paper's numbers are compared with); `best` averages each
+    seed's lowest FID over its evaluated checkpoints (optimistic: it picks
+    the checkpoint with the test set).
+    """
 
     def __init__(self, key, rows):
         self.key = key  # ((name, value), ...) without the seed
         self.rows = rows
-        self.fids = [float(r["fid"]) for r in rows]
+        finals = [r for r in rows if str(r.get("final", "True")) in (
+            "True", "")]  # results.csv rows written before `final` existed
+        self.fids = [float(r["fid"]) for r in finals]
+        by_seed = {}
+        for row in rows:
+            by_seed.setdefault(row.get("seed"), []).append(float(row["fid"]))
+        self.best_fids = [min(fids) for fids in by_seed.values()]
 
     @property
     def fid(self):
@@ -92,6 +104,14 @@ class Group:
     @property
     def spread(self):
         return statistics.stdev(self.fids) if len(self.fids) > 1 else 0.0
+
+    @property
+    def median(self):
+        return statistics.median(self.fids)
+
+    @property
+    def best(self):
+        return statistics.fmean(self.best_fids)
 
     @property
     def values(self):
@@ -151,6 +171,16 @@ def _layout(grid):
     return "points"
 
 
+def _axis_values(axis, text):
+    """[(name, value)] of one value of a grid axis (zipped axes, 'a, B',
+    give one pair per name)."""
+    names = [n.strip() for n in axis.split(",")]
+    value = _literal(text)
+    if len(names) == 1:
+        return [(axis, value)]
+    return list(zip(names, value))
+
+
 def _literal(text):
     try:
         return ast.literal_eval(text)
@@ -188,7 +218,8 @@ def _bars(grid, groups, baseline):
     strengths = [_literal(v) for v in grid.get("augment.strength", [None])]
     others = [n for n in grid if n not in (_SEED, "augment.name",
                                            "augment.strength")]
-    columns = [tuple((n, _literal(v)) for n, v in zip(others, combo))
+    columns = [tuple(pair for n, v in zip(others, combo)
+                     for pair in _axis_values(n, v))
                for combo in itertools.product(*(grid[n] for n in others))]
     family_rows = _family_rows(names)
     fig, axes = plt.subplots(len(family_rows), len(columns), squeeze=False,
@@ -216,7 +247,7 @@ def _bars(grid, groups, baseline):
                            label=f"paper baseline {baseline[0]}")
             ax.set_xticks(range(len(row_names)))
             ax.set_xticklabels(row_names, rotation=30, ha="right")
-            ax.set_ylabel("FID")
+            ax.set_ylabel("FID (last checkpoint)")
             if i == 0:
                 ax.set_title(", ".join(f"{n} = {v}" for n, v in column) or
                              "FID per augmentation and strength")
@@ -258,7 +289,7 @@ def _heatmap(grid, groups):
     ax.set_yticklabels([str(y) for y in ys])
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)
-    fig.colorbar(image, ax=ax, label="FID")
+    fig.colorbar(image, ax=ax, label="FID (last checkpoint)")
     fig.tight_layout()
     return fig
 
@@ -275,15 +306,16 @@ def _points(groups, baseline):
         ax.legend(fontsize="small")
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(labels, fontsize="small")
-    ax.set_ylabel("FID")
+    ax.set_ylabel("FID (last checkpoint)")
     fig.tight_layout()
     return fig
 
 
 def markdown(groups, values):
     """The table of our FID beside the paper's, one row per point."""
-    lines = ["| point | runs | steps | protocol | FID (ours) | FID (paper) "
-             "| paper source |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| point | runs | steps | protocol | FID last (ours) | "
+             "FID median | FID best | FID (paper) | paper source |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for group in groups:
         first = group.rows[0]
         paper = match_paper(first, values)
@@ -291,8 +323,9 @@ def markdown(groups, values):
                                      if len(group.fids) > 1 else "")
         label = ", ".join(f"{n} = {v}" for n, v in group.key) or "the run"
         lines.append(
-            f"| {label} | {len(group.fids)} | {first['step']} | "
-            f"{first['protocol']} | {ours} | "
+            f"| {label} | {len(group.fids)} | {first['steps']} | "
+            f"{first['protocol']} | {ours} | {group.median:.2f} | "
+            f"{group.best:.2f} | "
             f"{paper['fid'] if paper else 'not in the text'} | "
             f"{paper['source'] if paper else '-'} |")
     return "\n".join(lines) + "\n"
@@ -315,6 +348,11 @@ def write_report(root, out=None):
     text = [f"# Results of the sweep in {root}", "",
             *[f"![{n}]({n}.png)" for n in figures], "",
             markdown(groups, values),
+            "FID last: each seed's last checkpoint, mean ± standard "
+            "deviation over seeds (the figures show it; the paper's numbers "
+            "are compared with it); median: of the same over seeds; best: "
+            "each seed's lowest FID over its evaluated checkpoints, averaged "
+            "(optimistic: the checkpoint is chosen on the test set).", "",
             "Paper values: tfgda/paper_values.csv (values stated in the "
             "paper's text; its per-bar chart values are not published as "
             "numbers)."]

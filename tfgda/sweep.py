@@ -13,10 +13,12 @@ ROOT/<point>/: trained with `tfgda.train`, then its last checkpoint
 evaluated with `tfgda.evaluate` under `--protocol`, one point after another.
 A point whose evaluation of its final step exists is skipped, so a rerun of
 the same command resumes the sweep (and a killed run resumes from its
-checkpoint). Each finished point becomes one row of ROOT/results.csv (its
-bindings, settings, protocol, step, seed and metrics), rewritten after every
-point. With --dry_run, every point is checked and one shell command per
-point is printed (for a cluster or a TPU pod), and nothing runs.
+checkpoint). With --checkpoints=all every checkpoint still on disk is
+evaluated. Each evaluated checkpoint of a finished point becomes one row of
+ROOT/results.csv (its bindings, settings, protocol, step, whether it is the
+final step, seed and metrics), rewritten after every point. With
+--dry_run, every point is checked and one shell command per point is
+printed (for a cluster or a TPU pod), and nothing runs.
 
 Everything is checked before the first run: each point's bindings parse,
 each name is bindable, each value list is well formed, and ROOT holds no
@@ -48,14 +50,18 @@ from tfgda import train
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 
-__all__ = ["COLUMNS", "Point", "Sweep", "expand", "gather", "parse_sweep",
-           "run_sweep"]
+__all__ = ["COLUMNS", "Point", "Sweep", "axis_bindings", "expand", "gather",
+           "parse_sweep", "run_sweep"]
 
 _SWEEP = flags.DEFINE_multi_string(
     "sweep", [], "NAME=[v1, v2, ...]: a binding and its values (Python "
     "literals, strings quoted); repeat for a grid.")
 _DRY_RUN = flags.DEFINE_bool("dry_run", False, "Check the grid and print "
                              "one command per point; run nothing.")
+_CHECKPOINTS = flags.DEFINE_enum(
+    "checkpoints", "last", ["last", "all"], "Which checkpoints of each "
+    "point to evaluate: its last, or every one still on disk "
+    "(train.keep_checkpoints; train.eval_every evaluates during training).")
 
 # The settings of a run that results.csv records (and the report matches
 # against the paper's values), with their defaults (None: the function's).
@@ -66,13 +72,15 @@ _SETTINGS = {"model": ("train.model", None),
              "schedule": ("augment.schedule", "constant"),
              "lambda_bcr_real": ("bcr.lambda_real", 0.0),
              "lambda_bcr_fake": ("bcr.lambda_fake", 0.0),
+             "bcr_augmentation": ("bcr.augment", None),
+             "bcr_inputs": ("bcr.inputs", None),
              "lambda_cntr": ("contrastive.weight", 0.0),
              "steps": ("train.steps", None),
              "batch_size": ("train.batch_size", 64),
              "seed": ("train.seed", 0)}
 _METRICS = ("fid", "inception_score", "kid")
-COLUMNS = ("point", "bindings", *_SETTINGS, "protocol", "step", *_METRICS,
-           "model_dir")
+COLUMNS = ("point", "bindings", *_SETTINGS, "protocol", "step", "final",
+           *_METRICS, "model_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +132,27 @@ def _gin_value(value):
         return value
     if isinstance(value, gin.config.ConfigurableReference):
         return str(value)  # '@name' or '%MACRO', from a gin file's grid
+    if isinstance(value, tuple):
+        return "(" + "".join(f"{_gin_value(v)}, " for v in value) + ")"
     return repr(value)
+
+
+def axis_bindings(axis, text):
+    """[(name, gin value text)] of one value of a grid axis: the axis
+    itself, or for a zipped axis 'a.b, C' each name with its element."""
+    names = [n.strip() for n in axis.split(",")]
+    if len(names) == 1:
+        return [(axis, text)]
+    try:
+        values = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        values = None
+    if not isinstance(values, tuple) or len(values) != len(names):
+        raise UserError(
+            f"sweep axis {axis!r}: its value {text} must be a tuple of "
+            f"{len(names)} literals, one per name (e.g. "
+            "('real_and_fake', 0.0)).")
+    return [(n, _gin_value(v)) for n, v in zip(names, values)]
 
 
 def expand(gin_files, bindings=(), sweeps=()):
@@ -140,13 +168,17 @@ def expand(gin_files, bindings=(), sweeps=()):
     for text in sweeps:
         name, values = parse_sweep(text)
         grid[name] = values
-    for name, values in grid.items():
-        _check_bindable(name, values[0])
-    names = list(grid)
+    for axis, values in grid.items():
+        for value in values:
+            for name, text in axis_bindings(axis, value):
+                _check_bindable(name, text)
     points = []
     for values in itertools.product(*grid.values()):
-        point_bindings = tuple(f"{n} = {v}" for n, v in zip(names, values))
-        points.append(Point(_point_name(names, values), point_bindings,
+        pairs = [pair for axis, value in zip(grid, values)
+                 for pair in axis_bindings(axis, value)]
+        point_bindings = tuple(f"{n} = {v}" for n, v in pairs)
+        points.append(Point(_point_name(*zip(*pairs)) if pairs else "run",
+                            point_bindings,
                             _check_point(gin_files, bindings,
                                          point_bindings)))
     gin.clear_config()
@@ -185,8 +217,8 @@ def _check_point(gin_files, bindings, point_bindings):
         configs.parse(gin_files, [*bindings, *point_bindings])
         settings = {key: _query(name, default)
                     for key, (name, default) in _SETTINGS.items()}
-        augment.make_policy(total_steps=settings["steps"])
-        losses.bcr()
+        augment.check_used(augment.make_policy(total_steps=settings["steps"]),
+                           losses.bcr())
         losses.contrastive()
     except UserError as e:
         raise UserError(f"sweep point {where}: {e}") from e
@@ -217,8 +249,6 @@ def _query(name, default):
 
 def _point_name(names, values):
     """A readable, file-system-safe folder name for a point."""
-    if not names:
-        return "run"
     parts = [f"{n.split('.')[-1]}={v.strip(chr(39) + chr(34))}"
              for n, v in zip(names, values)]
     name = re.sub(r"[^\w.,=+@-]+", "_", ",".join(parts)).strip("_")
@@ -261,15 +291,16 @@ def _write_json(path, value):
     write_atomically(path, json.dumps(value, indent=2))
 
 
-def commands(sweep, point, model_dir, eval_flags):
+def commands(sweep, point, model_dir, eval_flags, checkpoints="last"):
     """The train and evaluate command lines of a point."""
     python = [sys.executable, "-m"]
     train_cmd = [*python, "tfgda.train", f"--model_dir={model_dir}"]
     train_cmd += [f"--gin_file={f}" for f in sweep.gin_files]
     train_cmd += [f"--gin_bindings={b}" for b in
                   (*sweep.bindings, *point.bindings)]
+    which = "latest" if checkpoints == "last" else "all"
     eval_cmd = [*python, "tfgda.evaluate", f"--model_dir={model_dir}",
-                "--checkpoint=latest", *eval_flags]
+                f"--checkpoint={which}", *eval_flags]
     return train_cmd, eval_cmd
 
 
@@ -278,15 +309,17 @@ def _result_path(model_dir, protocol, step):
 
 
 def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
-              out=sys.stdout, poll_seconds=30.0):
+              out=sys.stdout, poll_seconds=30.0, checkpoints="last"):
     """Runs (or with dry_run prints) every point; returns the points that
-    failed."""
+    failed. checkpoints: evaluate each point's 'last' checkpoint or 'all'
+    those on disk."""
     check_root(root, sweep, protocol, create=not dry_run)
     failed = []
     total = len(sweep.points)
     for index, point in enumerate(sweep.points, 1):
         model_dir = os.path.join(root, point.name)
-        train_cmd, eval_cmd = commands(sweep, point, model_dir, eval_flags)
+        train_cmd, eval_cmd = commands(sweep, point, model_dir, eval_flags,
+                                       checkpoints)
         if dry_run:
             print(f"{shlex.join(train_cmd)} && {shlex.join(eval_cmd)}",
                   file=out)
@@ -304,7 +337,8 @@ def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
         log = os.path.join(model_dir, "sweep.log")
         for stage, cmd in (("training", train_cmd),
                            ("evaluating", eval_cmd)):
-            if stage == "evaluating" and os.path.exists(result):
+            if stage == "evaluating" and os.path.exists(result) and \
+                    checkpoints == "last":
                 continue  # train.eval_every evaluated the last step
             print(f"{tag}: {stage} (log: {log})", file=out, flush=True)
             status = _run_logged(cmd, log, out, tag, poll_seconds)
@@ -369,20 +403,27 @@ def _duration(seconds):
 
 # ------------------------------------------------------------------- results
 def gather(root, sweep, protocol):
-    """One row per finished point (its final step evaluated)."""
+    """One row per evaluated checkpoint of each finished point (its final
+    step evaluated), in step order; `final` marks the last step's row."""
     rows = []
     for point in sweep.points:
         model_dir = os.path.join(root, point.name)
-        path = _result_path(model_dir, protocol, point.settings["steps"])
-        if not os.path.exists(path):
+        steps = point.settings["steps"]
+        if not os.path.exists(_result_path(model_dir, protocol, steps)):
             continue
-        with open(path) as f:
-            result = json.load(f)
-        row = {"point": point.name, "bindings": "; ".join(point.bindings),
-               **point.settings, "protocol": protocol,
-               "step": result["step"], "model_dir": model_dir}
-        row.update({k: result.get(k) for k in _METRICS})
-        rows.append(row)
+        folder = os.path.dirname(_result_path(model_dir, protocol, steps))
+        evaluated = sorted(
+            (int(m.group(1)), name) for name in os.listdir(folder)
+            if (m := re.fullmatch(r"ckpt-(\d+)\.json", name)))
+        for step, name in evaluated:
+            with open(os.path.join(folder, name)) as f:
+                result = json.load(f)
+            row = {"point": point.name, "bindings": "; ".join(point.bindings),
+                   **point.settings, "protocol": protocol,
+                   "step": result["step"], "final": step == steps,
+                   "model_dir": model_dir}
+            row.update({k: result.get(k) for k in _METRICS})
+            rows.append(row)
     return rows
 
 
@@ -418,7 +459,8 @@ def _main():
     if not _DRY_RUN.value:
         print(f"sweep of {len(sweep.points)} points into {root}",
               file=sys.stderr)
-    failed = run_sweep(sweep, root, protocol, _eval_flags(), _DRY_RUN.value)
+    failed = run_sweep(sweep, root, protocol, _eval_flags(), _DRY_RUN.value,
+                       checkpoints=_CHECKPOINTS.value)
     if failed:
         raise UserError(f"{len(failed)} of {len(sweep.points)} points "
                         f"failed ({', '.join(p.name for p in failed)}): see "

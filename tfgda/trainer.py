@@ -117,9 +117,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         batch_size, seed=_data_seed(seed, start))
     augment.pipeline.check_shape([None, *info.image_shape])
     bcr, contrastive = losses.bcr(), losses.contrastive()
-    if bcr and bcr.augment is None and not augment.active:
-        raise UserError("bCR needs an augmentation T: bind bcr.augment "
-                        "(e.g. 'translation(0.125)') or augment.name.")
+    stats = models.standing_stats()  # of the EMA G, before it is sampled
+    augment_lib.check_used(augment, bcr)
     if not 0.0 <= ema_decay < 1.0:
         raise UserError(f"train.ema_decay must be in [0, 1), got "
                         f"{ema_decay}.")
@@ -168,13 +167,13 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                      chief=chief, steps=steps, steps_per_call=steps_per_call,
                      log_every=log_every, checkpoint_every=checkpoint_every,
                      image_every=image_every, checks=checks,
-                     augment=augment, seed=seed,
+                     augment=augment, seed=seed, stats=stats,
                      batch_size=batch_size, num_classes=info.num_classes)
 
 
 def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
           steps_per_call, log_every, checkpoint_every, image_every, checks,
-          augment, seed, batch_size, num_classes):
+          augment, seed, stats, batch_size, num_classes):
     """The training loop: compiled calls, then logs, samples, checkpoints
     and the sampler checks at their steps (files from the chief only).
     Returns the last metrics."""
@@ -203,6 +202,7 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
                          rate, timer.eta(step), _format(metrics))
             _write_scalars(writer, step, metrics, rate)
         if chief and (step % image_every == 0 or step == steps):
+            gan.prepare_sampler(stats.grid_samples, stats.batch_size)
             samples = gan.sample(grid_z, grid_labels)
             _write_samples(writer, model_dir, step, samples)
             if augment.active:
@@ -210,9 +210,12 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
                                  seed)
         if step % checkpoint_every == 0 or step == steps:
             saver.save(step)
-        for check in checks:
-            if chief and (step % check.every == 0 or step == steps):
-                check.run(gan.sampler, step, writer, strategy)
+        due = [check for check in checks
+               if chief and (step % check.every == 0 or step == steps)]
+        if due:
+            gan.prepare_sampler(stats.num_samples, stats.batch_size)
+        for check in due:
+            check.run(gan.sampler, step, writer, strategy)
     writer.flush()
     return metrics
 
@@ -427,8 +430,7 @@ def _steps_until_event(step, steps, steps_per_call, *intervals):
 
 def _grid_latents(gan, num_classes, seed):
     """Fixed latents (and labels) so successive grids are comparable."""
-    z = tf.random.stateless_normal([_GRID_SIZE, gan.generator.dim_z],
-                                   [seed, 2**20])
+    z = models.sample_z(gan.generator, _GRID_SIZE, [seed, 2**20])
     labels = tf.range(_GRID_SIZE) % max(num_classes, 1)
     return z, labels
 

@@ -18,6 +18,7 @@ from tfgda.augment import simclr  # noqa: F401  (registers)
 from tfgda.augment import spatial  # noqa: F401  (registers)
 from tfgda.augment.policy import MODES
 from tfgda.augment.policy import AugmentPolicy
+from tfgda.augment.policy import check_used
 from tfgda.augment.policy import make_policy
 from tfgda.augment.registry import MixInfo
 from tfgda.augment.registry import Pipeline
@@ -27,4 +28,4 @@ from tfgda.augment.registry import names
 from tfgda.augment.schedule import SCHEDULES
 
 __all__ = ["MODES", "SCHEDULES", "AugmentPolicy", "MixInfo", "Pipeline",
-           "describe", "get", "make_policy", "names"]
+           "check_used", "describe", "get", "make_policy", "names"]

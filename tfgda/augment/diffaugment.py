@@ -7,21 +7,38 @@ linearly (0 is the identity):
   * color: brightness + U(-0.5, 0.5); saturation: (x - mean_c) * U(0, 2) +
     mean_c; contrast: (x - mean) * U(0.5, 1.5) + mean.
   * translation: integer shifts up to ratio 1/8 of the size, zero padding.
-  * cutout: a square of half the size (ratio 1/2) set to zero.
+  * cutout: a square of half the size (ratio 1/2) set to zero; its offset
+    is an integer in [0, size] for an even side ([0, size) for an odd one)
+    and the square spans offset - side // 2 onwards, clipped, as in
+    DiffAugment's `rand_cutout`.
+Each op draws its parameters and calls a pure function of them
+(`color_with`, `translation_by`, `cutout_at`), which the parity tests feed
+with the draws of DiffAugment's own code.
 """
 
 import tensorflow as tf
 
 from tfgda.augment import sampling
 from tfgda.augment.registry import register
-from tfgda.augment.spatial import box_mask
+from tfgda.augment.spatial import box_mask_at
 
-__all__ = ["color", "diffaugment_cutout", "diffaugment_translation"]
+__all__ = ["color", "color_with", "cutout_at", "diffaugment_cutout",
+           "diffaugment_translation", "translation_by"]
 
 
 def _factor(seed, images, low, high):
     return tf.cast(tf.random.stateless_uniform(
         [tf.shape(images)[0], 1, 1, 1], seed, low, high), images.dtype)
+
+
+def color_with(images, brightness, saturation, contrast):
+    """x + b, then (x - mean_c) s + mean_c, then (x - mean) c + mean, with
+    per-image [B, 1, 1, 1] amounts b, s and c."""
+    x = images + brightness
+    mean = tf.reduce_mean(x, axis=3, keepdims=True)
+    x = (x - mean) * saturation + mean
+    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    return (x - mean) * contrast + mean
 
 
 @register("color", family="diffaugment", default_strength=1.0,
@@ -30,12 +47,20 @@ def color(images, seed, strength):
     """DiffAugment's brightness, saturation and contrast, in that order."""
     s = strength
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    x = images + _factor(seeds[0], images, -0.5 * s, 0.5 * s)
-    mean = tf.reduce_mean(x, axis=3, keepdims=True)
-    x = (x - mean) * _factor(seeds[1], images, 1 - s, 1 + s) + mean
-    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-    return (x - mean) * _factor(seeds[2], images, 1 - 0.5 * s,
-                                1 + 0.5 * s) + mean
+    return color_with(images, _factor(seeds[0], images, -0.5 * s, 0.5 * s),
+                      _factor(seeds[1], images, 1 - s, 1 + s),
+                      _factor(seeds[2], images, 1 - 0.5 * s, 1 + 0.5 * s))
+
+
+def translation_by(images, rows, cols):
+    """out[i, j] = in[i + rows, j + cols] per image (int [B] shifts), zero
+    outside: DiffAugment's `rand_translation` for given shifts."""
+    mats = []
+    for shift, size in ((rows, images.shape[1]), (cols, images.shape[2])):
+        mats.append(sampling.window_matrices(
+            tf.ones_like(shift, tf.float32), tf.cast(shift, tf.float32),
+            size, padding="zeros"))
+    return sampling.resample(images, *mats)
 
 
 @register("diffaugment_translation", family="diffaugment",
@@ -44,27 +69,43 @@ def diffaugment_translation(images, seed, strength):
     """Integer shifts in [-r size, r size] per axis, zero padding."""
     batch = tf.shape(images)[0]
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    ones = tf.ones([batch])
-    mats = []
+    shifts = []
     for axis_seed, size in ((seeds[0], images.shape[1]),
                             (seeds[1], images.shape[2])):
-        shift = tf.cast(tf.floor(size * tf.cast(strength, tf.float32) + 0.5),
-                        tf.int32)
-        t = tf.random.stateless_uniform([batch], axis_seed, -shift,
-                                        shift + 1, tf.int32)
-        mats.append(sampling.window_matrices(
-            ones, -tf.cast(t, tf.float32), size, padding="zeros"))
-    return sampling.resample(images, *mats)
+        most = tf.cast(tf.floor(size * tf.cast(strength, tf.float32) + 0.5),
+                       tf.int32)
+        shifts.append(tf.random.stateless_uniform([batch], axis_seed, -most,
+                                                  most + 1, tf.int32))
+    return translation_by(images, *shifts)
+
+
+def _side(size, strength):
+    return tf.floor(size * tf.cast(strength, tf.float32) + 0.5)
+
+
+def cutout_at(images, offset_y, offset_x, strength):
+    """Zeroes the square of side r size whose rows start at offset_y -
+    side // 2 and columns at offset_x - side // 2 (int [B]), clipped."""
+    height, width = images.shape[1], images.shape[2]
+    side_h, side_w = _side(height, strength), _side(width, strength)
+    top = tf.cast(offset_y, tf.float32) - tf.floor(side_h / 2)
+    left = tf.cast(offset_x, tf.float32) - tf.floor(side_w / 2)
+    ones = tf.ones_like(top)
+    mask = box_mask_at(top, left, height, width, ones * side_h,
+                       ones * side_w)
+    return images * (1 - tf.cast(mask, images.dtype))
 
 
 @register("diffaugment_cutout", family="diffaugment", default_strength=0.5)
 def diffaugment_cutout(images, seed, strength):
-    """A square of side r size set to 0, centre uniform, clipped."""
+    """A square of side r size set to 0 at a uniform integer offset in
+    [0, size + 1 - side % 2) per axis (DiffAugment's law), clipped."""
     batch = tf.shape(images)[0]
-    height, width = images.shape[1], images.shape[2]
-    ones = tf.ones([batch])
-    strength = tf.cast(strength, tf.float32)
-    mask = box_mask(seed, batch, height, width,
-                    ones * tf.floor(height * strength + 0.5),
-                    ones * tf.floor(width * strength + 0.5))
-    return images * (1 - tf.cast(mask, images.dtype))
+    seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    offsets = []
+    for axis_seed, size in ((seeds[0], images.shape[1]),
+                            (seeds[1], images.shape[2])):
+        side = tf.cast(_side(size, strength), tf.int32)
+        offsets.append(tf.random.stateless_uniform(
+            [batch], axis_seed, 0, size + 1 - side % 2, tf.int32))
+    return cutout_at(images, *offsets, strength)

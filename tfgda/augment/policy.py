@@ -8,19 +8,22 @@
     the G step, with fresh randomness each call (the paper's method). The
     G step backpropagates through the augmentation into G.
 `augment.name` is a spec (see `registry.get`), `augment.strength` its
-lambda_aug, and `augment.schedule` how that strength moves during training
-(see `schedule`: 'constant', 'linear_decay', 'cosine_decay', 'adaptive').
+lambda_aug (with mode 'none', a named augmentation is bCR's T only: the
+paper's Algorithm 1), and `augment.schedule` how that strength moves
+during training (see `schedule`: 'constant', 'linear_decay',
+'cosine_decay', 'adaptive').
 """
 
 import dataclasses
 
 import gin
+import tensorflow as tf
 
 from tfgda.augment import registry
 from tfgda.augment import schedule as schedule_lib
 from tfgda.errors import UserError
 
-__all__ = ["MODES", "AugmentPolicy", "make_policy"]
+__all__ = ["MODES", "AugmentPolicy", "check_used", "make_policy"]
 
 MODES = ("none", "real_only", "real_and_fake")
 
@@ -33,6 +36,7 @@ class AugmentPolicy:
     pipeline: registry.Pipeline
     schedule: schedule_lib.Constant = dataclasses.field(
         default_factory=schedule_lib.Constant)
+    mix_real_fake: bool = False  # see `make_policy`
 
     def __call__(self, images, seed):
         """The pipeline at the schedule's current strength."""
@@ -48,6 +52,28 @@ class AugmentPolicy:
             return images
         return self(images, seed)
 
+    def joint(self, real, fake, seed):
+        """D's inputs when reals and fakes are mixed with each other
+        (mix_real_fake): the pipeline on the batch [real; fake], so a
+        mixing op's partner may be of either kind. Returns (augmented
+        real, augmented fake, realness), realness the real share of each
+        image's target: 1 for reals, 0 for fakes, mixed by each mixing
+        op's weight."""
+        images, mixes = self.pipeline.apply(tf.concat([real, fake], 0), seed,
+                                            self.schedule.scale())
+        n = tf.shape(real)[0]
+        realness = tf.concat([tf.ones([n]), tf.zeros([tf.shape(fake)[0]])],
+                             0)
+        for mix in mixes:
+            realness = (1.0 - mix.weight) * realness + mix.weight * tf.gather(
+                realness, mix.partner)
+        return images[:n], images[n:], realness
+
+    @property
+    def mixes_real_and_fake(self):
+        """Whether D's step mixes reals with fakes (see `joint`)."""
+        return self.mix_real_fake and self.mode == "real_and_fake"
+
     @property
     def active(self):
         return self.mode != "none"
@@ -59,7 +85,7 @@ class AugmentPolicy:
 
 @gin.configurable("augment", denylist=["total_steps"])
 def make_policy(mode="none", name=None, strength=None, schedule="constant",
-                total_steps=None):
+                total_steps=None, mix_real_fake=False):
     """Builds and checks the augmentation policy of a run.
 
     Args:
@@ -71,23 +97,30 @@ def make_policy(mode="none", name=None, strength=None, schedule="constant",
       schedule: 'constant', 'linear_decay', 'cosine_decay' or 'adaptive'
         (see `tfgda.augment.schedule`).
       total_steps: the run's steps, where a decay ends by default.
+      mix_real_fake: under 'real_and_fake', apply the pipeline in D's step
+        to the batch of reals and fakes together, so CutMix and MixUp mix
+        a real image with a generated one, and D's real/fake target is
+        mixed by the same weight (`AugmentPolicy.joint`). False (the
+        default): each image is mixed with another of its own kind (reals
+        with reals, fakes with fakes), and targets stay 1 and 0. G's step
+        sees only fakes, mixed with fakes, either way.
     """
     if mode not in MODES:
         raise UserError(f"augment.mode {mode!r} is not one of {MODES}.")
     if schedule not in schedule_lib.SCHEDULES:
         raise UserError(f"augment.schedule {schedule!r} is not one of "
                         f"{schedule_lib.SCHEDULES}.")
-    if mode == "none":
-        if name not in (None, "", "none"):
-            raise UserError(f"augment.name is {name!r} but augment.mode is "
-                            "'none': bind augment.mode = 'real_and_fake' "
-                            "(or 'real_only').")
-        if schedule != "constant":
-            raise UserError(f"augment.schedule is {schedule!r} but there "
-                            "is no augmentation to schedule: bind "
-                            "augment.mode and augment.name.")
-        return AugmentPolicy.none()
+    if mix_real_fake and mode != "real_and_fake":
+        raise UserError(f"augment.mix_real_fake mixes real with generated "
+                        f"images in D's inputs, but augment.mode is "
+                        f"{mode!r}: use it with 'real_and_fake'.")
     if name in (None, "", "none"):
+        if mode == "none":
+            if schedule != "constant":
+                raise UserError(f"augment.schedule is {schedule!r} but "
+                                "there is no augmentation to schedule: bind "
+                                "augment.mode and augment.name.")
+            return AugmentPolicy.none()
         raise UserError(f"augment.mode is {mode!r} but no augment.name is "
                         "set: name one of " + ", ".join(registry.names())
                         + ".")
@@ -106,4 +139,24 @@ def make_policy(mode="none", name=None, strength=None, schedule="constant",
                         f"strength of {pipeline.spec}, which is 0: give it "
                         "the strength reached at scale 1.")
     return AugmentPolicy(mode, pipeline,
-                         schedule_lib.make_schedule(schedule, total_steps))
+                         schedule_lib.make_schedule(schedule, total_steps),
+                         bool(mix_real_fake))
+
+
+def check_used(policy, bcr):
+    """Raises unless the augmentation named is used and bCR has its T.
+
+    With augment.mode = 'none' a named augmentation serves only as bCR's T
+    (the paper's Algorithm 1: D's GAN loss on clean images); named with
+    neither, it would silently do nothing.
+    """
+    uses_it = bcr is not None and bcr.augment is None
+    if not policy.active and policy.pipeline.ops and not uses_it:
+        raise UserError(
+            f"augment.name is {policy.pipeline.spec!r} but augment.mode is "
+            "'none' and no bCR uses it as T: bind augment.mode = "
+            "'real_and_fake' (or 'real_only'), or bcr.lambda_real and "
+            "bcr.lambda_fake to use it as bCR's T.")
+    if uses_it and not policy.pipeline.ops:
+        raise UserError("bCR needs an augmentation T: bind bcr.augment "
+                        "(e.g. 'translation(0.125)') or augment.name.")

@@ -12,8 +12,8 @@ import tensorflow as tf
 from tfgda.augment import sampling
 from tfgda.augment.registry import register
 
-__all__ = ["cutout", "crop_flip", "translation", "translation_x",
-           "translation_y", "zoom_in", "zoom_out"]
+__all__ = ["box_mask", "box_mask_at", "crop_flip", "cutout", "translation",
+           "translation_x", "translation_y", "zoom_in", "zoom_out"]
 
 
 def _seeds(seed, n):
@@ -98,11 +98,18 @@ def box_mask(seed, batch, height, width, box_h, box_w):
     """[B, H, W, 1] masks of boxes with uniform centres, clipped at the
     border. box_h and box_w are float [B] sides in pixels."""
     seed_y, seed_x = _seeds(seed, 2)
+    centre_y = tf.floor(_uniform(seed_y, batch, 0.0, float(height)))
+    centre_x = tf.floor(_uniform(seed_x, batch, 0.0, float(width)))
+    return box_mask_at(centre_y - tf.floor(box_h / 2),
+                       centre_x - tf.floor(box_w / 2), height, width, box_h,
+                       box_w)
+
+
+def box_mask_at(top, left, height, width, box_h, box_w):
+    """[B, H, W, 1] masks of the boxes whose first row is `top` and first
+    column `left` (float [B], may lie outside: the box is clipped)."""
     masks = []
-    for axis_seed, size, side in ((seed_y, height, box_h),
-                                  (seed_x, width, box_w)):
-        centre = tf.floor(_uniform(axis_seed, batch, 0.0, float(size)))
-        low = centre - tf.floor(side / 2)
+    for low, size, side in ((top, height, box_h), (left, width, box_w)):
         index = tf.range(size, dtype=tf.float32)[None]
         masks.append(tf.cast((index >= low[:, None]) &
                              (index < (low + side)[:, None]), tf.float32))

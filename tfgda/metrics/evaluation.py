@@ -1,6 +1,6 @@
 """A generator's FID, IS and KID under a protocol, with cached references.
 
-  results = evaluate_sampler(sampler, dim_z, num_classes, protocol,
+  results = evaluate_sampler(sampler, num_classes, protocol,
                              feature_model, reference_images, cache_dir)
 
 Generated images come from fixed seeds (the same z and labels for every
@@ -21,6 +21,7 @@ from tfgda.errors import UserError
 from tfgda.metrics import fid as fid_lib
 from tfgda.metrics import inception_score as is_lib
 from tfgda.metrics import kid as kid_lib
+from tfgda.models.latents import sample_z
 
 __all__ = ["activations", "evaluate_sampler", "reference_statistics",
            "generated_batches"]
@@ -52,14 +53,14 @@ def _replica_slice(images, ctx):
                   (ctx.replica_id_in_sync_group + 1) * size]
 
 
-def generated_batches(sampler, dim_z, num_classes, count, batch_size,
-                      seed=0):
-    """Yields `count` generated images in batches, from fixed seeds."""
+def generated_batches(sampler, num_classes, count, batch_size, seed=0):
+    """Yields `count` generated images in batches, from fixed seeds (z of
+    the sampler's own distribution, uniform labels)."""
     sample = tf.function(lambda z, y: sampler(z, y, training=False))
     for i, start in enumerate(range(0, count, batch_size)):
         n = min(batch_size, count - start)
         batch_seed = tf.constant([seed, i], tf.int64)
-        z = tf.random.stateless_normal([n, dim_z], batch_seed)
+        z = sample_z(sampler, n, batch_seed)
         labels = tf.random.stateless_uniform(
             [n], batch_seed + [0, 2**30], 0, max(num_classes, 1), tf.int32)
         yield sample(z, labels)
@@ -78,6 +79,7 @@ def reference_statistics(protocol, feature_model, reference_images,
       a dict with mu, sigma, count, activations, protocol, feature_model,
       and `cached` (True if read from the cache).
     """
+    feature_model = feature_model.with_resize(protocol.resize)
     path = _cache_path(cache_dir, dataset_id, protocol, feature_model)
     if path and os.path.exists(path):
         return _read_cache(path, protocol, feature_model)
@@ -92,13 +94,14 @@ def reference_statistics(protocol, feature_model, reference_images,
     stats = {"mu": mu, "sigma": sigma, "count": len(features),
              "activations": features[:_KID_ACTIVATIONS].astype(np.float32),
              "protocol": protocol.name,
-             "feature_model": feature_model.handle}
+             "feature_model": feature_model.handle,
+             "resize": protocol.resize}
     if path:
         _write_cache(path, stats)
     return dict(stats, cached=False)
 
 
-def evaluate_sampler(sampler, dim_z, num_classes, protocol, feature_model,
+def evaluate_sampler(sampler, num_classes, protocol, feature_model,
                      reference, batch_size=100, seed=0, strategy=None):
     """FID (mean and std over the protocol's repeats), IS and KID.
 
@@ -106,9 +109,10 @@ def evaluate_sampler(sampler, dim_z, num_classes, protocol, feature_model,
       sampler: a generator called as sampler(z, labels, training=False).
       reference: the dict of `reference_statistics`.
     """
+    feature_model = feature_model.with_resize(protocol.resize)
     fids, scores, kids = [], [], []
     for repeat in range(protocol.repeats):
-        batches = generated_batches(sampler, dim_z, num_classes,
+        batches = generated_batches(sampler, num_classes,
                                     protocol.num_generated, batch_size,
                                     seed=seed * 1000 + repeat)
         features, logits = activations(feature_model, batches, strategy)
@@ -125,7 +129,8 @@ def evaluate_sampler(sampler, dim_z, num_classes, protocol, feature_model,
             "num_generated": protocol.num_generated,
             "num_reference": int(reference["count"]),
             "repeats": protocol.repeats,
-            "feature_model": feature_model.handle}
+            "feature_model": feature_model.handle,
+            "resize": protocol.resize}
 
 
 def _take(batches, count):
@@ -141,7 +146,8 @@ def _take(batches, count):
 def _cache_path(cache_dir, dataset_id, protocol, feature_model):
     if not cache_dir:
         return None
-    key = f"{dataset_id}|{protocol.split}|{feature_model.handle}"
+    key = (f"{dataset_id}|{protocol.split}|{feature_model.handle}|"
+           f"{protocol.resize}")
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     name = os.path.basename(str(dataset_id).rstrip("/")) or "data"
     return os.path.join(os.path.expanduser(cache_dir),
@@ -152,7 +158,8 @@ def _read_cache(path, protocol, feature_model):
     with np.load(path) as f:
         stats = {k: f[k] for k in f.files}
     for key, want in (("protocol", protocol.name),
-                      ("feature_model", feature_model.handle)):
+                      ("feature_model", feature_model.handle),
+                      ("resize", protocol.resize)):
         if str(stats.get(key)) != want:
             raise UserError(
                 f"reference cache {path!r} is for {key} "

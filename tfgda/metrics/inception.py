@@ -3,7 +3,8 @@
 The module (TF-Hub `tfgan/eval/inception/1`, the 2015-12-05 Inception graph)
 takes float32 images [N, 299, 299, 3] in [-1, 1] and returns a dict with
 `pool_3` (2048-d features, for FID and KID) and `logits` (for the Inception
-Score). We resize images to 299x299 (bilinear) inside.
+Score). We resize images to 299x299 (bilinear) inside, as the protocol says
+(`tfgda.metrics.protocols`: TF1's resize for `fid10k_test`).
 
 The handle is TF-Hub's address by default. Without network access, download
 the module once on a machine that has it:
@@ -22,7 +23,8 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["INCEPTION_TFHUB", "FeatureModel", "load_feature_model"]
+__all__ = ["INCEPTION_TFHUB", "FeatureModel", "load_feature_model",
+           "resize_images"]
 
 INCEPTION_TFHUB = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
 
@@ -34,18 +36,38 @@ class FeatureModel:
     logits [N, K]).
     """
 
-    def __init__(self, module, handle, image_size=299):
+    def __init__(self, module, handle, image_size=299, resize="bilinear"):
         self.module = module
         self.handle = handle
         self.image_size = image_size
+        self.resize = resize
+
+    def with_resize(self, resize):
+        """The same model, resizing with `resize` (see `resize_images`)."""
+        return FeatureModel(self.module, self.handle, self.image_size,
+                            resize)
 
     def __call__(self, images):
-        images = tf.image.resize(tf.cast(images, tf.float32),
-                                 [self.image_size, self.image_size],
-                                 method="bilinear")
+        images = resize_images(images, self.image_size, self.resize)
         outputs = self.module(images)
         flat = lambda t: tf.reshape(t, [tf.shape(t)[0], -1])  # noqa: E731
         return flat(outputs["pool_3"]), flat(outputs["logits"])
+
+
+def resize_images(images, size, method="bilinear"):
+    """Bilinear resize to size x size, float32.
+
+    'bilinear': TF2's `tf.image.resize` (half-pixel centres);
+    'tf1_bilinear': TF1's `tf.image.resize_bilinear` with its defaults
+    (align_corners=False, half_pixel_centers=False), as compare_gan and
+    TF-GAN resized under TF1 for the paper's FIDs.
+    """
+    images = tf.cast(images, tf.float32)
+    if method == "tf1_bilinear":
+        return tf.compat.v1.image.resize_bilinear(
+            images, [size, size], align_corners=False,
+            half_pixel_centers=False)
+    return tf.image.resize(images, [size, size], method="bilinear")
 
 
 @gin.configurable("inception")

@@ -8,6 +8,14 @@ images against the first N images of the dataset's `<split>`:
 Other sizes (e.g. `fid1k_test`, `fid500_train`) are for quick checks; their
 FIDs are biased upward relative to the 10k/50k protocols and are not
 comparable with them. Every result names its protocol.
+
+Images are resized to Inception's 299x299 bilinearly. `fid10k_test` resizes
+as compare_gan did, with TF1's `tf.image.resize_bilinear` (no half-pixel
+centres: source pixel = destination pixel x in/out), the paper's numbers'
+preprocessing; the other protocols use TF2's `tf.image.resize` (half-pixel
+centres), as current TF-GAN does. The two differ by about 0.28 on average
+in [-1, 1] units for 32 -> 299, enough to move an FID. Every result names
+the resize it used.
 """
 
 import dataclasses
@@ -15,10 +23,12 @@ import re
 
 from tfgda.errors import UserError
 
-__all__ = ["Protocol", "parse"]
+__all__ = ["RESIZES", "Protocol", "parse"]
 
 _NAME = re.compile(r"^fid(\d+)(k?)_(train|test)$")
 _REPEATS = {"fid10k_test": 3}
+_TF1_RESIZE = ("fid10k_test",)  # compare_gan's protocol, under TF1
+RESIZES = ("tf1_bilinear", "bilinear")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +38,7 @@ class Protocol:
     split: str
     num_reference: int
     repeats: int
+    resize: str = "bilinear"  # one of RESIZES
 
 
 def parse(name):
@@ -41,4 +52,5 @@ def parse(name):
     if count < 2:
         raise UserError(f"protocol {name!r} needs at least 2 images.")
     return Protocol(name, count, match.group(3), count,
-                    _REPEATS.get(name, 1))
+                    _REPEATS.get(name, 1),
+                    "tf1_bilinear" if name in _TF1_RESIZE else "bilinear")

@@ -23,7 +23,10 @@ options of public BigGAN-PyTorch CIFAR code, for like-for-like comparisons.
   first dense layer and CBN conditioned on the embedding alone with scale
   1 + gamma(c), nearest up-sampling; D down-samples in its first two blocks,
   has a skip in every block (1x1 where channels or size change, identity
-  elsewhere) and no attention. Parameters: G 4,668,163, D 4,207,361.
+  elsewhere) and no attention; the projection embedding's spectral norm
+  iterates over classes, as BigGAN-PyTorch's SNEmbedding does. Parameters:
+  G 4,668,163, D 4,207,361. With the same weights it gives the reference
+  code's images and logits (tests/parity/).
 Weights are initialized orthogonally (BigGAN's choice). Both models are
 class-conditional.
 """
@@ -33,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.models import latents
 from tfgda.models import layers
 
 __all__ = ["BigGANDiscriminator", "BigGANGenerator", "biggan",
@@ -72,9 +76,10 @@ class BigGANGenerator(keras.Model):
 
     def __init__(self, dim_z, num_classes, ch, hierarchical_z=True,
                  one_plus_gamma=False, upsample="zeros", embed_dim=128,
-                 **kwargs):
+                 z_distribution="normal", **kwargs):
         super().__init__(**kwargs)
         self.dim_z = dim_z
+        self.z_distribution = latents.check_z_distribution(z_distribution)
         self.num_blocks = 3
         self.hierarchical_z = hierarchical_z
         if hierarchical_z and dim_z % (self.num_blocks + 1):
@@ -146,7 +151,7 @@ class BigGANDiscriminator(keras.Model):
     conditional = True
 
     def __init__(self, num_classes, widths, downs, shortcuts, preactivations,
-                 attention=True, **kwargs):
+                 attention=True, sn_over_classes=False, **kwargs):
         super().__init__(**kwargs)
         self.blocks = [DiscriminatorBlock(w, d, p, s) for w, d, s, p in
                        zip(widths, downs, shortcuts, preactivations)]
@@ -155,7 +160,8 @@ class BigGANDiscriminator(keras.Model):
         self.out = layers.SNDense(1, kernel_initializer=_init())
         self.embed = layers.SNEmbedding(
             num_classes, widths[-1],
-            kernel_initializer=keras.initializers.GlorotNormal())
+            kernel_initializer=keras.initializers.GlorotNormal(),
+            sn_over_classes=sn_over_classes)
 
     def features(self, images, labels=None, training=False):
         """h: the globally sum-pooled features D's output is read from."""
@@ -187,7 +193,8 @@ def _check(image_shape, num_classes):
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])
-def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True):
+def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True,
+           z_distribution="normal"):
     """compare_gan's BigGAN at 32x32 (see the module docstring).
 
     Args:
@@ -195,9 +202,11 @@ def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True):
       dim_z: latent dimension, split in 4 chunks.
       ch: width multiplier (96 in compare_gan; G blocks 4ch, D blocks 2ch).
       d_attention: a non-local block after D's first block.
+      z_distribution: 'normal' (compare_gan's BigGAN configs) or 'uniform'.
     """
     _check(image_shape, num_classes)
-    generator = BigGANGenerator(dim_z, num_classes, ch)
+    generator = BigGANGenerator(dim_z, num_classes, ch,
+                                z_distribution=z_distribution)
     discriminator = BigGANDiscriminator(
         num_classes, widths=[2 * ch] * 4, downs=[True, True, True, False],
         shortcuts=["conv", "none", "none", "none"],
@@ -209,13 +218,17 @@ def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True):
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])
-def biggan_pytorch(image_shape, num_classes, dim_z=128, ch=64):
-    """The BigGAN-PyTorch CIFAR-10 widths and options (module docstring)."""
+def biggan_pytorch(image_shape, num_classes, dim_z=128, ch=64,
+                   z_distribution="normal"):
+    """The BigGAN-PyTorch CIFAR-10 widths and options (module docstring);
+    z ~ N(0, 1) as BigGAN-PyTorch draws it."""
     _check(image_shape, num_classes)
     generator = BigGANGenerator(dim_z, num_classes, ch, hierarchical_z=False,
-                                one_plus_gamma=True, upsample="nearest")
+                                one_plus_gamma=True, upsample="nearest",
+                                z_distribution=z_distribution)
     discriminator = BigGANDiscriminator(
         num_classes, widths=[4 * ch] * 4, downs=[True, True, False, False],
         shortcuts=["conv", "conv", "identity", "identity"],
-        preactivations=[False, True, True, True], attention=False)
+        preactivations=[False, True, True, True], attention=False,
+        sn_over_classes=True)
     return generator, discriminator

@@ -144,24 +144,41 @@ class SNConv2D(_SpectralNormMixin, keras.layers.Layer):
 
 
 class SNEmbedding(_SpectralNormMixin, keras.layers.Layer):
-    """A class embedding (lookup table), spectrally normalized if asked."""
+    """A class embedding (lookup table), spectrally normalized if asked.
+
+    The power iteration runs on the [classes, dim] table with u over its
+    columns (compare_gan), or with `sn_over_classes` over its rows, as
+    BigGAN-PyTorch's SNEmbedding does (its u has one entry per class). Both
+    converge to the same sigma; they differ step by step.
+    """
 
     def __init__(self, num_classes, dim, spectral_norm=True,
-                 kernel_initializer=None, **kwargs):
+                 kernel_initializer=None, sn_over_classes=False, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.dim = dim
         self.spectral_norm = spectral_norm
+        self.sn_over_classes = sn_over_classes
         self.kernel_initializer = kernel_initializer or weight_init()
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
             shape=(self.num_classes, self.dim),
             initializer=self.kernel_initializer, name="embeddings")
-        self._build_sn(self.dim)
+        self._build_sn(self.num_classes if self.sn_over_classes else
+                       self.dim)
+
+    def _table(self, training):
+        if not (self.spectral_norm and self.sn_over_classes):
+            return self._normalized_kernel(training)
+        kernel = tf.cast(tf.convert_to_tensor(self.kernel), tf.float32)
+        table_t, u_new = spectral_normalize(tf.transpose(kernel), self.sn_u)
+        if training:
+            self.sn_u.assign(tf.cast(u_new, self.sn_u.dtype))
+        return tf.transpose(table_t)
 
     def call(self, labels, training=False):
-        return tf.cast(tf.gather(self._normalized_kernel(training), labels),
+        return tf.cast(tf.gather(self._table(training), labels),
                        self.compute_dtype)
 
 

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.models import latents
 from tfgda.models import layers
 
 __all__ = ["SNDCGANDiscriminator", "SNDCGANGenerator", "sndcgan"]
@@ -30,10 +31,11 @@ class SNDCGANGenerator(keras.Model):
     conditional = False
 
     def __init__(self, dim_z=128, image_shape=(32, 32, 3), num_classes=0,
-                 ch=64, **kwargs):
+                 ch=64, z_distribution="uniform", **kwargs):
         super().__init__(**kwargs)
         del num_classes
         self.dim_z = dim_z
+        self.z_distribution = latents.check_z_distribution(z_distribution)
         h, w, c = image_shape
         if h % 8 or w % 8:
             raise UserError(
@@ -90,7 +92,8 @@ class SNDCGANDiscriminator(keras.Model):
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])
-def sndcgan(image_shape, num_classes, dim_z=128, ch=64):
+def sndcgan(image_shape, num_classes, dim_z=128, ch=64,
+            z_distribution="uniform"):
     """Returns the SNDCGAN (generator, discriminator) pair.
 
     Args:
@@ -99,6 +102,9 @@ def sndcgan(image_shape, num_classes, dim_z=128, ch=64):
       dim_z: latent dimension (compare_gan: 128).
       ch: base width; 64 is the paper's model, smaller values give test-sized
         models of the same shape.
+      z_distribution: 'uniform' (U(-1, 1), compare_gan's default for
+        SNDCGAN) or 'normal'.
     """
-    return (SNDCGANGenerator(dim_z, image_shape, num_classes, ch=ch),
+    return (SNDCGANGenerator(dim_z, image_shape, num_classes, ch=ch,
+                             z_distribution=z_distribution),
             SNDCGANDiscriminator(image_shape, num_classes, ch=ch))
