@@ -35,3 +35,23 @@ def test_user_errors_are_one_line_with_their_status(error, status, capsys):
 
 def test_success_is_status_zero():
     assert cli.report(lambda: None) == 0
+
+
+@pytest.mark.parametrize("tool, needed", [
+    ("tfgda.train", {"model_dir", "gin_file", "gin_bindings"}),
+    ("tfgda.evaluate", {"model_dir", "checkpoint", "gin_bindings",
+                        "protocol", "inception", "reference_path"}),
+    ("tfgda.export", {"model_dir", "checkpoint", "export_dir"}),
+    ("tfgda.leak", {"model_dir", "checkpoint", "augment"}),
+    ("tfgda.sweep", {"root", "gin_file", "gin_bindings", "protocol",
+                     "inception", "reference_path"}),
+    ("tfgda.report", {"root", "out"}),
+    ("tfgda.tools.augment_gallery", {"images", "out"}),
+])
+def test_help_lists_the_flags_a_user_needs(tool, needed):
+    """--help shows a module's key flags: its own and the shared ones it
+    declares, not only under --helpfull."""
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    module = importlib.import_module(tool)
+    listed = {f.name for f in flags.FLAGS.get_key_flags_for_module(module)}
+    assert needed <= listed, needed - listed

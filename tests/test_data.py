@@ -124,3 +124,26 @@ def test_truncated_image_is_found_before_training(tmp_path):
     path.write_bytes(path.read_bytes()[:60])  # cut mid-stream
     with pytest.raises(UserError, match="'a/001.png'.*not a readable image"):
         data.make_dataset(2, path=folder)
+
+
+def test_a_zip_made_on_macos_trains_on_its_images_only(tmp_path):
+    """macOS adds __MACOSX/ folders and ._* AppleDouble files (not images,
+    though named like them); they are skipped."""
+    import zipfile  # pylint: disable=g-import-not-at-top
+    folder = write_images(tmp_path / "images", {"a": 2, "b": 2})
+    path = zip_folder(folder, tmp_path / "mac.zip")
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("__MACOSX/a/._0.png", b"\x00\x05\x16\x07junk")
+        archive.writestr("a/._1.png", b"\x00\x05\x16\x07junk")
+        archive.writestr(".DS_Store", b"junk")
+    ds, info = data.make_dataset(4, path=path, shuffle=False, repeat=False)
+    assert info.num_examples == 4 and info.num_classes == 2
+    assert _first(ds)["images"].shape == (4, 8, 8, 3)
+
+
+@pytest.mark.parametrize("resize", [0, -3, (32,), "32", (32, 0), True])
+def test_bad_resize_is_one_line(tmp_path, resize):
+    folder = write_images(tmp_path / "images", {"a": 2})
+    with pytest.raises(UserError, match="dataset.resize must be a positive "
+                       "integer"):
+        data.make_dataset(2, path=folder, resize=resize)

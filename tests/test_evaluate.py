@@ -33,3 +33,28 @@ def test_cli_evaluates_and_reports_mismatched_architectures(
     assert "checkpoint '5' is not in" in missing.stderr
 
 
+
+
+def test_cli_user_errors_are_one_line(tmp_path):
+    not_inception = tmp_path / "not_inception"
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    class Identity(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4])])
+        def __call__(self, x):
+            return x
+    tf.saved_model.save(Identity(), str(not_inception))
+    for args, message in [
+            ((), "--model_dir is required"),
+            ((f"--model_dir={tmp_path}", "--batch_size=0"),
+             "--batch_size must be a positive integer, got 0."),
+            ((f"--model_dir={tmp_path}", f"--inception={tmp_path / 'nope'}"),
+             f"the Inception module directory '{tmp_path / 'nope'}' does "
+             "not exist"),
+            ((f"--model_dir={tmp_path}", f"--inception={not_inception}"),
+             f"'{not_inception}' is not TF-GAN's Inception")]:
+        done = _cli(*args)
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith(
+            f"error: {message}"), (args, done.stderr[-500:])

@@ -10,6 +10,7 @@ import time
 
 from conftest import REPO
 from conftest import tiny_bindings
+import pytest
 import tensorflow as tf
 
 STEPS = 600
@@ -84,3 +85,40 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
     assert process.returncode == 0, err
     assert f"at step {last[-1]}." in err  # resumed from the latest
     assert _check_every_checkpoint(model_dir)[-1] == STEPS
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_save_a_checkpoint_and_exit_cleanly(
+        tmp_path, tiny_zip, signum):
+    """Ctrl-C (SIGINT) or a scheduler's SIGTERM: the step reached is saved
+    (checkpoints are otherwise 1000 steps apart here), the lock released,
+    one line printed, and the conventional status 128 + signal."""
+    model_dir = tmp_path / "run"
+    log = tmp_path / "log"
+    bindings = tiny_bindings(tiny_zip, 100_000, "train.checkpoint_every = "
+                             "1000", "train.image_every = 1000",
+                             "train.log_every = 1")
+    args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
+    args += [f"--gin_bindings={b}" for b in bindings]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    process = subprocess.Popen(args, cwd=REPO, env=env,
+                               stdout=subprocess.DEVNULL,
+                               stderr=open(log, "w"), text=True)
+    try:
+        assert _wait_for_training(process, log)
+        process.send_signal(signum)
+        status = process.wait(timeout=120)
+    finally:
+        process.kill()
+    text = log.read_text()
+    assert status == 128 + signum, text[-2000:]
+    assert "Traceback" not in text
+    last = text.strip().splitlines()[-1]
+    assert last.startswith(f"error: stopped by {signal.Signals(signum).name}"
+                           " at step "), last
+    step = int(last.split(" at step ")[1].split(";")[0])
+    assert last.endswith(f"ckpt-{step}."), last
+    assert 0 < step < 1000
+    steps = _check_every_checkpoint(str(model_dir))
+    assert steps == [step]
+    assert not (model_dir / ".tfgda.lock").exists()

@@ -123,6 +123,9 @@ def test_cli_checks_a_run_and_training_logs_the_check(run_with_images,
                 "--leak_images=160", "--classifier_steps=60")
     assert done.returncode == 0, done.stderr
     assert "classifier held-out accuracy" in done.stdout
+    # Trained without augmentation: the score is said not to be a leak.
+    assert "note: this run trained without augmenting real images" in \
+        done.stdout
     assert "generated" in done.stdout and "ceiling" in done.stdout
     with open(model_dir / "eval" / "leak" / "blueness_0.5_" /
               "ckpt-2.json") as f:
@@ -135,6 +138,22 @@ def test_cli_checks_a_run_and_training_logs_the_check(run_with_images,
     none = _cli(f"--model_dir={empty}", "--augment=blueness(0.5)")
     assert none.returncode == 2 and "Traceback" not in none.stderr
     assert "no checkpoint in" in none.stderr
+
+
+@pytest.mark.parametrize("bindings, caveat", [
+    ([], "without augmenting real images"),
+    (["augment.mode = 'real_only'", "augment.name = 'translation'",
+      "augment.strength = 0.2"], "with 'translation', not this"),
+    (["augment.mode = 'real_only'", "augment.name = 'translation+blueness'",
+      "augment.strength = 0.2"], None),
+])
+def test_a_score_is_a_leak_only_where_the_run_could_leak(bindings, caveat):
+    configs.parse([], bindings)
+    text = leak.training_caveat(augment.get("blueness(0.5)"))
+    if caveat is None:
+        assert text == ""
+    else:
+        assert caveat in text and "not a leak" in text
 
 
 def test_leak_every_needs_an_augmentation(tmp_path, tiny_zip):

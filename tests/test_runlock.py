@@ -43,6 +43,12 @@ def test_a_half_written_lock_is_stale(tmp_path):
 
 def test_a_lock_from_another_host_is_respected(tmp_path):
     _write_lock(tmp_path, 1, host="elsewhere")
-    with pytest.raises(UserError, match="on elsewhere"):
+    with pytest.raises(UserError, match="on elsewhere") as raised:
         with runlock.hold(str(tmp_path)):
             pass
+    # A dead host's lock (a restarted container has another name): the
+    # message names the lock file and how to clear it.
+    lock = os.path.join(str(tmp_path), runlock.LOCK_NAME)
+    assert f"lock file {lock}" in str(raised.value)
+    assert str(raised.value).endswith(f"delete the lock file: rm {lock}")
+    assert os.path.exists(lock)  # kept: only the user can know

@@ -191,6 +191,14 @@ def test_dry_run_prints_one_command_per_point_and_writes_nothing(tmp_path):
 
 
 def _sweep_cli(root, data, standin_inception, cache, *extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(_sweep_args(root, data, standin_inception, cache,
+                                      *extra),
+                          capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=600)
+
+
+def _sweep_args(root, data, standin_inception, cache, *extra):
     args = [sys.executable, "-m", "tfgda.sweep", f"--root={root}",
             "--sweep=augment.name=['translation', 'brightness']",
             f"--inception={standin_inception}", f"--reference_path={data}",
@@ -198,9 +206,7 @@ def _sweep_cli(root, data, standin_inception, cache, *extra):
             *extra]
     args += [f"--gin_bindings={b}" for b in tiny_bindings(
         data, 2, "augment.mode = 'real_and_fake'", "augment.strength = 0.2")]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(args, capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=600)
+    return args
 
 
 def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
@@ -321,3 +327,23 @@ def test_every_evaluated_checkpoint_is_a_row_and_all_can_be_asked(tmp_path):
     assert "--checkpoint=all" in eval_cmd
     _, eval_cmd = sweep.commands(grid, point, "DIR", [])
     assert "--checkpoint=latest" in eval_cmd
+
+
+@pytest.mark.parametrize("drop, message", [
+    ("--reference_path", "needs the test split, but the run trained on an "
+     "image archive: pass --reference_path"),
+    ("--inception", "the Inception module directory"),
+])
+def test_evaluation_inputs_are_checked_before_any_training(
+        tmp_path, tiny_zip, standin_inception, drop, message):
+    root = tmp_path / "sweep"
+    args = [a for a in _sweep_args(root, tiny_zip, standin_inception,
+                                   tmp_path / "c") if not a.startswith(drop)]
+    if drop == "--inception":
+        args.append(f"--inception={tmp_path / 'no_inception'}")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(args, capture_output=True, text=True, cwd=REPO,
+                          env=env, timeout=600)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not root.exists()  # nothing trained, nothing written

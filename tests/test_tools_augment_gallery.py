@@ -47,3 +47,10 @@ def test_cli_rejects_unknown_names(tmp_path, tiny_zip):
     assert result.returncode == 2
     assert "error: unknown augmentation 'zoom'" in result.stderr
     assert not (tmp_path / "g.png").exists()
+
+
+def test_cli_names_a_missing_output_folder(tmp_path, tiny_zip):
+    out = tmp_path / "missing_dir" / "g.png"
+    result = _run(tmp_path, f"--images={tiny_zip}", f"--out={out}")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"its folder '{out.parent}' does not exist" in result.stderr

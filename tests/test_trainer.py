@@ -125,6 +125,17 @@ ADAPTIVE = ("augment.mode = 'real_and_fake'", "augment.name = 'translation'",
      "which has none"),
     (["train.steps = 1", "augment.schedule = 'anneal'"],
      "augment.schedule 'anneal' is not one of"),
+    (["train.steps = 1", "train.batchsize = 4"],
+     "doesn't have a parameter named 'batchsize'. Did you mean "
+     "'batch_size'?"),
+    (["train.steps = 1", "dataset.path=/x/y.zip"],
+     "the binding 'dataset.path=/x/y.zip' has a value that is not a Python "
+     "literal: quote strings, e.g. dataset.path = '/x/y.zip'."),
+    (["train.steps = 1", "augment.mode = 'real_and_fake'",
+      "augment.name = 'translation'", "augment.strength = '0.4'"],
+     "the strength of 'translation' must be a number, got '0.4' (str)"),
+    (["train.steps = 1", "dataset.resize = 0"],
+     "dataset.resize must be a positive integer"),
 ])
 def test_bad_config_is_one_line_and_leaves_model_dir_alone(
         tmp_path, capsys, bindings, message):

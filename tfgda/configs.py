@@ -5,9 +5,12 @@ source checkout, then in `<prefix>/share/tfgda/gin_configs` of an installed
 package; the same folders serve `include` lines inside gin files.
 """
 
+import ast
 import contextlib
+import inspect
 import logging
 import os
+import re
 import sys
 
 import gin
@@ -70,8 +73,28 @@ def parse(gin_files=(), gin_bindings=(), finalize=True):
     except UserError:
         raise
     except Exception as e:  # gin raises ValueError, SyntaxError, TokenError...
+        unquoted = _unquoted_binding(gin_bindings)
+        if unquoted and "Unable to parse" in str(e):
+            raise UserError(unquoted) from e
         raise UserError(f"gin config error: {_first_line(e)}{_hint(e)}") \
             from e
+
+
+def _unquoted_binding(gin_bindings):
+    """The message for a binding whose value is neither a Python literal nor
+    a gin reference (an unquoted string), or None."""
+    for binding in gin_bindings:
+        name, sep, value = binding.partition("=")
+        value = value.strip()
+        if not sep or not value or value.startswith(("@", "%")):
+            continue
+        try:
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return (f"the binding {binding.strip()!r} has a value that is "
+                    "not a Python literal: quote strings, e.g. "
+                    f"{name.strip()} = '{value}'.")
+    return None
 
 
 class _DropPathNotFound(logging.Filter):
@@ -105,6 +128,14 @@ def _hint(e):
     markers = [m for m in ("No configurable matching '",
                            "No configurable matching reference '@")
                if m in text]
+    parameter = re.search(r"Configurable '([\w.]+)' doesn't have a "
+                          r"parameter named '(\w+)'", text)
+    if parameter:
+        found = gin.config._REGISTRY.get_match(parameter.group(1))  # pylint: disable=protected-access
+        names = inspect.signature(found.wrapped).parameters if found else {}
+        hint = did_you_mean(parameter.group(2), names)
+        if hint:
+            return hint
     if not markers:
         return (" Check the spelling against the configurables in "
                 "docs/CONFIG.md.")

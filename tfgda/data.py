@@ -56,8 +56,7 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
         for CIFAR-sized data; turn off for large datasets).
     """
     name = _resolve_name(name, path)
-    size = None if resize is None else (
-        (resize, resize) if isinstance(resize, int) else tuple(resize))
+    size = _check_resize(resize)
     if name == "images":
         ds, info = _image_archive(path, size)
     else:
@@ -87,6 +86,28 @@ def to_uint8(images):
 def _to_float(images, labels):
     images = tf.cast(images, tf.float32) / 127.5 - 1.0
     return {"images": images, "labels": tf.cast(labels, tf.int32)}
+
+
+def _is_image_name(name):
+    """An image file, not the metadata macOS adds to archives (__MACOSX/
+    folders, ._* AppleDouble files) nor a hidden file."""
+    parts = name.replace(os.sep, "/").split("/")
+    return (name.lower().endswith(IMAGE_EXTENSIONS) and
+            "__MACOSX" not in parts and not parts[-1].startswith("."))
+
+
+def _check_resize(resize):
+    """(height, width) of dataset.resize, or None; a UserError otherwise."""
+    if resize is None:
+        return None
+    size = (resize, resize) if isinstance(resize, int) else resize
+    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(
+            isinstance(s, int) and not isinstance(s, bool) and s > 0
+            for s in size)):
+        raise UserError(f"dataset.resize must be a positive integer or "
+                        f"(height, width) of positive integers, got "
+                        f"{resize!r}: e.g. dataset.resize = 32.")
+    return tuple(size)
 
 
 def _resize(image, size):
@@ -154,14 +175,14 @@ def _image_archive(path, size):
                         "file or a directory of images.")
     if os.path.isdir(path):
         names = sorted(
-            os.path.relpath(os.path.join(root, f), path)
-            for root, _, files in os.walk(path) for f in files
-            if f.lower().endswith(IMAGE_EXTENSIONS))
+            n for n in (os.path.relpath(os.path.join(root, f), path)
+                        for root, _, files in os.walk(path) for f in files)
+            if _is_image_name(n))
         contents = [_read_file(os.path.join(path, n)) for n in names]
     elif zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             names = sorted(n for n in archive.namelist()
-                           if n.lower().endswith(IMAGE_EXTENSIONS))
+                           if _is_image_name(n))
             contents = [archive.read(n) for n in names]
     else:
         raise UserError(f"dataset.path {path!r} is neither a zip file nor a "

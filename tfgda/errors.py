@@ -6,7 +6,8 @@ error's `exit_status`. Each message names the problem and the fix.
 
 import difflib
 
-__all__ = ["UserError", "WorkerLostError", "did_you_mean"]
+__all__ = ["Interrupted", "Terminated", "UserError", "WorkerLostError",
+           "did_you_mean"]
 
 
 def did_you_mean(name, known):
@@ -30,3 +31,17 @@ class WorkerLostError(UserError):
     """
 
     exit_status = 75
+
+
+class Interrupted(UserError):
+    """A run stopped by SIGINT (Ctrl-C) after saving its checkpoint; exits
+    with the conventional 128 + 2. (Statuses are class attributes: gin
+    re-raises errors as proxies that keep the class, not the instance.)"""
+
+    exit_status = 130
+
+
+class Terminated(Interrupted):
+    """The same for SIGTERM (what schedulers send): 128 + 15."""
+
+    exit_status = 143

@@ -33,11 +33,22 @@ CACHE_DIR = flags.DEFINE_string("cache_dir", "~/.cache/tfgda",
                                 "Where reference statistics are cached.")
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
 
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("model_dir")
+flags.declare_key_flag("checkpoint")
+flags.declare_key_flag("gin_bindings")
+
 
 def _evaluate():
     model_dir = cli.MODEL_DIR.value
-    if not model_dir or not os.path.isdir(model_dir):
+    if not model_dir:
+        raise UserError("--model_dir is required: the training run to "
+                        "evaluate.")
+    if not os.path.isdir(model_dir):
         raise UserError(f"--model_dir {model_dir!r} is not a directory.")
+    if BATCH_SIZE.value <= 0:
+        raise UserError(f"--batch_size must be a positive integer, got "
+                        f"{BATCH_SIZE.value}.")
     feature_model = None
     if INCEPTION.value:
         feature_model = inception.load_feature_model(INCEPTION.value)

@@ -17,8 +17,10 @@ import tensorflow as tf
 from tfgda import configs
 from tfgda import data as data_lib
 from tfgda import models
+from tfgda.checkpointing import UNREADABLE_ERRORS
 from tfgda.checkpointing import VariableList
 from tfgda.checkpointing import checkpoint_step
+from tfgda.checkpointing import list_checkpoints
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
@@ -33,9 +35,7 @@ __all__ = ["TrainingEvaluator", "build_sampler", "checkpoints_to_evaluate",
 
 def checkpoints_to_evaluate(model_dir, which):
     """Checkpoint paths for 'latest', 'all' or a step number."""
-    state = tf.train.get_checkpoint_state(model_dir) if os.path.isdir(
-        model_dir) else None
-    paths = list(state.all_model_checkpoint_paths) if state else []
+    paths = [path for _, path in list_checkpoints(model_dir)]
     if not paths:
         raise UserError(f"no checkpoint in {model_dir!r}: train first, or "
                         "check --model_dir.")
@@ -96,7 +96,14 @@ def build_sampler(model_dir, run_info, checkpoint_path):
     try:
         tf.train.Checkpoint(**{name: VariableList(generator)}).restore(
             checkpoint_path).expect_partial().assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
+    except UNREADABLE_ERRORS as e:
+        others = [step for step, path in list_checkpoints(model_dir)
+                  if path != checkpoint_path]
+        raise UserError(
+            f"checkpoint {checkpoint_path!r} is unreadable (corrupt or "
+            f"truncated: {type(e).__name__}); the run's other checkpoints "
+            f"are steps {others}: pass --checkpoint=STEP.") from e
+    except (AssertionError, ValueError) as e:
         raise UserError(
             f"checkpoint {checkpoint_path!r} does not fit the model of "
             f"{model_dir}/operative_config.gin ({type(e).__name__}): was it "

@@ -46,6 +46,11 @@ _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write.")
 _OVERWRITE = flags.DEFINE_bool("overwrite", False,
                                "Replace an existing export_dir.")
 
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("model_dir")
+flags.declare_key_flag("checkpoint")
+flags.declare_key_flag("gin_bindings")
+
 
 class _Untracked:
     """Keeps the Keras model out of the SavedModel's object graph (Keras

@@ -36,6 +36,10 @@ _LEAK_REFERENCE = flags.DEFINE_string(
     "leak_reference_path", None, "Real images (zip or folder) instead of "
     "the run's own training data.")
 
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("model_dir")
+flags.declare_key_flag("checkpoint")
+
 
 def _main():
     model_dir = cli.MODEL_DIR.value

@@ -23,6 +23,7 @@ import json
 import math
 import os
 
+import gin
 import keras
 import tensorflow as tf
 
@@ -63,6 +64,7 @@ class LeakReport:
     intervals: dict  # name -> (low, high)
     counts: dict  # name -> images classified
     step: int | None = None
+    caveat: str = ""  # what the score can mean for this run, if not a leak
 
     @property
     def score(self):
@@ -94,7 +96,7 @@ class LeakReport:
             line("generated", self.generated),
             line("baseline", self.baseline) + "  (held-out real images)",
             line("ceiling", self.ceiling) + "  (augmented real images)",
-            verdict])
+            verdict] + ([f"note: {self.caveat}"] if self.caveat else []))
 
 
 def _classifier(channels, seed):
@@ -253,6 +255,7 @@ def leak_check(model_dir, augmentation, checkpoint="latest",
     step = checkpoint_step(path)
     report = detector.check(generate(sampler, run_info["num_classes"],
                                      num_images, seed), step=step)
+    report = dataclasses.replace(report, caveat=training_caveat(pipeline))
     folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
     os.makedirs(folder, exist_ok=True)
     result = report.as_dict()
@@ -260,6 +263,30 @@ def leak_check(model_dir, augmentation, checkpoint="latest",
     write_atomically(os.path.join(folder, f"ckpt-{step}.json"),
                      json.dumps(result, indent=2))
     return report
+
+
+def training_caveat(pipeline):
+    """What a score means when the run (its gin config loaded) never showed
+    D real images with this augmentation: then nothing could leak it, and a
+    score above 0 only says its samples differ from real images in a way
+    the classifier reads as the augmentation. '' when it could leak."""
+    try:
+        mode = gin.query_parameter("augment.mode")
+        name = gin.query_parameter("augment.name")
+        strength = gin.query_parameter("augment.strength")
+    except ValueError:  # unbound: the defaults, no augmentation
+        mode, name, strength = "none", None, None
+    if mode != "none" and name:
+        trained = {op.name for op, _ in augment_lib.get(name, strength).ops}
+        if trained & {op.name for op, _ in pipeline.ops}:
+            return ""
+    trained = "without augmenting real images" if mode == "none" else \
+        f"with {name!r}, not this augmentation"
+    return (f"this run trained {trained} (augment.mode = {mode!r}), so "
+            "nothing could leak it: a score above 0 means only that its "
+            "samples differ from real images in a way the classifier reads "
+            f"as {pipeline.spec} (a colour cast, or samples still far from "
+            "real images), not a leak.")
 
 
 def _safe(spec):

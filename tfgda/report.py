@@ -29,6 +29,7 @@ import os
 import statistics
 
 from absl import app
+from absl import flags
 import matplotlib
 
 matplotlib.use("Agg")
@@ -40,6 +41,10 @@ from tfgda.errors import UserError  # noqa: E402
 
 __all__ = ["Group", "draw", "group_rows", "paper_values", "read_sweep",
            "write_report"]
+
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("root")
+flags.declare_key_flag("out")
 
 
 PAPER_VALUES = os.path.join(os.path.dirname(os.path.abspath(__file__)),

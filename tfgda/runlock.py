@@ -49,8 +49,10 @@ def _acquire(path):
                 raise UserError(
                     f"{os.path.dirname(path)!r} is in use by PID "
                     f"{owner.get('pid')} on {owner.get('host')} (since "
-                    f"{owner.get('since')}): stop that trainer, or use "
-                    "another --model_dir.") from None
+                    f"{owner.get('since')}; lock file {path}): stop that "
+                    "trainer, or use another --model_dir. If it is gone "
+                    "(its machine or container restarted), delete the lock "
+                    f"file: rm {path}") from None
             os.remove(path)  # stale: its owner is gone
             continue
         with os.fdopen(fd, "w") as f:

@@ -50,8 +50,8 @@ from tfgda import train
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 
-__all__ = ["COLUMNS", "Point", "Sweep", "axis_bindings", "expand", "gather",
-           "parse_sweep", "run_sweep"]
+__all__ = ["COLUMNS", "Point", "Sweep", "axis_bindings", "check_evaluation",
+           "expand", "gather", "parse_sweep", "run_sweep"]
 
 _SWEEP = flags.DEFINE_multi_string(
     "sweep", [], "NAME=[v1, v2, ...]: a binding and its values (Python "
@@ -62,6 +62,16 @@ _CHECKPOINTS = flags.DEFINE_enum(
     "checkpoints", "last", ["last", "all"], "Which checkpoints of each "
     "point to evaluate: its last, or every one still on disk "
     "(train.keep_checkpoints; train.eval_every evaluates during training).")
+
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("root")
+flags.declare_key_flag("gin_file")
+flags.declare_key_flag("gin_bindings")
+flags.declare_key_flag("protocol")
+flags.declare_key_flag("inception")
+flags.declare_key_flag("reference_path")
+flags.declare_key_flag("batch_size")
+flags.declare_key_flag("cache_dir")
 
 # The settings of a run that results.csv records (and the report matches
 # against the paper's values), with their defaults (None: the function's).
@@ -451,12 +461,36 @@ def _eval_flags():
     return flags_out
 
 
+def check_evaluation(sweep, protocol, reference_path=None, inception=None):
+    """Raises a UserError, before any point trains, if its evaluation would
+    fail: an unknown protocol, an archive run without the protocol's
+    reference images, or an Inception module that cannot be loaded."""
+    from tfgda import evaluator  # pylint: disable=g-import-not-at-top
+    from tfgda.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
+    from tfgda.metrics import protocols  # pylint: disable=g-import-not-at-top
+    parsed = protocols.parse(protocol)
+    for point in sweep.points:
+        gin.clear_config()
+        configs.parse(sweep.gin_files, [*sweep.bindings, *point.bindings])
+        path = _query("dataset.path", None)
+        run_info = {"dataset": "images" if path else _query("dataset.name",
+                                                            None),
+                    "source": path, "image_shape": [32, 32, 3]}
+        evaluator.real_images_source(
+            run_info, parsed.split, reference_path,
+            needed_by=f"protocol {parsed.name} (--protocol)")
+    gin.clear_config()
+    inception_lib.load_feature_model(*([inception] if inception else []))
+
+
 def _main():
     sweep = expand(train.GIN_FILE.value, cli.GIN_BINDINGS.value,
                    _SWEEP.value)
     root = cli.ROOT.value
     protocol = evaluate.PROTOCOL.value
     if not _DRY_RUN.value:
+        check_evaluation(sweep, protocol, evaluate.REFERENCE_PATH.value,
+                         evaluate.INCEPTION.value)
         print(f"sweep of {len(sweep.points)} points into {root}",
               file=sys.stderr)
     failed = run_sweep(sweep, root, protocol, _eval_flags(), _DRY_RUN.value,

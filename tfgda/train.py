@@ -17,6 +17,10 @@ __all__ = ["GIN_FILE", "run", "train_cli"]
 GIN_FILE = flags.DEFINE_multi_string(
     "gin_file", [], "Gin config file(s): a path, or a name under gin_configs/.")
 
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("model_dir")
+flags.declare_key_flag("gin_bindings")
+
 
 def _train(gin_files, gin_bindings, model_dir):
     trainer.check_model_dir(model_dir)

@@ -12,6 +12,8 @@ import json
 import math
 import os
 import re
+import signal
+import threading
 import time
 
 from absl import logging
@@ -20,6 +22,7 @@ import keras
 import tensorflow as tf
 
 from tfgda import augment as augment_lib
+from tfgda import checkpointing
 from tfgda import data as data_lib
 from tfgda import distribute
 from tfgda import evaluator as evaluator_lib
@@ -30,8 +33,9 @@ from tfgda import models
 from tfgda import optim
 from tfgda import runlock
 from tfgda import visualize
-from tfgda.checkpointing import checkpoint_step
 from tfgda.checkpointing import write_atomically
+from tfgda.errors import Interrupted
+from tfgda.errors import Terminated
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
 from tfgda.errors import did_you_mean
@@ -109,9 +113,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         raise UserError(f"train.batch_size {batch_size} does not divide over "
                         f"{replicas} replicas: use a multiple of {replicas}.")
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
-    latest = tf.train.latest_checkpoint(model_dir) if os.path.isdir(
-        model_dir) else None  # the run's (the chief's) latest checkpoint
-    start = checkpoint_step(latest) if latest else 0
+    found = checkpointing.list_checkpoints(model_dir)  # the chief's
+    start = found[-1][0] if found else 0
     augment = augment_lib.make_policy(total_steps=steps)
     dataset, info = data_lib.make_dataset(
         batch_size, seed=_data_seed(seed, start))
@@ -153,30 +156,69 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     # folder under model_dir, so only the chief's checkpoints are the run's.
     save_dir = model_dir if chief else os.path.join(
         model_dir, "workers", f"worker-{task_id}")
-    saver = _Saver(checkpoint, save_dir, keep_checkpoints)
+    saver = checkpointing.Saver(checkpoint, save_dir, keep_checkpoints)
 
     os.makedirs(save_dir, exist_ok=True)
-    with runlock.hold(save_dir):
-        # --- Resume.
-        _restore(checkpoint, latest, model_dir)
+    with runlock.hold(save_dir), _InterruptGuard() as interrupt:
+        # --- Resume, from the newest readable checkpoint of the run's own
+        # files (a copied run resumes from its copies).
+        for left in checkpointing.clean_partial_writes(save_dir):
+            logging.warning("Removed %s, left by a save that did not "
+                            "finish.", os.path.join(save_dir, left))
+        resumed = checkpointing.restore_latest(checkpoint, model_dir,
+                                               quarantine_bad=chief)
+        logging.info(_summary(model, gan, info, steps, batch_size, resumed,
+                              model_dir))
+        begun = time.time()
         if chief:
             write_atomically(os.path.join(model_dir, "run_info.json"),
                               json.dumps(run_info, indent=2))
             _write_operative_config(model_dir)
-        return _loop(gan, strategy, dataset, saver, model_dir=model_dir,
-                     chief=chief, steps=steps, steps_per_call=steps_per_call,
-                     log_every=log_every, checkpoint_every=checkpoint_every,
-                     image_every=image_every, checks=checks,
-                     augment=augment, seed=seed, stats=stats,
-                     batch_size=batch_size, num_classes=info.num_classes)
+        try:
+            metrics = _loop(
+                gan, strategy, dataset, saver, model_dir=model_dir,
+                chief=chief, steps=steps, steps_per_call=steps_per_call,
+                log_every=log_every, checkpoint_every=checkpoint_every,
+                image_every=image_every, checks=checks, augment=augment,
+                seed=seed, stats=stats, batch_size=batch_size,
+                num_classes=info.num_classes, interrupt=interrupt)
+        except (tf.errors.OpError, OSError) as e:
+            if not checkpointing.is_disk_full(e):
+                raise
+            checkpointing.clean_partial_writes(save_dir)
+            raise checkpointing.DiskFullError(
+                f"no space left on the disk of {save_dir!r}; the last good "
+                f"checkpoint is {saver.latest() or 'none'}. Free space and "
+                "rerun the same command to resume from it.") from e
+    logging.info("Finished: step %d of %d in %s; latest checkpoint %s.",
+                 int(gan.step.numpy()), steps,
+                 _clock(time.time() - begun), saver.latest())
+    return metrics
+
+
+def _summary(model, gan, info, steps, batch_size, resumed, model_dir):
+    """The run in one line, before its first step."""
+    h, w, c = info.image_shape
+    images = f"{info.num_examples} images" if info.num_examples > 0 else \
+        "images"
+    start = (f"resuming at step {checkpointing.checkpoint_step(resumed)}"
+             if resumed else "from scratch")
+    g_count = models.count_params(gan.generator)
+    d_count = models.count_params(gan.discriminator)
+    return (f"Training {model.__name__} (G {g_count:,}, D {d_count:,} "
+            "parameters) on "
+            f"{info.name} ({images}, {info.num_classes} classes, {h}x{w}x{c})"
+            f": {steps} steps of batch {batch_size}, {start}; writing to "
+            f"{model_dir}.")
 
 
 def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
           steps_per_call, log_every, checkpoint_every, image_every, checks,
-          augment, seed, stats, batch_size, num_classes):
+          augment, seed, stats, batch_size, num_classes, interrupt):
     """The training loop: compiled calls, then logs, samples, checkpoints
-    and the sampler checks at their steps (files from the chief only).
-    Returns the last metrics."""
+    and the sampler checks at their steps (files from the chief only),
+    until the last step or an interrupt (`_InterruptGuard`). Returns the
+    last metrics."""
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
     writer = tf.summary.create_file_writer(model_dir) if chief else \
@@ -189,18 +231,27 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
         n = _steps_until_event(step, steps, steps_per_call, log_every,
                                checkpoint_every, image_every,
                                *(check.every for check in checks))
+        started = time.time()
         metrics = _run_call(train_call, iterator, n, strategy, step,
                             saver.latest())
         step += n
         _check_finite(metrics, step, saver.latest())
-        if first_call and chief:  # now every configurable has been called
-            _write_operative_config(model_dir)
+        if first_call:  # tracing and compiling: not in the rate or the ETA
+            logging.info("First compiled call (tracing, compiling, %d "
+                         "step%s): %.1f s.", n, "s"[:n > 1],
+                         time.time() - started)
+            timer.restart(step)
+            if chief:  # now every configurable has been called
+                _write_operative_config(model_dir)
             first_call = False
         if step % log_every == 0 or step == steps:
             rate = timer.update(step)
-            logging.info("step %d/%d  %.2f steps/s  ETA %s  %s", step, steps,
-                         rate, timer.eta(step), _format(metrics))
-            _write_scalars(writer, step, metrics, rate)
+            if rate is None:
+                logging.info("step %d/%d  %s", step, steps, _format(metrics))
+            else:
+                logging.info("step %d/%d  %.2f steps/s  ETA %s  %s", step,
+                             steps, rate, timer.eta(step), _format(metrics))
+                _write_scalars(writer, step, metrics, rate)
         if chief and (step % image_every == 0 or step == steps):
             gan.prepare_sampler(stats.grid_samples, stats.batch_size)
             samples = gan.sample(grid_z, grid_labels)
@@ -216,8 +267,57 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
             gan.prepare_sampler(stats.num_samples, stats.batch_size)
         for check in due:
             check.run(gan.sampler, step, writer, strategy)
+        if interrupt.signum:
+            _stop_at_interrupt(interrupt.signum, step, saver, strategy)
     writer.flush()
     return metrics
+
+
+class _InterruptGuard:
+    """SIGINT (Ctrl-C) and SIGTERM (schedulers) stop the loop after its
+    current compiled call, not inside it: the loop then saves a checkpoint
+    and exits. A second signal stops at once, as the default would."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        del frame
+        if self.signum is not None:  # the second one: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self.signum = signum
+        logging.warning("%s received: stopping after this step with a "
+                        "checkpoint (again to stop at once).",
+                        signal.Signals(signum).name)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_at_interrupt(signum, step, saver, strategy):
+    """Saves the step (saving is collective: on a multi-worker job only if
+    every worker would, so not there) and raises Interrupted."""
+    name = signal.Signals(signum).name
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        where = f"its latest checkpoint, {saver.latest() or 'none'}"
+    else:
+        if not (saver.latest() or "").endswith(f"ckpt-{step}"):
+            saver.save(step)
+        where = saver.latest()
+    error = Terminated if signum == signal.SIGTERM else Interrupted
+    raise error(f"stopped by {name} at step {step}; rerun the same command "
+                f"to resume from {where}.")
 
 
 # What a collective op raises when a peer worker stops answering.
@@ -245,56 +345,6 @@ def _run_call(train_call, iterator, n, strategy, step, latest):
             f"({type(e).__name__}; unhealthy: {lost}). Restart every worker "
             "with its command: the job resumes from "
             f"{latest or 'its start (no checkpoint yet)'}.") from e
-
-
-def _restore(checkpoint, path, model_dir):
-    if not path:
-        return
-    try:
-        checkpoint.restore(path).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        raise UserError(
-            f"the checkpoint {path!r} does not fit this "
-            f"model ({type(e).__name__}: it was written with another "
-            "architecture or config): resume with the run's own "
-            f"{model_dir}/operative_config.gin, or use a new --model_dir.") \
-            from e
-    logging.info("Resumed from %s at step %d.", path,
-                 int(checkpoint.step.numpy()))
-
-
-class _Saver:
-    """Checkpoints that a kill at any moment cannot leave half-listed.
-
-    Each save writes the checkpoint's files, then records it (with the
-    ones kept) in the directory's state file, which TensorFlow writes
-    atomically, and only then deletes the checkpoints no longer kept.
-    (tf.train.CheckpointManager deletes before it records, so a kill in
-    between leaves a listed checkpoint without its files.)
-    """
-
-    def __init__(self, checkpoint, directory, keep):
-        # Create save_counter now, so write() saves it and restore() finds it.
-        _ = checkpoint.save_counter
-        self.checkpoint = checkpoint
-        self.directory = directory
-        self.keep = keep
-
-    def latest(self):
-        return tf.train.latest_checkpoint(self.directory)
-
-    def save(self, step):
-        path = self.checkpoint.write(
-            os.path.join(self.directory, f"ckpt-{step}"))
-        state = tf.train.get_checkpoint_state(self.directory)
-        paths = [p for p in (state.all_model_checkpoint_paths if state
-                             else []) if p != path] + [path]
-        tf.compat.v1.train.update_checkpoint_state(  # an atomic write
-            self.directory, path, all_model_checkpoint_paths=paths[
-                -self.keep:])
-        for old in paths[:-self.keep]:
-            for name in tf.io.gfile.glob(f"{old}.*"):
-                tf.io.gfile.remove(name)
 
 
 def _check_finite(metrics, step, latest):
@@ -491,12 +541,18 @@ class _Progress:
     """Steps per second since the last report, and the ETA."""
 
     def __init__(self, start_step, total):
-        self._last_step = start_step
         self.total = total
-        self._last_time = time.time()
         self.rate = 0.0
+        self.restart(start_step)
+
+    def restart(self, step):
+        """Measures from now on (after the first call's compilation)."""
+        self._last_step, self._last_time = step, time.time()
 
     def update(self, step):
+        """The rate since the last report; None if no step ran since."""
+        if step == self._last_step:
+            return None
         now = time.time()
         self.rate = (step - self._last_step) / max(now - self._last_time,
                                                    1e-9)
@@ -506,6 +562,9 @@ class _Progress:
     def eta(self, step):
         if not self.rate:
             return "?"
-        seconds = int((self.total - step) / self.rate)
-        hours, rest = divmod(seconds, 3600)
-        return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"
+        return _clock((self.total - step) / self.rate)
+
+
+def _clock(seconds):
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s"

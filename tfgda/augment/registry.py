@@ -198,6 +198,11 @@ class MissingStrengthError(UserError):
 
 
 def _with_strength(op, strength):
+    if strength is not None and (isinstance(strength, bool) or
+                                 not isinstance(strength, (int, float))):
+        raise UserError(f"the strength of {op.name!r} must be a number, got "
+                        f"{strength!r} ({type(strength).__name__}): write "
+                        f"it without quotes, e.g. augment.strength = 0.4.")
     if strength is None:
         strength = op.default_strength
     if strength is None:

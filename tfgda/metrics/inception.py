@@ -75,12 +75,33 @@ def load_feature_model(handle=INCEPTION_TFHUB):
     """Loads the Inception module; a UserError explains how to provide it."""
     import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
     handle = os.path.expanduser(handle)
+    how = ("Download TF-GAN's Inception once (see docs/EVALUATION.md) and "
+           "pass --inception=DIR (gin: inception.handle = 'DIR').")
+    if "://" not in handle and not os.path.isdir(handle):
+        raise UserError(f"the Inception module directory {handle!r} does "
+                        f"not exist. {how}")
     try:
         module = hub.load(handle)
     except Exception as e:  # network errors, missing or broken directories
         raise UserError(
             f"the Inception module {handle!r} could not be loaded "
-            f"({type(e).__name__}). Download TF-GAN's Inception once (see "
-            "docs/EVALUATION.md) and pass --inception=DIR (gin: "
-            "inception.handle = 'DIR').") from e
-    return FeatureModel(module, handle)
+            f"({type(e).__name__}). {how}") from e
+    model = FeatureModel(module, handle)
+    _check_contract(model, how)
+    return model
+
+
+def _check_contract(model, how):
+    """One small call: a model that does not return 'pool_3' and 'logits'
+    for [N, 299, 299, 3] images is not TF-GAN's Inception."""
+    try:
+        features, logits = model(tf.zeros([1, 8, 8, 3]))
+    except Exception as e:  # pylint: disable=broad-except
+        raise UserError(
+            f"{model.handle!r} is not TF-GAN's Inception: calling it on "
+            "[1, 299, 299, 3] images in [-1, 1] fails "
+            f"({type(e).__name__}; it must return a dict with 'pool_3' and "
+            f"'logits'). {how}") from e
+    if features.shape[0] != 1 or logits.shape[0] != 1:
+        raise UserError(f"{model.handle!r} is not TF-GAN's Inception: its "
+                        "outputs do not have one row per image. " + how)

@@ -7,6 +7,8 @@ strength, all on the same image (or `--num_images` images side by side per
 cell). Mixing augmentations take their partners from the images read.
 """
 
+import os
+
 from absl import app
 from absl import flags
 from matplotlib.figure import Figure
@@ -32,6 +34,9 @@ _STRENGTHS = flags.DEFINE_list("strengths", ["0.1", "0.2", "0.3", "0.4",
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
 _POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the random parameters.")
+
+# Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("out")
 
 
 def read_images(path, count, seed=0):
@@ -88,11 +93,15 @@ def _gallery_cli():
         raise UserError(f"--strengths must be numbers: {e}") from e
     for name in _NAMES.value:
         augment.describe(name)  # unknown names fail before any work
+    out = cli.OUT.value or "gallery.png"
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise UserError(f"--out {out!r}: its folder {folder!r} does not "
+                        "exist: create it, or write elsewhere.")
     images = read_images(_IMAGES.value, max(_POOL.value, _NUM_IMAGES.value),
                          _SEED.value)
     rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
                    _SEED.value)
-    out = cli.OUT.value or "gallery.png"
     _draw(rows, _NAMES.value, strengths, out)
     print(f"wrote {out}: {len(rows)} augmentations x "
           f"{len(strengths)} strengths")
