@@ -135,6 +135,11 @@ def _tfds(name, split, data_dir, seed):
     try:
         builder = tfds.builder(name, data_dir=data_dir)
         builder.download_and_prepare()
+    except ModuleNotFoundError as e:  # a dependency, not the network
+        raise UserError(
+            f"TFDS needs the Python module {e.name!r} to prepare {name!r}, "
+            f"and it is not installed: pip install {e.name} (or reinstall "
+            "tfgda, which declares it: pip install -e .).") from e
     except Exception as e:  # network, permissions, unknown name...
         raise UserError(
             f"TFDS dataset {name!r} could not be loaded ({type(e).__name__}: "
