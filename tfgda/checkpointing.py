@@ -96,10 +96,12 @@ def quarantine(path):
 
 def write_atomically(path, text):
     """A temporary file, then a rename: a kill never leaves half a file
-    (configs, run info, evaluation results, a sweep's records)."""
-    with open(f"{path}.tmp", "w", newline="") as f:
+    (configs, run info, evaluation results, a sweep's records). Through
+    tf.io.gfile, so run directories may be on object stores (gs://), where
+    the rename is a copy."""
+    with tf.io.gfile.GFile(f"{path}.tmp", "w") as f:
         f.write(text)
-    os.replace(f"{path}.tmp", path)
+    tf.io.gfile.rename(f"{path}.tmp", path, overwrite=True)
 
 
 def clean_partial_writes(directory):

@@ -44,6 +44,12 @@ def config_dirs():
 
 def find_gin_file(name):
     """Returns the path of gin file `name`, or raises a UserError."""
+    if "://" in name:  # a run's operative config on gs://, ram://...
+        _read_remote_files()
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        if tf.io.gfile.exists(name):
+            return name
+        raise UserError(f"gin file {name!r} not found.")
     candidates = [name] + [os.path.join(d, name) for d in config_dirs()]
     if not name.endswith(".gin"):
         candidates += [c + ".gin" for c in candidates]
@@ -57,6 +63,17 @@ def find_gin_file(name):
     hint = did_you_mean(name, shipped)
     raise UserError(f"gin file {name!r} not found.{hint} Shipped configs: "
                     f"{', '.join(shipped) or 'none'}.")
+
+
+_REMOTE_READER = []
+
+
+def _read_remote_files():
+    """Lets gin read files through tf.io.gfile (gs://, ram://), once."""
+    if not _REMOTE_READER:
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+        gin.config.register_file_reader(tf.io.gfile.GFile, tf.io.gfile.exists)
+        _REMOTE_READER.append(True)
 
 
 def parse(gin_files=(), gin_bindings=(), finalize=True):

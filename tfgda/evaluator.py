@@ -208,16 +208,16 @@ def load_run(model_dir, gin_bindings=()):
 
 def read_run_info(model_dir):
     path = os.path.join(model_dir, "run_info.json")
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise UserError(f"{path!r} is missing: is {model_dir!r} a tfgda "
                         "training directory?")
-    with open(path) as f:
+    with tf.io.gfile.GFile(path) as f:
         return json.load(f)
 
 
 def _write_result(model_dir, writer, result):
     folder = os.path.join(model_dir, "eval", result["protocol"])
-    os.makedirs(folder, exist_ok=True)
+    tf.io.gfile.makedirs(folder)
     # Atomic: a sweep takes this file's existence as "evaluated".
     write_atomically(os.path.join(folder, f"ckpt-{result['step']}.json"),
                      json.dumps(result, indent=2))

@@ -257,7 +257,7 @@ def leak_check(model_dir, augmentation, checkpoint="latest",
                                      num_images, seed), step=step)
     report = dataclasses.replace(report, caveat=training_caveat(pipeline))
     folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
-    os.makedirs(folder, exist_ok=True)
+    tf.io.gfile.makedirs(folder)
     result = report.as_dict()
     result["standing_stats_samples"] = standing.samples_used(sampler)
     write_atomically(os.path.join(folder, f"ckpt-{step}.json"),

@@ -3,6 +3,12 @@
 The lock is created atomically (O_CREAT | O_EXCL). A lock whose process is
 gone (same host, PID no longer alive, e.g. after a SIGKILL) is stale and
 taken over; a live one stops the second trainer with a message naming it.
+
+On a filesystem reached through tf.io.gfile (gs://, ram://) there is no
+exclusive create: the lock is advisory there. It is written, and a lock
+left by another live trainer still stops the run, but two trainers that
+start in the same instant can both take it; and a lock from another host
+is never taken over (delete it, as the message says).
 """
 
 import contextlib
@@ -10,6 +16,8 @@ import json
 import os
 import socket
 import time
+
+import tensorflow as tf
 
 from tfgda.errors import UserError
 
@@ -28,12 +36,37 @@ def _alive(pid):
     return True
 
 
+def _remote(path):
+    return "://" in path
+
+
 def _read(path):
     try:
+        if _remote(path):
+            with tf.io.gfile.GFile(path) as f:
+                return json.load(f)
         with open(path) as f:
             return json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, tf.errors.OpError):
         return None  # half-written by a killed process: stale
+
+
+def _create(path):
+    """An open file object for a new lock; FileExistsError if there is
+    one (exclusive on local disks, advisory on gfile filesystems)."""
+    if _remote(path):
+        if tf.io.gfile.exists(path):
+            raise FileExistsError(path)
+        return tf.io.gfile.GFile(path, "w")
+    return os.fdopen(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY),
+                     "w")
+
+
+def _remove(path):
+    if _remote(path):
+        tf.io.gfile.remove(path)
+    else:
+        os.remove(path)
 
 
 def _acquire(path):
@@ -41,7 +74,7 @@ def _acquire(path):
           "since": time.strftime("%Y-%m-%d %H:%M:%S")}
     for _ in range(2):
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            f = _create(path)
         except FileExistsError:
             owner = _read(path)
             if owner and (owner.get("host") != me["host"] or
@@ -53,9 +86,9 @@ def _acquire(path):
                     "trainer, or use another --model_dir. If it is gone "
                     "(its machine or container restarted), delete the lock "
                     f"file: rm {path}") from None
-            os.remove(path)  # stale: its owner is gone
+            _remove(path)  # stale: its owner is gone
             continue
-        with os.fdopen(fd, "w") as f:
+        with f:
             json.dump(me, f)
         return
     raise UserError(f"could not lock {path!r}: another trainer is starting "
@@ -70,5 +103,5 @@ def hold(model_dir):
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
-            os.remove(path)
+        with contextlib.suppress(OSError, tf.errors.OpError):
+            _remove(path)

@@ -158,7 +158,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         model_dir, "workers", f"worker-{task_id}")
     saver = checkpointing.Saver(checkpoint, save_dir, keep_checkpoints)
 
-    os.makedirs(save_dir, exist_ok=True)
+    tf.io.gfile.makedirs(save_dir)
     with runlock.hold(save_dir), _InterruptGuard() as interrupt:
         # --- Resume, from the newest readable checkpoint of the run's own
         # files (a copied run resumes from its copies).
@@ -366,6 +366,17 @@ def check_model_dir(model_dir):
     if not model_dir:
         raise UserError("--model_dir is required: the directory for "
                         "checkpoints and summaries.")
+    if "://" in model_dir:  # gs://, ram://...: TensorFlow's filesystems
+        try:
+            tf.io.gfile.exists(model_dir)
+        except (tf.errors.OpError, ValueError) as e:
+            raise UserError(
+                f"model_dir {model_dir!r}: TensorFlow cannot use this "
+                f"filesystem here ({type(e).__name__}: "
+                f"{str(e).splitlines()[0] if str(e) else ''}). For gs:// "
+                "install tensorflow with GCS support and authenticate, or "
+                "use a local --model_dir.") from e
+        return
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
         raise UserError(f"model_dir {model_dir!r} is a file, not a "
                         "directory: choose another --model_dir.")
@@ -528,7 +539,7 @@ def _write_samples(writer, model_dir, step, images):
     grid = visualize.image_grid(images)
     with writer.as_default(step=step):
         tf.summary.image("samples", grid[None])
-    os.makedirs(os.path.join(model_dir, "samples"), exist_ok=True)
+    tf.io.gfile.makedirs(os.path.join(model_dir, "samples"))
     visualize.write_png(
         os.path.join(model_dir, "samples", f"step_{step:07d}.png"), grid)
 
