@@ -1,7 +1,8 @@
 """Derives the Bazel targets of this tree; keeps `BUILD` true to the code.
 
 Every module under tfgda/ is one py_library named by its dotted path, every
-tests/test_*.py one py_test, each depending on exactly what it imports.
+tests/test_*.py and tests/parity/test_*.py one py_test, each depending on
+exactly what it imports.
 `python tests/build_sync.py --write` rewrites BUILD from the tree; the test
 `test_build_file.py` fails when BUILD and the tree disagree.
 """
@@ -20,8 +21,12 @@ EXTERNAL = {
     "PIL": "pillow", "pytest": "pytest", "scipy": "scipy",
     "tensorflow": "tensorflow", "tensorflow_datasets": "tensorflow-datasets",
     "tensorflow_gan": "tensorflow-gan", "tensorflow_hub": "tensorflow-hub",
+    "torch": "torch",
 }
 STDLIB = set(sys.stdlib_module_names)
+# The reference code the parity tests run, loaded at run time from
+# ../shared/reference (outside this tree, never a build input).
+REFERENCE = {"BigGAN", "DiffAugment_pytorch"}
 
 
 def _modules():
@@ -32,11 +37,12 @@ def _modules():
             if f.endswith(".py"):
                 path = os.path.relpath(os.path.join(root, f), REPO)
                 yield _name(path), path, "py_library"
-    for f in sorted(os.listdir(os.path.join(REPO, "tests"))):
-        if f.endswith(".py"):
-            path = f"tests/{f}"
-            kind = "py_test" if f.startswith("test_") else "py_library"
-            yield _name(path), path, kind
+    for folder in ("tests", "tests/parity"):
+        for f in sorted(os.listdir(os.path.join(REPO, folder))):
+            if f.endswith(".py"):
+                path = f"{folder}/{f}"
+                kind = "py_test" if f.startswith("test_") else "py_library"
+                yield _name(path), path, kind
 
 
 def _name(path):
@@ -63,7 +69,7 @@ def _deps(path, internal):
 
 def _resolve(name, internal, path):
     top = name.split(".")[0]
-    if top in STDLIB:
+    if top in STDLIB or top in REFERENCE:
         return None
     if f"tests.{top}" in internal:  # a test helper module
         return f"tests.{top}"

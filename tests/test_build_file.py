@@ -41,8 +41,10 @@ def test_build_matches_the_tree():
 
 
 def test_every_test_file_is_a_py_test():
-    tests = {f for f in os.listdir(os.path.join(build_sync.REPO, "tests"))
+    tests = {f"{folder}/{f}" for folder in ("tests", "tests/parity")
+             for f in os.listdir(os.path.join(build_sync.REPO, folder))
              if f.startswith("test_") and f.endswith(".py")}
-    declared = {src.split("/")[-1] for kind, src, _ in _declared().values()
+    declared = {src for kind, src, _ in _declared().values()
                 if kind == "py_test"}
+    assert "tests/parity/test_biggan_pytorch_parity.py" in tests
     assert tests == declared
