@@ -48,3 +48,26 @@ def test_every_test_file_is_a_py_test():
                 if kind == "py_test"}
     assert "tests/parity/test_biggan_pytorch_parity.py" in tests
     assert tests == declared
+
+
+def test_no_import_cycle_in_the_package():
+    """The import graph of tfgda/ (imports inside functions included)
+    flows one way: CLIs -> the run -> step maths -> leaves."""
+    graph = {name: [d for d in deps if d.startswith("tfgda")]
+             for kind, name, _, deps in build_sync.targets()
+             if name.startswith("tfgda")}
+    done, path = set(), []
+
+    def visit(node):
+        if node in path:
+            cycle = path[path.index(node):] + [node]
+            raise AssertionError("import cycle: " + " -> ".join(cycle))
+        if node in done:
+            return
+        path.append(node)
+        for dep in graph.get(node, []):
+            visit(dep)
+        path.pop()
+        done.add(node)
+    for node in sorted(graph):
+        visit(node)

@@ -76,16 +76,27 @@ def _read_remote_files():
         _REMOTE_READER.append(True)
 
 
-def parse(gin_files=(), gin_bindings=(), finalize=True):
-    """Parses gin files and bindings; raises UserError on any mistake."""
-    import tfgda.trainer  # noqa: F401  pylint: disable=g-import-not-at-top
+def parse(gin_files=(), gin_bindings=(), finalize=True,
+          skip_unknown_in_files=False):
+    """Parses gin files and bindings; raises UserError on any mistake.
+
+    The configurables the files and bindings name must be registered first:
+    import the modules that define them (`tfgda.trainer` registers every
+    one a training config uses). With `skip_unknown_in_files`, bindings in
+    the files to configurables not registered are ignored (a run's
+    operative config read back by a tool that needs only its model); the
+    bindings are always checked.
+    """
     for d in config_dirs():
         if d not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
             gin.add_config_file_search_path(d)
     files = [find_gin_file(f) for f in gin_files]
     try:
         with _quiet_include_lookups():
-            gin.parse_config_files_and_bindings(files, gin_bindings,
+            gin.parse_config_files_and_bindings(
+                files, None, finalize_config=False,
+                skip_unknown=skip_unknown_in_files)
+            gin.parse_config_files_and_bindings(None, gin_bindings,
                                                 finalize_config=finalize)
     except UserError:
         raise

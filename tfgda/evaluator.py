@@ -197,12 +197,14 @@ class TrainingEvaluator:
 def load_run(model_dir, gin_bindings=()):
     """Replaces the global gin config with the run's operative_config.gin
     (then `gin_bindings`), so models are rebuilt as trained; returns its
-    run_info."""
+    run_info. Bindings of configurables this tool does not load (the
+    trainer's, the optimizers') are skipped."""
     run_info = read_run_info(model_dir)
     with gin.unlock_config():
         gin.clear_config()
         configs.parse([os.path.join(model_dir, "operative_config.gin")],
-                      gin_bindings, finalize=False)
+                      gin_bindings, finalize=False,
+                      skip_unknown_in_files=True)
     return run_info
 
 
