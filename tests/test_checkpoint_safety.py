@@ -44,7 +44,7 @@ def _resumed_step(caplog):
 
 def test_training_a_copy_leaves_the_original_alone(tmp_path, tiny_zip,
                                                    caplog):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")
     original = tmp_path / "a"
     _train(original, tiny_zip, 3)
     before = _files(original)
@@ -71,7 +71,7 @@ def test_training_a_copy_leaves_the_original_alone(tmp_path, tiny_zip,
 @pytest.mark.parametrize("damage", ["delete", "garble", "move"])
 def test_a_lost_or_stale_state_file_resumes_from_the_files(
         tmp_path, tiny_zip, caplog, damage):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")
     run = tmp_path / "run"
     _train(run, tiny_zip, 3)
     state = run / "checkpoint"
@@ -97,7 +97,7 @@ def test_a_lost_or_stale_state_file_resumes_from_the_files(
                                     "truncate_index"])
 def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
         tmp_path, tiny_zip, caplog, damage):
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.INFO, logger="absl")
     run = tmp_path / "run"
     _train(run, tiny_zip, 3)
     kind = "data-00000-of-00001" if "data" in damage else "index"
