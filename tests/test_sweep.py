@@ -14,6 +14,7 @@ import gin
 import numpy as np
 import pytest
 
+from tfgda import configs
 from tfgda import models
 from tfgda import report
 from tfgda import sweep
@@ -108,11 +109,11 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
 
 
 def test_zipped_axes_bind_their_names_in_step():
-    assert sweep.axis_bindings("augment.mode, LAMBDA_BCR",
+    assert configs.axis_bindings("augment.mode, LAMBDA_BCR",
                                "('none', 10.0, )") == [
         ("augment.mode", "'none'"), ("LAMBDA_BCR", "10.0")]
     with pytest.raises(UserError, match="must be a tuple of 2 literals"):
-        sweep.axis_bindings("augment.mode, LAMBDA_BCR", "'none'")
+        configs.axis_bindings("augment.mode, LAMBDA_BCR", "'none'")
 
 
 def test_flags_add_to_and_replace_the_configs_grid():

@@ -22,6 +22,7 @@ from absl import logging
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.errors import first_line
 
 __all__ = ["CORRUPT_PREFIX", "UNREADABLE_ERRORS", "DiskFullError", "Saver",
            "VariableList", "checkpoint_step", "clean_partial_writes",
@@ -141,7 +142,7 @@ def restore_latest(checkpoint, model_dir, quarantine_bad=True):
             bad.append(kept)
             logging.warning("Checkpoint %s is unreadable (%s: %s); kept as "
                             "%s for inspection; trying the one before.",
-                            path, type(e).__name__, _first_line(e), kept)
+                            path, type(e).__name__, first_line(e)[:200], kept)
             continue
         except (AssertionError, ValueError) as e:
             raise UserError(
@@ -187,11 +188,6 @@ def _check_state_file(model_dir, found):
                     found[-1][1])
 
 
-def _first_line(error):
-    text = getattr(error, "message", None) or str(error)
-    return (text.strip().splitlines() or [""])[0][:200]
-
-
 class DiskFullError(UserError):
     """A save that found no space left: the last good checkpoint stays."""
 
@@ -231,12 +227,7 @@ class Saver:
             if not is_disk_full(e):
                 raise
             remove_checkpoint(prefix)
-            clean_partial_writes(self.directory)
-            raise DiskFullError(
-                f"no space left on the disk of {self.directory!r} while "
-                f"saving step {step}; the last good checkpoint is "
-                f"{self.latest() or 'none'}. Free space and rerun the same "
-                "command to resume from it.") from e
+            raise self.disk_full(step) from e
         found = [path for _, path in list_checkpoints(self.directory)]
         kept = found[-self.keep:]
         self._write_state([os.path.basename(p) for p in kept])
@@ -244,6 +235,16 @@ class Saver:
             remove_checkpoint(old)
         self._latest = prefix
 
+    def disk_full(self, step=None):
+        """Removes partial saves and returns the DiskFullError naming the
+        directory's last good checkpoint, for any write of the run that
+        found no space (the save of `step`, if it was one)."""
+        clean_partial_writes(self.directory)
+        during = f" while saving step {step}" if step is not None else ""
+        return DiskFullError(
+            f"no space left on the disk of {self.directory!r}{during}; the "
+            f"last good checkpoint is {self.latest() or 'none'}. Free space "
+            "and rerun the same command to resume from it.")
 
     def _write_state(self, names):
         """TensorFlow's `checkpoint` state file (its text format, read by

@@ -17,8 +17,10 @@ import gin
 
 from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
+from tfgda.errors import first_line
 
-__all__ = ["config_dirs", "find_gin_file", "parse", "sweep_grid"]
+__all__ = ["axis_bindings", "config_dirs", "find_gin_file", "gin_value",
+           "parse", "sweep_grid"]
 
 
 @gin.configurable("sweep")
@@ -32,6 +34,35 @@ def sweep_grid(grid=None):
     LAMBDA_BCR': [('real_and_fake', 0.0), ('none', 10.0)] sweeps two
     methods, not the four combinations."""
     return dict(grid or {})
+
+
+def gin_value(value):
+    """A Python value (or a gin reference string) as gin source text."""
+    if isinstance(value, str) and value.startswith(("@", "%")):
+        return value
+    if isinstance(value, gin.config.ConfigurableReference):
+        return str(value)  # '@name' or '%MACRO', from a gin file's grid
+    if isinstance(value, tuple):
+        return "(" + "".join(f"{gin_value(v)}, " for v in value) + ")"
+    return repr(value)
+
+
+def axis_bindings(axis, text):
+    """[(name, gin value text)] of one value of a grid axis: the axis
+    itself, or for a zipped axis 'a.b, C' each name with its element."""
+    names = [n.strip() for n in axis.split(",")]
+    if len(names) == 1:
+        return [(axis, text)]
+    try:
+        values = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        values = None
+    if not isinstance(values, tuple) or len(values) != len(names):
+        raise UserError(
+            f"sweep axis {axis!r}: its value {text} must be a tuple of "
+            f"{len(names)} literals, one per name (e.g. "
+            "('real_and_fake', 0.0)).")
+    return [(n, gin_value(v)) for n, v in zip(names, values)]
 
 
 def config_dirs():
@@ -104,7 +135,8 @@ def parse(gin_files=(), gin_bindings=(), finalize=True,
         unquoted = _unquoted_binding(gin_bindings)
         if unquoted and "Unable to parse" in str(e):
             raise UserError(unquoted) from e
-        raise UserError(f"gin config error: {_first_line(e)}{_hint(e)}") \
+        raise UserError(f"gin config error: "
+                        f"{first_line(e) or type(e).__name__}{_hint(e)}") \
             from e
 
 
@@ -144,10 +176,6 @@ def _quiet_include_lookups():
     finally:
         logger.removeFilter(drop)
 
-
-def _first_line(e):
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _hint(e):

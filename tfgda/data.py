@@ -21,6 +21,7 @@ from PIL import Image
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.errors import first_line
 
 __all__ = ["DatasetInfo", "IMAGE_EXTENSIONS", "make_dataset", "to_uint8"]
 
@@ -143,7 +144,7 @@ def _tfds(name, split, data_dir, seed):
     except Exception as e:  # network, permissions, unknown name...
         raise UserError(
             f"TFDS dataset {name!r} could not be loaded ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}). Without network "
+            f"{first_line(e)}). Without network "
             "access, use an image archive instead: "
             "--gin_bindings=\"dataset.path='/path/to/train.zip'\" (a zip or "
             "folder of images, one sub-folder per class).") from e

@@ -7,7 +7,14 @@ error's `exit_status`. Each message names the problem and the fix.
 import difflib
 
 __all__ = ["Interrupted", "Terminated", "UserError", "WorkerLostError",
-           "did_you_mean"]
+           "did_you_mean", "first_line"]
+
+
+def first_line(error):
+    """The first line of an error's message ('' if it has none): what a
+    one-line report quotes of an underlying error."""
+    text = (getattr(error, "message", None) or str(error)).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def did_you_mean(name, known):

@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from tfgda import augment  # noqa: E402
 from tfgda import cli  # noqa: E402
+from tfgda import configs  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
 
 __all__ = ["Group", "draw", "group_rows", "paper_values", "read_sweep",
@@ -177,13 +178,10 @@ def _layout(grid):
 
 
 def _axis_values(axis, text):
-    """[(name, value)] of one value of a grid axis (zipped axes, 'a, B',
-    give one pair per name)."""
-    names = [n.strip() for n in axis.split(",")]
-    value = _literal(text)
-    if len(names) == 1:
-        return [(axis, value)]
-    return list(zip(names, value))
+    """[(name, Python value)] of one value of a grid axis (a zipped axis
+    gives one pair per name)."""
+    return [(name, _literal(value))
+            for name, value in configs.axis_bindings(axis, text)]
 
 
 def _literal(text):

@@ -50,8 +50,8 @@ from tfgda import train
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 
-__all__ = ["COLUMNS", "Point", "Sweep", "axis_bindings", "check_evaluation",
-           "expand", "gather", "parse_sweep", "run_sweep"]
+__all__ = ["COLUMNS", "Point", "Sweep", "check_evaluation", "expand", "gather",
+           "parse_sweep", "run_sweep"]
 
 _SWEEP = flags.DEFINE_multi_string(
     "sweep", [], "NAME=[v1, v2, ...]: a binding and its values (Python "
@@ -133,36 +133,7 @@ def parse_sweep(text):
     if not isinstance(parsed, list) or not parsed:
         raise UserError(f"--sweep {text!r}: the values must be a non-empty "
                         "list, e.g. [0.1, 0.2].")
-    return name, [_gin_value(v) for v in parsed]
-
-
-def _gin_value(value):
-    """A Python value (or a gin reference string) as gin source text."""
-    if isinstance(value, str) and value.startswith(("@", "%")):
-        return value
-    if isinstance(value, gin.config.ConfigurableReference):
-        return str(value)  # '@name' or '%MACRO', from a gin file's grid
-    if isinstance(value, tuple):
-        return "(" + "".join(f"{_gin_value(v)}, " for v in value) + ")"
-    return repr(value)
-
-
-def axis_bindings(axis, text):
-    """[(name, gin value text)] of one value of a grid axis: the axis
-    itself, or for a zipped axis 'a.b, C' each name with its element."""
-    names = [n.strip() for n in axis.split(",")]
-    if len(names) == 1:
-        return [(axis, text)]
-    try:
-        values = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        values = None
-    if not isinstance(values, tuple) or len(values) != len(names):
-        raise UserError(
-            f"sweep axis {axis!r}: its value {text} must be a tuple of "
-            f"{len(names)} literals, one per name (e.g. "
-            "('real_and_fake', 0.0)).")
-    return [(n, _gin_value(v)) for n, v in zip(names, values)]
+    return name, [configs.gin_value(v) for v in parsed]
 
 
 def expand(gin_files, bindings=(), sweeps=()):
@@ -173,19 +144,19 @@ def expand(gin_files, bindings=(), sweeps=()):
     """
     gin.clear_config()
     configs.parse(gin_files, bindings)
-    grid = {name: [_gin_value(v) for v in values]
+    grid = {name: [configs.gin_value(v) for v in values]
             for name, values in configs.sweep_grid().items()}
     for text in sweeps:
         name, values = parse_sweep(text)
         grid[name] = values
     for axis, values in grid.items():
         for value in values:
-            for name, text in axis_bindings(axis, value):
+            for name, text in configs.axis_bindings(axis, value):
                 _check_bindable(name, text)
     points = []
     for values in itertools.product(*grid.values()):
         pairs = [pair for axis, value in zip(grid, values)
-                 for pair in axis_bindings(axis, value)]
+                 for pair in configs.axis_bindings(axis, value)]
         point_bindings = tuple(f"{n} = {v}" for n, v in pairs)
         points.append(Point(_point_name(*zip(*pairs)) if pairs else "run",
                             point_bindings,

@@ -39,6 +39,7 @@ from tfgda.errors import Terminated
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
 from tfgda.errors import did_you_mean
+from tfgda.errors import first_line
 
 __all__ = ["PRECISIONS", "DivergenceError", "check_model_dir", "dtype_policy",
            "loss_scaled", "train"]
@@ -182,14 +183,10 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                 image_every=image_every, checks=checks, augment=augment,
                 seed=seed, stats=stats, batch_size=batch_size,
                 num_classes=info.num_classes, interrupt=interrupt)
-        except (tf.errors.OpError, OSError) as e:
+        except (tf.errors.OpError, OSError) as e:  # samples, summaries
             if not checkpointing.is_disk_full(e):
                 raise
-            checkpointing.clean_partial_writes(save_dir)
-            raise checkpointing.DiskFullError(
-                f"no space left on the disk of {save_dir!r}; the last good "
-                f"checkpoint is {saver.latest() or 'none'}. Free space and "
-                "rerun the same command to resume from it.") from e
+            raise saver.disk_full() from e
     logging.info("Finished: step %d of %d in %s; latest checkpoint %s.",
                  int(gan.step.numpy()), steps,
                  _clock(time.time() - begun), saver.latest())
@@ -312,7 +309,8 @@ def _stop_at_interrupt(signum, step, saver, strategy):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         where = f"its latest checkpoint, {saver.latest() or 'none'}"
     else:
-        if not (saver.latest() or "").endswith(f"ckpt-{step}"):
+        latest = saver.latest()
+        if not latest or checkpointing.checkpoint_step(latest) != step:
             saver.save(step)
         where = saver.latest()
     error = Terminated if signum == signal.SIGTERM else Interrupted
@@ -373,7 +371,7 @@ def check_model_dir(model_dir):
             raise UserError(
                 f"model_dir {model_dir!r}: TensorFlow cannot use this "
                 f"filesystem here ({type(e).__name__}: "
-                f"{str(e).splitlines()[0] if str(e) else ''}). For gs:// "
+                f"{first_line(e)}). For gs:// "
                 "install tensorflow with GCS support and authenticate, or "
                 "use a local --model_dir.") from e
         return

@@ -52,6 +52,11 @@ def color(images, seed, strength):
                       _factor(seeds[2], images, 1 - 0.5 * s, 1 + 0.5 * s))
 
 
+def _side(size, strength):
+    """DiffAugment's length of `strength` of `size` pixels, rounded."""
+    return tf.floor(size * tf.cast(strength, tf.float32) + 0.5)
+
+
 def translation_by(images, rows, cols):
     """out[i, j] = in[i + rows, j + cols] per image (int [B] shifts), zero
     outside: DiffAugment's `rand_translation` for given shifts."""
@@ -72,15 +77,10 @@ def diffaugment_translation(images, seed, strength):
     shifts = []
     for axis_seed, size in ((seeds[0], images.shape[1]),
                             (seeds[1], images.shape[2])):
-        most = tf.cast(tf.floor(size * tf.cast(strength, tf.float32) + 0.5),
-                       tf.int32)
+        most = tf.cast(_side(size, strength), tf.int32)
         shifts.append(tf.random.stateless_uniform([batch], axis_seed, -most,
                                                   most + 1, tf.int32))
     return translation_by(images, *shifts)
-
-
-def _side(size, strength):
-    return tf.floor(size * tf.cast(strength, tf.float32) + 0.5)
 
 
 def cutout_at(images, offset_y, offset_x, strength):
