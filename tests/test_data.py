@@ -147,3 +147,43 @@ def test_bad_resize_is_one_line(tmp_path, resize):
     with pytest.raises(UserError, match="dataset.resize must be a positive "
                        "integer"):
         data.make_dataset(2, path=folder, resize=resize)
+
+
+def test_training_batches_of_a_class_sorted_archive_mix_every_class(
+        tmp_path):
+    # An archive stored class by class (as CIFAR-10's JPEG copy is), larger
+    # than the shuffle buffer: a buffer over the stored order would give
+    # batches of one or two classes at a time.
+    folder = write_images(tmp_path / "images", {c: 40 for c in "abcdefgh"},
+                          size=(4, 4))
+    dataset, _ = data.make_dataset(16, seed=3, name="images", path=folder,
+                                   shuffle_buffer=32)
+    classes = [len(set(b["labels"].numpy().tolist()))
+               for b in dataset.take(20)]
+    assert min(classes) >= 4, classes  # 16 draws from 8 classes
+    ordered, _ = data.make_dataset(16, shuffle=False, repeat=False,
+                                   name="images", path=folder)
+    labels = np.concatenate([b["labels"].numpy() for b in ordered])
+    assert (np.diff(labels) >= 0).all()  # evaluation keeps the order
+
+
+def test_subset_is_the_same_images_for_every_training_seed(tiny_zip):
+    def names(seed, subset_seed=0):
+        dataset, info = data.make_dataset(48, seed=seed, shuffle=False,
+                                          repeat=False, drop_remainder=False,
+                                          name="images",
+                                          path=tiny_zip, subset=20,
+                                          subset_seed=subset_seed)
+        images = next(iter(dataset))["images"].numpy()
+        return info, {img.tobytes() for img in images}
+    info, a = names(0)
+    _, b = names(1)
+    _, c = names(0, subset_seed=1)
+    assert info.num_examples == 20 and len(a) == 20
+    assert info.num_classes == 3  # the archive's classes, not the subset's
+    assert a == b and a != c
+    for subset, message in [(49, "dataset.subset = 49 but"),
+                            (0, "dataset.subset must be a positive"),
+                            (2.5, "dataset.subset must be a positive")]:
+        with pytest.raises(UserError, match=message):
+            data.make_dataset(8, name="images", path=tiny_zip, subset=subset)
