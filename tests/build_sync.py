@@ -27,6 +27,9 @@ STDLIB = set(sys.stdlib_module_names)
 # The reference code the parity tests run, loaded at run time from
 # ../shared/reference (outside this tree, never a build input).
 REFERENCE = {"BigGAN", "DiffAugment_pytorch"}
+# Files a module reads at run time, as Bazel `data`.
+DATA = {"tfgda.metrics.classifier": "tfgda/metrics/weights/*.npz",
+        "tfgda.report": "tfgda/paper_values.csv"}
 
 
 def _modules():
@@ -111,6 +114,8 @@ def render():
         lines.append(f'    srcs = ["{src}"],')
         if kind == "py_test":
             lines.append(f'    main = "{src}",')
+        if name in DATA:
+            lines.append(f'    data = glob(["{DATA[name]}"]),')
         lines.append("    deps = [")
         for d in deps:
             lines.append(f"        {_label(d)},")

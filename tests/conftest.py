@@ -30,19 +30,30 @@ def _clear_gin():
     gin.clear_config()
 
 
-@pytest.fixture(scope="session")
-def cifar_zip():
-    """The CIFAR-10 test split as a JPEG zip (the shared offline copy).
+def _shared_cifar(split):
+    """A split of the shared offline CIFAR-10 copy, as a JPEG zip.
 
     CI sets TFGDA_REQUIRE_SHARED_DATA=1, so there a missing copy fails the
     tests that need it instead of skipping them.
     """
-    path = os.path.join(SHARED_CIFAR, "test.zip")
+    path = os.path.join(SHARED_CIFAR, f"{split}.zip")
     if not os.path.exists(path):
         if os.environ.get("TFGDA_REQUIRE_SHARED_DATA"):
             pytest.fail(f"the CIFAR-10 copy {path} is missing")
         pytest.skip(f"the CIFAR-10 copy {path} is not on this machine")
     return path
+
+
+@pytest.fixture(scope="session")
+def cifar_zip():
+    """The CIFAR-10 test split (10,000 JPEGs)."""
+    return _shared_cifar("test")
+
+
+@pytest.fixture(scope="session")
+def cifar_train_zip():
+    """The CIFAR-10 train split (50,000 JPEGs)."""
+    return _shared_cifar("train")
 
 
 def write_images(folder, layout, size=(8, 8), seed=0):

@@ -24,12 +24,12 @@ class _CountingActivations:
         self._activations = evaluation.activations
         monkeypatch.setattr(evaluation, "activations", self)
 
-    def __call__(self, model, batches, strategy=None):
+    def __call__(self, model, batches, strategy=None, what="images"):
         def counted():
             for batch in batches:
                 self.images += int(batch.shape[0])
                 yield batch
-        return self._activations(model, counted(), strategy)
+        return self._activations(model, counted(), strategy, what)
 
 
 def test_whole_pipeline_and_reference_cache(run_dir, tiny_zip, tmp_path,

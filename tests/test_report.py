@@ -4,6 +4,7 @@ results, seeds averaged, and the paper's values matched by setting."""
 import csv
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -125,3 +126,51 @@ def test_two_methods_are_two_columns_of_bars(tmp_path):
     assert heights == [[20.0], [15.0]]
     assert figure.axes[1].get_title() == "augment.mode = none, " \
         "LAMBDA_BCR = 10.0"
+
+
+def test_an_offline_sweep_is_reported_as_fcd_without_paper_values(
+        fig14_root):
+    root, _ = fig14_root
+    with open(root / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:  # the same numbers, as the offline classifier's
+        row.update(features="cifar10_classifier", fcd=row["fid"], fid="",
+                   inception_score="", kid="", kid_fcd="0.01")
+    with open(root / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, sweep.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    report.write_report(str(root), str(root / "out"))
+    table = (root / "out" / "results.md").read_text()
+    assert "| FCD last (ours) | FCD median | FCD best |" in table
+    assert ("| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
+            "fid10k_test | 8.40 ± 0.07 | 8.40 | 8.40 | not comparable (FCD) "
+            "| - |" in table)
+    grid, rows = report.read_sweep(str(root))
+    figure = report.draw(grid, rows)["heatmap"]
+    assert figure.axes[1].get_ylabel() == "FCD (last checkpoint)"
+
+
+def test_each_points_last_sample_grid_is_shown_side_by_side(fig14_root):
+    root, _ = fig14_root
+    with open(root / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    colours = {}
+    for i, row in enumerate(rows):
+        row["model_dir"] = str(root / row["point"])
+        folder = root / row["point"] / "samples"
+        folder.mkdir(parents=True)
+        for step in (50000, 100000):  # the last one is shown
+            image = np.full((8, 8, 3), (i * 20 + step // 50000) / 255.0)
+            plt.imsave(folder / f"step_{step:07d}.png", image)
+        colours[row["point"]] = (i * 20 + 2) / 255.0
+    figure = report.samples(report.group_rows(rows))
+    # One panel per point (4), each its first seed's last grid.
+    assert len(figure.axes) == 4
+    for ax, group in zip(figure.axes, report.group_rows(rows)):
+        shown = ax.images[0].get_array()[0, 0, 0]
+        assert shown == pytest.approx(colours[group.rows[0]["point"]],
+                                      abs=1 / 255)
+        assert "seed 0, step 100000" in ax.get_title()
+    assert report.samples(report.group_rows(
+        [dict(r, model_dir="") for r in rows])) is None

@@ -330,6 +330,31 @@ def test_every_evaluated_checkpoint_is_a_row_and_all_can_be_asked(tmp_path):
     assert "--checkpoint=latest" in eval_cmd
 
 
+def test_offline_scores_are_gathered_from_their_own_folder(tmp_path):
+    grid = sweep.expand([], ["train.steps = 4"], ["train.seed=[0]"])
+    (point,) = grid.points
+    inception = tmp_path / point.name / "eval" / "fid8_test"
+    offline = tmp_path / point.name / "eval" / "cifar10_classifier" / \
+        "fid8_test"
+    for folder, result in ((inception, {"fid": 30.0}),
+                           (offline, {"fcd": 3.0, "kid_fcd": 0.01})):
+        folder.mkdir(parents=True)
+        (folder / "ckpt-4.json").write_text(json.dumps({"step": 4,
+                                                        **result}))
+    (row,) = sweep.write_results(str(tmp_path), grid, "fid8_test",
+                                 "cifar10_classifier")
+    assert (row["features"], row["fcd"], row["kid_fcd"], row["fid"]) == (
+        "cifar10_classifier", 3.0, 0.01, None)
+    with open(tmp_path / "results.csv") as f:
+        assert "fcd" in f.readline()
+    (row,) = sweep.gather(str(tmp_path), grid, "fid8_test")
+    assert (row["features"], row["fid"], row["fcd"]) == ("inception", 30.0,
+                                                          None)
+    _, eval_cmd = sweep.commands(grid, point, "DIR", [
+        "--features=cifar10_classifier"])
+    assert "--features=cifar10_classifier" in eval_cmd
+
+
 @pytest.mark.parametrize("drop, message", [
     ("--reference_path", "needs the test split, but the run trained on an "
      "image archive: pass --reference_path"),

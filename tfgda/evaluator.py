@@ -4,7 +4,9 @@ The library behind `python -m tfgda.evaluate` and `train.eval_every`: it
 rebuilds the (EMA) generator of a checkpoint from the run's
 operative_config.gin and run_info.json, computes FID, IS and KID under a
 protocol, and writes model_dir/eval/<protocol>/ckpt-<step>.json and
-TensorBoard scalars `eval/<protocol>/{fid,inception_score,kid}`.
+TensorBoard scalars `eval/<protocol>/{fid,inception_score,kid}`. With the
+offline classifier's features (`cifar10_classifier`) the results are
+`fcd` and `kid_fcd`, in model_dir/eval/cifar10_classifier/<protocol>/.
 """
 
 import json
@@ -24,13 +26,12 @@ from tfgda.checkpointing import list_checkpoints
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
-from tfgda.metrics import inception
 from tfgda.metrics import protocols
 from tfgda.models import standing
 
 __all__ = ["TrainingEvaluator", "build_sampler", "checkpoints_to_evaluate",
            "evaluate_run", "load_run", "read_run_info", "real_images_source",
-           "reference_batches"]
+           "reference_batches", "summary"]
 
 
 def checkpoints_to_evaluate(model_dir, which):
@@ -50,11 +51,13 @@ def checkpoints_to_evaluate(model_dir, which):
     return [steps[int(which)]]
 
 
-def real_images_source(run_info, split, reference_path=None, needed_by=""):
+def real_images_source(run_info, split, reference_path=None, needed_by="",
+                       resize=True):
     """(make_dataset keyword arguments, dataset id) of a run's real images
     of `split`: reference_path if given, else the run's TFDS dataset or, for
-    the train split, its image archive (resized to the run's image size)."""
-    size = tuple(run_info["image_shape"][:2])
+    the train split, its image archive (resized to the run's image size
+    unless resize is False)."""
+    size = tuple(run_info["image_shape"][:2]) if resize else None
     if reference_path:
         return ({"name": "images", "path": reference_path, "resize": size},
                 os.path.abspath(reference_path))
@@ -70,11 +73,14 @@ def real_images_source(run_info, split, reference_path=None, needed_by=""):
         "cifar10-jpeg/test.zip).")
 
 
-def reference_batches(run_info, protocol, batch_size, reference_path=None):
-    """A function returning the protocol's reference images in batches."""
+def reference_batches(run_info, protocol, batch_size, reference_path=None,
+                      resize=True):
+    """A function returning the protocol's reference images in batches
+    (at their own size if resize is False: for a feature network of one
+    size, which refuses images of another)."""
     kwargs, dataset_id = real_images_source(
         run_info, protocol.split, reference_path,
-        needed_by=f"protocol {protocol.name}")
+        needed_by=f"protocol {protocol.name}", resize=resize)
 
     def batches():
         dataset, _ = data_lib.make_dataset(
@@ -128,9 +134,10 @@ def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
     paths = checkpoints_to_evaluate(model_dir, which)
     protocol = protocols.parse(protocol)
     run_info = load_run(model_dir, gin_bindings)
-    batches, dataset_id = reference_batches(run_info, protocol, batch_size,
-                                            reference_path)
-    feature_model = feature_model or inception.load_feature_model()
+    feature_model = feature_model or evaluation.load_features()
+    batches, dataset_id = reference_batches(
+        run_info, protocol, batch_size, reference_path,
+        resize=not feature_model.fixed_size)
     reference = evaluation.reference_statistics(
         protocol, feature_model, batches, dataset_id, cache_dir)
     logging.info("Reference %s: %d images (%s).", protocol.name,
@@ -147,9 +154,8 @@ def evaluate_run(model_dir, which="latest", protocol="fid10k_test",
         result.update(step=step, checkpoint=path,
                       standing_stats_samples=standing.samples_used(sampler))
         _write_result(model_dir, writer, result)
-        logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
-                     protocol.name, result["fid"],
-                     result["inception_score"], result["kid"])
+        logging.info("step %d  %s  %s", step, protocol.name,
+                     summary(result))
         results.append(result)
     writer.flush()
     return results
@@ -159,11 +165,13 @@ class TrainingEvaluator:
     """Evaluates the sampler during training (train.eval_every).
 
     The feature model and the reference statistics are loaded at the first
-    evaluation and kept.
+    evaluation and kept. features: 'inception' or 'cifar10_classifier'
+    (loaded now, so a CPU run gets an offline score curve).
     """
 
     def __init__(self, model_dir, run_info, protocol, reference_path=None,
-                 cache_dir="~/.cache/tfgda", batch_size=100):
+                 cache_dir="~/.cache/tfgda", batch_size=100,
+                 features="inception"):
         self.model_dir = model_dir
         self.run_info = run_info
         self.protocol = protocols.parse(protocol)
@@ -171,19 +179,32 @@ class TrainingEvaluator:
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self._features = self._reference = None
+        fixed_size = False
+        if features != "inception":  # small, offline: load and check now
+            self._features = evaluation.load_features(features)
+            fixed_size = self._features.fixed_size
         # Fail now, not hours into the run, on a protocol we cannot serve.
-        reference_batches(run_info, self.protocol, batch_size,
-                          reference_path)
+        batches, dataset_id = reference_batches(
+            run_info, self.protocol, batch_size, reference_path,
+            resize=not fixed_size)
+        if fixed_size:  # and on images of another size
+            self._features.check(tf.zeros([1, *run_info["image_shape"]]),
+                                 "generated images")
+            self._features.check(next(iter(batches())),
+                                 f"reference images of {dataset_id!r}")
+        self._loaded = False
 
     def __call__(self, sampler, step, writer, strategy=None):
-        if self._features is None:
-            self._features = inception.load_feature_model()
+        if not self._loaded:
+            self._features = self._features or evaluation.load_features()
             batches, dataset_id = reference_batches(
                 self.run_info, self.protocol, self.batch_size,
-                self.reference_path)
+                self.reference_path,
+                resize=not self._features.fixed_size)
             self._reference = evaluation.reference_statistics(
                 self.protocol, self._features, batches, dataset_id,
                 self.cache_dir, strategy)
+            self._loaded = True
         result = evaluation.evaluate_sampler(
             sampler, self.run_info["num_classes"], self.protocol,
             self._features, self._reference, self.batch_size,
@@ -217,15 +238,28 @@ def read_run_info(model_dir):
         return json.load(f)
 
 
+def summary(result):
+    """'FID 12.345  IS 7.890  KID 0.01234' (or 'FCD ...  KID_FCD ...')."""
+    return "  ".join(
+        f"{key.upper() if key != 'inception_score' else 'IS'} "
+        f"{result[key]:{'.5f' if key.startswith('kid') else '.3f'}}"
+        for key in _METRIC_KEYS if key in result)
+
+
+_METRIC_KEYS = ("fid", "inception_score", "kid", "fcd", "kid_fcd")
+
+
 def _write_result(model_dir, writer, result):
-    folder = os.path.join(model_dir, "eval", result["protocol"])
+    folder = os.path.join(model_dir, "eval", evaluation.result_folder(
+        result["protocol"], result["features"]))
     tf.io.gfile.makedirs(folder)
     # Atomic: a sweep takes this file's existence as "evaluated".
     write_atomically(os.path.join(folder, f"ckpt-{result['step']}.json"),
                      json.dumps(result, indent=2))
     with writer.as_default(step=result["step"]):
-        for key in ("fid", "inception_score", "kid"):
-            tf.summary.scalar(f"eval/{result['protocol']}/{key}",
-                              result[key])
+        for key in _METRIC_KEYS:
+            if key in result:
+                tf.summary.scalar(f"eval/{result['protocol']}/{key}",
+                                  result[key])
 
 

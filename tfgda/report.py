@@ -12,12 +12,15 @@ writes to OUT:
   * heatmap.png when it varies two numbers (e.g. lambda_aug x lambda_BCR, as
     in Fig. 14): FID per cell;
   * points.png otherwise: one bar per point;
+  * samples.png: each point's last sample grid (first seed), side by side;
   * results.md: one row per point (its FID averaged over seeds, with the
     spread), the paper's value for the same setting and where it comes from.
 
 The paper's values are in `tfgda/paper_values.csv`, each with its figure or
 table; only values stated in the paper's text are there (per-bar values of
-its charts are not published as numbers).
+its charts are not published as numbers). A sweep scored with the
+offline classifier (`tfgda.sweep --features=cifar10_classifier`) is shown
+as FCD, with no paper value beside it: the paper reports Inception FIDs.
 """
 
 import ast
@@ -41,7 +44,7 @@ from tfgda import configs  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
 
 __all__ = ["Group", "draw", "group_rows", "paper_values", "read_sweep",
-           "write_report"]
+           "samples", "score_name", "write_report"]
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
 flags.declare_key_flag("root")
@@ -89,18 +92,21 @@ class Group:
     `fid`, `spread` and `median` are of each seed's last checkpoint (the
     rule the paper's numbers are compared with); `best` averages each
     seed's lowest FID over its evaluated checkpoints (optimistic: it picks
-    the checkpoint with the test set).
+    the checkpoint with the test set). For a sweep scored with the offline
+    classifier they are its Frechet distance, FCD (`score_name`).
     """
 
     def __init__(self, key, rows):
         self.key = key  # ((name, value), ...) without the seed
         self.rows = rows
+        column = score_name(rows).lower()
         finals = [r for r in rows if str(r.get("final", "True")) in (
             "True", "")]  # results.csv rows written before `final` existed
-        self.fids = [float(r["fid"]) for r in finals]
+        self.fids = [float(r[column]) for r in finals]
         by_seed = {}
         for row in rows:
-            by_seed.setdefault(row.get("seed"), []).append(float(row["fid"]))
+            by_seed.setdefault(row.get("seed"), []).append(
+                float(row[column]))
         self.best_fids = [min(fids) for fids in by_seed.values()]
 
     @property
@@ -122,6 +128,13 @@ class Group:
     @property
     def values(self):
         return dict(self.key)
+
+
+def score_name(rows):
+    """'FID', or 'FCD' for results of the offline classifier's features
+    (never compared with the paper's FIDs)."""
+    features = rows[0].get("features") if rows else None
+    return "FID" if features in (None, "", "inception") else "FCD"
 
 
 def group_rows(rows):
@@ -196,12 +209,13 @@ def draw(grid, rows, values=None):
     values = paper_values() if values is None else values
     groups = group_rows(rows)
     layout = _layout(grid)
-    baseline = _baseline(rows, values)
+    name = score_name(rows)
+    baseline = _baseline(rows, values) if name == "FID" else None
     if layout == "bars":
-        return {"bars": _bars(grid, groups, baseline)}
+        return {"bars": _bars(grid, groups, baseline, name)}
     if layout == "heatmap":
-        return {"heatmap": _heatmap(grid, groups)}
-    return {"points": _points(groups, baseline)}
+        return {"heatmap": _heatmap(grid, groups, name)}
+    return {"points": _points(groups, baseline, name)}
 
 
 def _family_rows(names):
@@ -216,7 +230,7 @@ def _family_rows(names):
             if r]
 
 
-def _bars(grid, groups, baseline):
+def _bars(grid, groups, baseline, name="FID"):
     names = [_literal(v) for v in grid["augment.name"]]
     strengths = [_literal(v) for v in grid.get("augment.strength", [None])]
     others = [n for n in grid if n not in (_SEED, "augment.name",
@@ -250,10 +264,10 @@ def _bars(grid, groups, baseline):
                            label=f"paper baseline {baseline[0]}")
             ax.set_xticks(range(len(row_names)))
             ax.set_xticklabels(row_names, rotation=30, ha="right")
-            ax.set_ylabel("FID (last checkpoint)")
+            ax.set_ylabel(f"{name} (last checkpoint)")
             if i == 0:
                 ax.set_title(", ".join(f"{n} = {v}" for n, v in column) or
-                             "FID per augmentation and strength")
+                             f"{name} per augmentation and strength")
     if axes[0][-1].get_legend_handles_labels()[0]:
         axes[0][-1].legend(fontsize="small")
     fig.tight_layout()
@@ -269,7 +283,7 @@ def _find(groups, wanted):
     return None
 
 
-def _heatmap(grid, groups):
+def _heatmap(grid, groups, name="FID"):
     y_name, x_name = [n for n in grid if n != _SEED]
     ys = [_literal(v) for v in grid[y_name]]
     xs = [_literal(v) for v in grid[x_name]]
@@ -292,12 +306,12 @@ def _heatmap(grid, groups):
     ax.set_yticklabels([str(y) for y in ys])
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)
-    fig.colorbar(image, ax=ax, label="FID (last checkpoint)")
+    fig.colorbar(image, ax=ax, label=f"{name} (last checkpoint)")
     fig.tight_layout()
     return fig
 
 
-def _points(groups, baseline):
+def _points(groups, baseline, name="FID"):
     fig, ax = plt.subplots(figsize=(2 + 0.9 * len(groups), 4))
     labels = ["\n".join(f"{n.split('.')[-1]}={v}" for n, v in g.key) or
               "run" for g in groups]
@@ -309,19 +323,21 @@ def _points(groups, baseline):
         ax.legend(fontsize="small")
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels(labels, fontsize="small")
-    ax.set_ylabel("FID (last checkpoint)")
+    ax.set_ylabel(f"{name} (last checkpoint)")
     fig.tight_layout()
     return fig
 
 
 def markdown(groups, values):
-    """The table of our FID beside the paper's, one row per point."""
-    lines = ["| point | runs | steps | protocol | FID last (ours) | "
-             "FID median | FID best | FID (paper) | paper source |",
+    """The table of our FID beside the paper's, one row per point (an FCD
+    table has no paper column: the paper reports FIDs)."""
+    name = score_name([g.rows[0] for g in groups])
+    lines = [f"| point | runs | steps | protocol | {name} last (ours) | "
+             f"{name} median | {name} best | FID (paper) | paper source |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for group in groups:
         first = group.rows[0]
-        paper = match_paper(first, values)
+        paper = match_paper(first, values) if name == "FID" else None
         ours = f"{group.fid:.2f}" + (f" ± {group.spread:.2f}"
                                      if len(group.fids) > 1 else "")
         label = ", ".join(f"{n} = {v}" for n, v in group.key) or "the run"
@@ -329,9 +345,40 @@ def markdown(groups, values):
             f"| {label} | {len(group.fids)} | {first['steps']} | "
             f"{first['protocol']} | {ours} | {group.median:.2f} | "
             f"{group.best:.2f} | "
-            f"{paper['fid'] if paper else 'not in the text'} | "
+            f"{paper['fid'] if paper else _no_paper(name)} | "
             f"{paper['source'] if paper else '-'} |")
     return "\n".join(lines) + "\n"
+
+
+def samples(groups):
+    """A figure of each point's last sample grid (of its first seed) side
+    by side, titled with the point and step; None if no run kept grids."""
+    found = []
+    for group in groups:
+        row = group.rows[0]
+        folder = os.path.join(row.get("model_dir") or "", "samples")
+        names = sorted(n for n in (os.listdir(folder) if os.path.isdir(
+            folder) else []) if n.startswith("step_") and n.endswith(".png"))
+        if names:
+            label = "\n".join(f"{n.split('.')[-1]}={v}" for n, v in
+                              group.key if n != _SEED) or "run"
+            step = int(names[-1][len("step_"):-len(".png")])
+            found.append((f"{label}\nseed {row.get('seed')}, step {step}",
+                          plt.imread(os.path.join(folder, names[-1]))))
+    if not found:
+        return None
+    fig, axes = plt.subplots(1, len(found), squeeze=False,
+                             figsize=(2.6 * len(found), 3.4))
+    for ax, (title, image) in zip(axes[0], found):
+        ax.imshow(image)
+        ax.set_title(title, fontsize="x-small")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _no_paper(name):
+    return "not in the text" if name == "FID" else "not comparable (FCD)"
 
 
 def write_report(root, out=None):
@@ -348,14 +395,22 @@ def write_report(root, out=None):
         plt.close(fig)
         paths.append(path)
     groups = group_rows(rows)
+    grids = samples(groups)
+    if grids:
+        path = os.path.join(out, "samples.png")
+        grids.savefig(path, dpi=120)
+        plt.close(grids)
+        paths.append(path)
+        figures = {**figures, "samples": grids}
     text = [f"# Results of the sweep in {root}", "",
             *[f"![{n}]({n}.png)" for n in figures], "",
             markdown(groups, values),
-            "FID last: each seed's last checkpoint, mean ± standard "
-            "deviation over seeds (the figures show it; the paper's numbers "
-            "are compared with it); median: of the same over seeds; best: "
-            "each seed's lowest FID over its evaluated checkpoints, averaged "
-            "(optimistic: the checkpoint is chosen on the test set).", "",
+            f"{score_name(rows)} last: each seed's last checkpoint, mean ± "
+            "standard deviation over seeds (the figures show it; the "
+            "paper's numbers are compared with it); median: of the same "
+            "over seeds; best: each seed's lowest score over its evaluated "
+            "checkpoints, averaged (optimistic: the checkpoint is chosen on "
+            "the test set).", "",
             "Paper values: tfgda/paper_values.csv (values stated in the "
             "paper's text; its per-bar chart values are not published as "
             "numbers)."]

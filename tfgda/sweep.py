@@ -46,9 +46,12 @@ import gin
 from tfgda import cli
 from tfgda import configs
 from tfgda import evaluate
+from tfgda import evaluator
 from tfgda import train
 from tfgda.checkpointing import write_atomically
 from tfgda.errors import UserError
+from tfgda.metrics import evaluation
+from tfgda.metrics import protocols
 
 __all__ = ["COLUMNS", "Point", "Sweep", "check_evaluation", "expand", "gather",
            "parse_sweep", "run_sweep"]
@@ -69,6 +72,8 @@ flags.declare_key_flag("gin_file")
 flags.declare_key_flag("gin_bindings")
 flags.declare_key_flag("protocol")
 flags.declare_key_flag("inception")
+flags.declare_key_flag("features")
+flags.declare_key_flag("feature_weights")
 flags.declare_key_flag("reference_path")
 flags.declare_key_flag("batch_size")
 flags.declare_key_flag("cache_dir")
@@ -88,9 +93,9 @@ _SETTINGS = {"model": ("train.model", None),
              "steps": ("train.steps", None),
              "batch_size": ("train.batch_size", 64),
              "seed": ("train.seed", 0)}
-_METRICS = ("fid", "inception_score", "kid")
-COLUMNS = ("point", "bindings", *_SETTINGS, "protocol", "step", "final",
-           *_METRICS, "model_dir")
+_METRICS = ("fid", "inception_score", "kid", "fcd", "kid_fcd")
+COLUMNS = ("point", "bindings", *_SETTINGS, "protocol", "features", "step",
+           "final", *_METRICS, "model_dir")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,15 +290,19 @@ def commands(sweep, point, model_dir, eval_flags, checkpoints="last"):
     return train_cmd, eval_cmd
 
 
-def _result_path(model_dir, protocol, step):
-    return os.path.join(model_dir, "eval", protocol, f"ckpt-{step}.json")
+def _result_path(model_dir, protocol, step, features):
+    return os.path.join(model_dir, "eval",
+                        evaluation.result_folder(protocol, features),
+                        f"ckpt-{step}.json")
 
 
 def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
-              out=sys.stdout, poll_seconds=30.0, checkpoints="last"):
+              out=sys.stdout, poll_seconds=30.0, checkpoints="last",
+              features="inception"):
     """Runs (or with dry_run prints) every point; returns the points that
     failed. checkpoints: evaluate each point's 'last' checkpoint or 'all'
-    those on disk."""
+    those on disk. features: the feature network of the evaluation
+    (`--features`; eval_flags must pass the same on)."""
     check_root(root, sweep, protocol, create=not dry_run)
     failed = []
     total = len(sweep.points)
@@ -306,7 +315,8 @@ def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
                   file=out)
             continue
         tag = f"[{index}/{total}] {point.name}"
-        result = _result_path(model_dir, protocol, point.settings["steps"])
+        result = _result_path(model_dir, protocol, point.settings["steps"],
+                              features)
         if os.path.exists(result):
             print(f"{tag}: finished before, skipped", file=out, flush=True)
             continue
@@ -331,12 +341,12 @@ def run_sweep(sweep, root, protocol, eval_flags=(), dry_run=False,
                 break
         else:
             with open(result) as f:
-                fid = json.load(f)["fid"]
-            print(f"{tag}: FID {fid:.3f} after "
+                scores = evaluator.summary(json.load(f))
+            print(f"{tag}: {scores} after "
                   f"{_duration(time.time() - start)}", file=out, flush=True)
-        write_results(root, sweep, protocol)
+        write_results(root, sweep, protocol, features)
     if not dry_run:
-        write_results(root, sweep, protocol)
+        write_results(root, sweep, protocol, features)
     return failed
 
 
@@ -383,16 +393,17 @@ def _duration(seconds):
 
 
 # ------------------------------------------------------------------- results
-def gather(root, sweep, protocol):
+def gather(root, sweep, protocol, features="inception"):
     """One row per evaluated checkpoint of each finished point (its final
     step evaluated), in step order; `final` marks the last step's row."""
     rows = []
     for point in sweep.points:
         model_dir = os.path.join(root, point.name)
         steps = point.settings["steps"]
-        if not os.path.exists(_result_path(model_dir, protocol, steps)):
+        last = _result_path(model_dir, protocol, steps, features)
+        if not os.path.exists(last):
             continue
-        folder = os.path.dirname(_result_path(model_dir, protocol, steps))
+        folder = os.path.dirname(last)
         evaluated = sorted(
             (int(m.group(1)), name) for name in os.listdir(folder)
             if (m := re.fullmatch(r"ckpt-(\d+)\.json", name)))
@@ -401,6 +412,7 @@ def gather(root, sweep, protocol):
                 result = json.load(f)
             row = {"point": point.name, "bindings": "; ".join(point.bindings),
                    **point.settings, "protocol": protocol,
+                   "features": features,
                    "step": result["step"], "final": step == steps,
                    "model_dir": model_dir}
             row.update({k: result.get(k) for k in _METRICS})
@@ -408,9 +420,9 @@ def gather(root, sweep, protocol):
     return rows
 
 
-def write_results(root, sweep, protocol):
+def write_results(root, sweep, protocol, features="inception"):
     """Writes ROOT/results.csv (atomically); returns its rows."""
-    rows = gather(root, sweep, protocol)
+    rows = gather(root, sweep, protocol, features)
     text = io.StringIO()
     writer = csv.DictWriter(text, COLUMNS)
     writer.writeheader()
@@ -423,22 +435,22 @@ def _eval_flags():
     """The evaluation flags given to this command, passed on to each
     point's evaluation."""
     flags_out = [f"--protocol={evaluate.PROTOCOL.value}",
+                 f"--features={evaluate.FEATURES.value}",
                  f"--batch_size={evaluate.BATCH_SIZE.value}",
                  f"--cache_dir={evaluate.CACHE_DIR.value}"]
     for flag, name in ((evaluate.INCEPTION, "inception"),
+                       (evaluate.FEATURE_WEIGHTS, "feature_weights"),
                        (evaluate.REFERENCE_PATH, "reference_path")):
         if flag.value:
             flags_out.append(f"--{name}={flag.value}")
     return flags_out
 
 
-def check_evaluation(sweep, protocol, reference_path=None, inception=None):
+def check_evaluation(sweep, protocol, reference_path=None, inception=None,
+                     features="inception", feature_weights=None):
     """Raises a UserError, before any point trains, if its evaluation would
     fail: an unknown protocol, an archive run without the protocol's
-    reference images, or an Inception module that cannot be loaded."""
-    from tfgda import evaluator  # pylint: disable=g-import-not-at-top
-    from tfgda.metrics import inception as inception_lib  # pylint: disable=g-import-not-at-top
-    from tfgda.metrics import protocols  # pylint: disable=g-import-not-at-top
+    reference images, or a feature network that cannot be loaded."""
     parsed = protocols.parse(protocol)
     for point in sweep.points:
         gin.clear_config()
@@ -451,7 +463,7 @@ def check_evaluation(sweep, protocol, reference_path=None, inception=None):
             run_info, parsed.split, reference_path,
             needed_by=f"protocol {parsed.name} (--protocol)")
     gin.clear_config()
-    inception_lib.load_feature_model(*([inception] if inception else []))
+    evaluation.load_features(features, inception, feature_weights)
 
 
 def _main():
@@ -461,11 +473,13 @@ def _main():
     protocol = evaluate.PROTOCOL.value
     if not _DRY_RUN.value:
         check_evaluation(sweep, protocol, evaluate.REFERENCE_PATH.value,
-                         evaluate.INCEPTION.value)
+                         evaluate.INCEPTION.value, evaluate.FEATURES.value,
+                         evaluate.FEATURE_WEIGHTS.value)
         print(f"sweep of {len(sweep.points)} points into {root}",
               file=sys.stderr)
     failed = run_sweep(sweep, root, protocol, _eval_flags(), _DRY_RUN.value,
-                       checkpoints=_CHECKPOINTS.value)
+                       checkpoints=_CHECKPOINTS.value,
+                       features=evaluate.FEATURES.value)
     if failed:
         raise UserError(f"{len(failed)} of {len(sweep.points)} points "
                         f"failed ({', '.join(p.name for p in failed)}): see "

@@ -55,7 +55,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
           image_every=1000, steps_per_call=1, jit_compile=False,
           ema_decay=0.0, ema_start=0, eval_every=0,
           eval_protocol="fid10k_test", eval_reference_path=None,
-          precision="float32", leak_every=0, leak_augment=None):
+          eval_features="inception", precision="float32", leak_every=0,
+          leak_augment=None):
     """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
 
     Args:
@@ -87,6 +88,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
       eval_protocol: e.g. 'fid10k_test' or 'fid50k_train'.
       eval_reference_path: an archive of the protocol's split, for runs on
         image archives.
+      eval_features: 'inception' (TF-GAN's; FID) or 'cifar10_classifier'
+        (the offline network shipped with tfgda, for 32x32 runs on
+        machines without Inception; FCD, not comparable with FID).
       precision: 'float32', or a Keras mixed-precision policy:
         'mixed_float16' (GPUs; with dynamic loss scaling) or
         'mixed_bfloat16' (TPUs, recent CPUs and GPUs). Weights, the spectral
@@ -149,8 +153,8 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         gan.build()
     run_info = _run_info(model, info, gan)
     checks = _sampler_checks(model_dir, run_info, seed, eval_every,
-                             eval_protocol, eval_reference_path, leak_every,
-                             leak_augment)
+                             eval_protocol, eval_reference_path,
+                             eval_features, leak_every, leak_augment)
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     chief, task_id = distribute.worker_role(strategy)
     # Every worker saves (saving is collective); others into their own
@@ -397,19 +401,20 @@ _Check = collections.namedtuple("_Check", ["every", "run"])
 
 
 def _sampler_checks(model_dir, run_info, seed, eval_every, eval_protocol,
-                    eval_reference_path, leak_every, leak_augment):
+                    eval_reference_path, eval_features, leak_every,
+                    leak_augment):
     """The sampler checks the config asks for, each set up (and its inputs
     checked) now, before training starts."""
     checks = []
     if eval_every:
         evaluator = evaluator_lib.TrainingEvaluator(
-            model_dir, run_info, eval_protocol, eval_reference_path)
+            model_dir, run_info, eval_protocol, eval_reference_path,
+            features=eval_features)
 
         def evaluate(sampler, step, writer, strategy):
             result = evaluator(sampler, step, writer, strategy)
-            logging.info("step %d  %s  FID %.3f  IS %.3f  KID %.5f", step,
-                         result["protocol"], result["fid"],
-                         result["inception_score"], result["kid"])
+            logging.info("step %d  %s  %s", step, result["protocol"],
+                         evaluator_lib.summary(result))
         checks.append(_Check(eval_every, evaluate))
     if leak_every:
         if not leak_augment:

@@ -5,7 +5,9 @@
   tfgda.metrics.inception_score_from_logits(logits)
 
 and the whole pipeline (generation, Inception features, cached reference
-statistics, protocols) in `tfgda.metrics.evaluation`.
+statistics, protocols) in `tfgda.metrics.evaluation`; the offline feature
+network (a CIFAR-10 classifier shipped with tfgda: FCD) in
+`tfgda.metrics.classifier`.
 """
 
 from tfgda.metrics.fid import fid_from_activations

@@ -1,7 +1,15 @@
 """A generator's FID, IS and KID under a protocol, with cached references.
 
+  feature_model = load_features("inception")  # or "cifar10_classifier"
+  reference = reference_statistics(protocol, feature_model, batches,
+                                   dataset_id, cache_dir)
   results = evaluate_sampler(sampler, num_classes, protocol,
-                             feature_model, reference_images, cache_dir)
+                             feature_model, reference)
+
+With TF-GAN's Inception the results are `fid`, `kid` and
+`inception_score`; with the offline classifier (`tfgda.metrics.classifier`)
+they are `fcd` and `kid_fcd` (Frechet distance and KID on its features),
+kept apart from Inception's in name and in folder (`result_folder`).
 
 Generated images come from fixed seeds (the same z and labels for every
 checkpoint, labels uniform for conditional models) and the sampler in
@@ -18,27 +26,59 @@ import numpy as np
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.metrics import classifier
 from tfgda.metrics import fid as fid_lib
+from tfgda.metrics import inception
 from tfgda.metrics import inception_score as is_lib
 from tfgda.metrics import kid as kid_lib
 from tfgda.models.latents import sample_z
 
-__all__ = ["activations", "evaluate_sampler", "reference_statistics",
-           "generated_batches"]
+__all__ = ["FEATURES", "activations", "evaluate_sampler", "generated_batches",
+           "load_features", "reference_statistics", "result_folder"]
 
 _KID_ACTIVATIONS = 10_000
+FEATURES = ("inception", classifier.NAME)
 
 
-def activations(feature_model, batches, strategy=None):
+def load_features(name="inception", inception_handle=None, weights=None):
+    """The feature network called `name`: 'inception' (TF-GAN's, from
+    `inception_handle` or the gin-bound `inception.handle`) or
+    'cifar10_classifier' (the shipped weights, or the npz file `weights`
+    that tfgda.tools.train_feature_net wrote)."""
+    if name == "inception":
+        if weights:
+            raise UserError("--feature_weights is for the offline "
+                            "classifier; Inception's is --inception=DIR.")
+        return inception.load_feature_model(
+            *([inception_handle] if inception_handle else []))
+    if name == classifier.NAME:
+        return classifier.load_feature_model(weights or
+                                             classifier.WEIGHTS_PATH)
+    raise UserError(f"unknown --features {name!r}: use one of "
+                    f"{', '.join(FEATURES)}.")
+
+
+def result_folder(protocol_name, features_name="inception"):
+    """Where under model_dir/eval a protocol's results go: <protocol> for
+    Inception, <features>/<protocol> for another feature network."""
+    if features_name == "inception":
+        return protocol_name
+    return f"{features_name}/{protocol_name}"
+
+
+def activations(feature_model, batches, strategy=None, what="images"):
     """Features and logits of an iterable of image batches, concatenated.
 
     With a strategy, each batch is split over its replicas (so the feature
-    model runs on the GPUs or TPU cores) and the outputs gathered.
+    model runs on the GPUs or TPU cores) and the outputs gathered. A
+    network of one size refuses (UserError) `what` of another size.
     """
     strategy = strategy or tf.distribute.get_strategy()
     run = tf.function(lambda x: strategy.run(feature_model, (x,)))
     features, logits = [], []
     for images in batches:
+        if not features:
+            feature_model.check(images, what)
         feats, logs = run(strategy.experimental_distribute_values_from_function(
             lambda ctx, images=images: _replica_slice(images, ctx)))
         features.append(strategy.gather(feats, axis=0).numpy())
@@ -84,7 +124,8 @@ def reference_statistics(protocol, feature_model, reference_images,
     if path and os.path.exists(path):
         return _read_cache(path, protocol, feature_model)
     batches = _take(reference_images(), protocol.num_reference)
-    features, _ = activations(feature_model, batches, strategy)
+    features, _ = activations(feature_model, batches, strategy,
+                              what=f"reference images of {dataset_id!r}")
     if len(features) < protocol.num_reference:
         raise UserError(
             f"protocol {protocol.name} needs {protocol.num_reference} "
@@ -95,7 +136,7 @@ def reference_statistics(protocol, feature_model, reference_images,
              "activations": features[:_KID_ACTIVATIONS].astype(np.float32),
              "protocol": protocol.name,
              "feature_model": feature_model.handle,
-             "resize": protocol.resize}
+             "resize": feature_model.resize}
     if path:
         _write_cache(path, stats)
     return dict(stats, cached=False)
@@ -103,34 +144,44 @@ def reference_statistics(protocol, feature_model, reference_images,
 
 def evaluate_sampler(sampler, num_classes, protocol, feature_model,
                      reference, batch_size=100, seed=0, strategy=None):
-    """FID (mean and std over the protocol's repeats), IS and KID.
+    """The Frechet distance (mean and std over the protocol's repeats), KID
+    and, with Inception, IS: keys named by `feature_model.metric_names`
+    (fid, fid_std, fids, kid, inception_score; or fcd, fcd_std, fcds,
+    kid_fcd).
 
     Args:
       sampler: a generator called as sampler(z, labels, training=False).
       reference: the dict of `reference_statistics`.
     """
     feature_model = feature_model.with_resize(protocol.resize)
-    fids, scores, kids = [], [], []
+    fd_key, kid_key, is_key = feature_model.metric_names
+    fds, scores, kids = [], [], []
     for repeat in range(protocol.repeats):
         batches = generated_batches(sampler, num_classes,
                                     protocol.num_generated, batch_size,
                                     seed=seed * 1000 + repeat)
-        features, logits = activations(feature_model, batches, strategy)
+        features, logits = activations(feature_model, batches, strategy,
+                                       what="generated images")
         mu, sigma = fid_lib.statistics(features)
-        fids.append(fid_lib.fid_from_statistics(mu, sigma, reference["mu"],
-                                                reference["sigma"]))
+        fds.append(fid_lib.fid_from_statistics(mu, sigma, reference["mu"],
+                                               reference["sigma"]))
         scores.append(is_lib.inception_score_from_logits(logits))
         kids.append(kid_lib.kid_from_activations(
             features[:_KID_ACTIVATIONS], reference["activations"]))
-    return {"protocol": protocol.name, "fid": float(np.mean(fids)),
-            "fid_std": float(np.std(fids)), "fids": fids,
-            "inception_score": float(np.mean(scores)),
-            "kid": float(np.mean(kids)),
-            "num_generated": protocol.num_generated,
-            "num_reference": int(reference["count"]),
-            "repeats": protocol.repeats,
-            "feature_model": feature_model.handle,
-            "resize": protocol.resize}
+    result = {"protocol": protocol.name, fd_key: float(np.mean(fds)),
+              f"{fd_key}_std": float(np.std(fds)), f"{fd_key}s": fds,
+              kid_key: float(np.mean(kids))}
+    if is_key:
+        result[is_key] = float(np.mean(scores))
+    result.update({"num_generated": protocol.num_generated,
+                   "num_reference": int(reference["count"]),
+                   "repeats": protocol.repeats,
+                   "features": feature_model.name,
+                   "feature_model": feature_model.handle,
+                   "resize": feature_model.resize})
+    if feature_model.sha256:
+        result["feature_weights_sha256"] = feature_model.sha256
+    return result
 
 
 def _take(batches, count):
@@ -147,7 +198,7 @@ def _cache_path(cache_dir, dataset_id, protocol, feature_model):
     if not cache_dir:
         return None
     key = (f"{dataset_id}|{protocol.split}|{feature_model.handle}|"
-           f"{protocol.resize}")
+           f"{feature_model.resize}")
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     name = os.path.basename(str(dataset_id).rstrip("/")) or "data"
     return os.path.join(os.path.expanduser(cache_dir),
@@ -159,7 +210,7 @@ def _read_cache(path, protocol, feature_model):
         stats = {k: f[k] for k in f.files}
     for key, want in (("protocol", protocol.name),
                       ("feature_model", feature_model.handle),
-                      ("resize", protocol.resize)):
+                      ("resize", feature_model.resize)):
         if str(stats.get(key)) != want:
             raise UserError(
                 f"reference cache {path!r} is for {key} "

@@ -30,26 +30,59 @@ INCEPTION_TFHUB = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
 
 
 class FeatureModel:
-    """A classifier with TF-GAN's Inception contract.
+    """A feature network with TF-GAN's Inception contract.
 
-    Calling it on images in [-1, 1] of any size returns (features [N, D],
-    logits [N, K]).
+    `module(images)` returns a dict with 'pool_3' (features) and 'logits'.
+    Calling the FeatureModel on images in [-1, 1] returns (features [N, D],
+    logits [N, K]); images are resized to image_size x image_size unless
+    the network takes one size only (`fixed_size`), which `check` enforces.
+
+    name: 'inception' or another network ('cifar10_classifier'), which
+    names the results (see `metric_names`); sha256: of its weights file.
     """
 
-    def __init__(self, module, handle, image_size=299, resize="bilinear"):
+    def __init__(self, module, handle, image_size=299, resize="bilinear", *,
+                 name="inception", sha256=None, fixed_size=False):
         self.module = module
         self.handle = handle
         self.image_size = image_size
-        self.resize = resize
+        self.resize = "none" if fixed_size else resize
+        self.name = name
+        self.sha256 = sha256
+        self.fixed_size = fixed_size
+
+    @property
+    def metric_names(self):
+        """(Frechet distance, KID, Inception Score or None) result keys:
+        fid/kid/inception_score for Inception, fcd/kid_fcd for any other
+        network, so the two are never compared by mistake."""
+        if self.name == "inception":
+            return "fid", "kid", "inception_score"
+        return "fcd", "kid_fcd", None
 
     def with_resize(self, resize):
-        """The same model, resizing with `resize` (see `resize_images`)."""
+        """The same model, resizing with `resize` (see `resize_images`);
+        itself for a network that takes one size only."""
+        if self.fixed_size:
+            return self
         return FeatureModel(self.module, self.handle, self.image_size,
-                            resize)
+                            resize, name=self.name, sha256=self.sha256)
+
+    def check(self, images, what):
+        """A UserError if a network of one size gets another."""
+        shape = tuple(images.shape)
+        if self.fixed_size and shape[1:3] != (self.image_size,
+                                              self.image_size):
+            raise UserError(
+                f"the {self.name} features need {self.image_size}x"
+                f"{self.image_size} images, but the {what} are "
+                f"{'x'.join(map(str, shape[1:3]))}: use --features=inception"
+                " for other sizes.")
 
     def __call__(self, images):
-        images = resize_images(images, self.image_size, self.resize)
-        outputs = self.module(images)
+        if not self.fixed_size:
+            images = resize_images(images, self.image_size, self.resize)
+        outputs = self.module(tf.cast(images, tf.float32))
         flat = lambda t: tf.reshape(t, [tf.shape(t)[0], -1])  # noqa: E731
         return flat(outputs["pool_3"]), flat(outputs["logits"])
 
