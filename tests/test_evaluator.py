@@ -4,6 +4,7 @@ import json
 import os
 
 from conftest import tiny_bindings
+import gin
 import numpy as np
 import pytest
 
@@ -128,3 +129,17 @@ def test_trainer_rejects_an_unservable_protocol_before_starting(
     with pytest.raises(UserError, match="pass --reference_path"):
         trainer.train(str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
+
+
+def test_the_reference_is_the_whole_split_when_training_used_a_subset(
+        tiny_zip, tmp_path, standin_inception):
+    # A data-scarce run (dataset.subset, bound in its operative config) is
+    # still scored against every image of the protocol's split.
+    model_dir = str(tmp_path / "run")
+    configs.parse([], tiny_bindings(tiny_zip, 2, "dataset.subset = 16"))
+    trainer.train(model_dir)
+    gin.clear_config()
+    features = inception.load_feature_model(standin_inception)
+    (result,) = evaluate.evaluate_run(model_dir, "latest", "fid40_test",
+                                      features, tiny_zip, None, batch_size=8)
+    assert result["num_reference"] == 40

@@ -14,8 +14,8 @@ from absl import logging
 
 from tfgda.errors import UserError
 
-__all__ = ["CHECKPOINT", "GIN_BINDINGS", "MODEL_DIR", "OUT", "ROOT", "main",
-           "report"]
+__all__ = ["CHECKPOINT", "GIN_BINDINGS", "IMAGES", "MODEL_DIR", "OUT", "ROOT",
+           "SEED", "main", "report"]
 
 MODEL_DIR = flags.DEFINE_string(
     "model_dir", None, "The run's directory: checkpoints, summaries, configs.")
@@ -27,6 +27,12 @@ ROOT = flags.DEFINE_string(
 OUT = flags.DEFINE_string(
     "out", None, "Where to write the output: a file (augment_gallery, "
     "default gallery.png) or a directory (report, default ROOT/report).")
+IMAGES = flags.DEFINE_string(
+    "images", None, "An image archive: a zip file or image folder (one "
+    "sub-folder per class; augment_gallery, train_feature_net).")
+SEED = flags.DEFINE_integer(
+    "seed", 0, "The tool's random seed (augment_gallery: the random "
+    "parameters; train_feature_net: the weights and batches).")
 CHECKPOINT = flags.DEFINE_string(
     "checkpoint", "latest", "'latest', a step number, or 'all' (evaluation).")
 

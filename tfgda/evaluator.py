@@ -82,10 +82,10 @@ def reference_batches(run_info, protocol, batch_size, reference_path=None,
         run_info, protocol.split, reference_path,
         needed_by=f"protocol {protocol.name}", resize=resize)
 
-    def batches():
+    def batches():  # the whole split, even for a run on a subset of it
         dataset, _ = data_lib.make_dataset(
             batch_size, shuffle=False, repeat=False, drop_remainder=False,
-            cache=False, **kwargs)
+            cache=False, subset=None, **kwargs)
         return (b["images"] for b in dataset)
     return batches, dataset_id
 

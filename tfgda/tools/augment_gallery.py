@@ -27,15 +27,15 @@ PAPER_ORDER = ("zoom_in", "zoom_out", "translation", "translation_x",
                "redness", "greenness", "blueness", "instance_noise",
                "crop_flip")
 
-_IMAGES = flags.DEFINE_string("images", None, "A zip file or image folder.")
 _NAMES = flags.DEFINE_list("names", list(PAPER_ORDER), "Augmentations.")
 _STRENGTHS = flags.DEFINE_list("strengths", ["0.1", "0.2", "0.3", "0.4",
                                              "0.5"], "Strengths (columns).")
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
 _POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the random parameters.")
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("images")
+flags.declare_key_flag("seed")
 flags.declare_key_flag("out")
 
 
@@ -84,7 +84,7 @@ def _draw(rows, names, strengths, out):
 
 
 def _gallery_cli():
-    if not _IMAGES.value:
+    if not cli.IMAGES.value:
         raise UserError("--images is required: a zip file or a folder of "
                         "images.")
     try:
@@ -98,10 +98,10 @@ def _gallery_cli():
     if not os.path.isdir(folder):
         raise UserError(f"--out {out!r}: its folder {folder!r} does not "
                         "exist: create it, or write elsewhere.")
-    images = read_images(_IMAGES.value, max(_POOL.value, _NUM_IMAGES.value),
-                         _SEED.value)
+    images = read_images(cli.IMAGES.value, max(_POOL.value, _NUM_IMAGES.value),
+                         cli.SEED.value)
     rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
-                   _SEED.value)
+                   cli.SEED.value)
     _draw(rows, _NAMES.value, strengths, out)
     print(f"wrote {out}: {len(rows)} augmentations x "
           f"{len(strengths)} strengths")

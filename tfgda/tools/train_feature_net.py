@@ -32,17 +32,16 @@ from tfgda.metrics import classifier
 
 __all__ = ["accuracy", "train"]
 
-_IMAGES = flags.DEFINE_string("images", None, "Training images: a zip file "
-                              "or folder, one sub-folder per class.")
 _TEST_IMAGES = flags.DEFINE_string("test_images", None, "Test images, for "
                                    "the accuracy printed at the end.")
 _EPOCHS = flags.DEFINE_integer("epochs", 10, "Passes over the images.")
 _BATCH_SIZE = flags.DEFINE_integer("train_batch_size", 256, "Batch size.")
 _LR = flags.DEFINE_float("lr", 0.2, "Peak learning rate.")
 _WIDTH = flags.DEFINE_integer("width", classifier.WIDTH, "Network width.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the weights and batches.")
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
+flags.declare_key_flag("images")
+flags.declare_key_flag("seed")
 flags.declare_key_flag("out")
 
 
@@ -131,15 +130,15 @@ def _check_size(info, images):
 
 
 def _main():
-    if not _IMAGES.value or not cli.OUT.value:
+    if not cli.IMAGES.value or not cli.OUT.value:
         raise UserError("--images (a CIFAR-10 training archive) and --out "
                         "(the weights file to write, .npz) are required.")
     out = cli.OUT.value
     if not out.endswith(".npz"):
         raise UserError(f"--out {out!r} must end in .npz.")
     start = time.time()
-    model = train(_IMAGES.value, out, _EPOCHS.value, _BATCH_SIZE.value,
-                  _LR.value, _WIDTH.value, _SEED.value)
+    model = train(cli.IMAGES.value, out, _EPOCHS.value, _BATCH_SIZE.value,
+                  _LR.value, _WIDTH.value, cli.SEED.value)
     summary = {"weights": out, "sha256": classifier.sha256(out),
                "epochs": _EPOCHS.value, "seconds": round(time.time() - start)}
     if _TEST_IMAGES.value:
