@@ -108,6 +108,26 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
         assert point.settings["bcr_inputs"] == "clean"
 
 
+def test_the_cpu_sweep_is_the_issues_six_methods_seed_first():
+    grid = sweep.expand(["cpu/findings_small.gin"])
+    methods = [(p.settings["mode"], p.settings["augmentation"],
+                p.settings["lambda_bcr_real"]) for p in grid.points]
+    assert methods[:6] == [
+        ("none", None, 0.0), ("real_only", "translation", 0.0),
+        ("real_and_fake", "translation", 0.0),
+        ("real_and_fake", "zoom_out", 0.0), ("none", "translation", 10.0),
+        ("real_and_fake", "brightness", 0.0)]
+    assert methods[6:] == methods[:6]  # every method's seed 0 first
+    assert [p.settings["seed"] for p in grid.points] == [0] * 6 + [1] * 6
+    assert {(p.settings["steps"], p.settings["batch_size"],
+             p.settings["strength"]) for p in grid.points} == {
+                 (2500, 64, 0.2)}
+    gin.clear_config()
+    configs.parse(["cpu/findings_small.gin"], list(grid.points[4].bindings))
+    assert gin.query_parameter("dataset.subset") == 5000
+    assert gin.query_parameter("bcr.inputs") == "clean"
+
+
 def test_zipped_axes_bind_their_names_in_step():
     assert configs.axis_bindings("augment.mode, LAMBDA_BCR",
                                "('none', 10.0, )") == [
