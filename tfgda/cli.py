@@ -12,6 +12,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from tfgda import console
 from tfgda.errors import UserError
 
 __all__ = ["CHECKPOINT", "GIN_BINDINGS", "IMAGES", "MODEL_DIR", "OUT", "ROOT",
@@ -53,6 +54,10 @@ def main(body):
     def _main(argv):
         if len(argv) > 1:
             raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-        logging.set_verbosity(logging.INFO)
+        if not flags.FLAGS["verbosity"].present:
+            logging.set_verbosity(logging.INFO)
+        console.setup_logging(flags.FLAGS.verbosity if
+                              flags.FLAGS["verbosity"].present
+                              else console.verbosity([]))
         sys.exit(report(body))
     return _main
