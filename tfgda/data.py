@@ -9,13 +9,20 @@ Two sources:
 
 Images come out as float32 NHWC in [-1, 1]; labels as int32. Training
 pipelines shuffle with a seed, repeat, batch with drop_remainder and prefetch.
+
+An archive's index (its file names) is read up front and a sample of its
+images is checked; the images themselves are read and decoded in `tf.data` as
+batches need them.
 """
 
 import collections
+import concurrent.futures
 import io
 import os
+import time
 import zipfile
 
+from absl import logging
 import gin
 import numpy as np
 from PIL import Image
@@ -24,7 +31,8 @@ import tensorflow as tf
 from tfgda.errors import UserError
 from tfgda.errors import first_line
 
-__all__ = ["DatasetInfo", "IMAGE_EXTENSIONS", "make_dataset", "to_uint8"]
+__all__ = ["DatasetInfo", "IMAGE_EXTENSIONS", "ImageArchive", "explain_error",
+           "make_dataset", "to_uint8"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
@@ -40,7 +48,7 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
                  drop_remainder=True, *,
                  name=None, path=None, split="train", resize=None,
                  data_dir=None, shuffle_buffer=10_000, cache=True,
-                 subset=None, subset_seed=0):
+                 subset=None, subset_seed=0, check_images=500):
     """Builds the input pipeline; returns (tf.data.Dataset, DatasetInfo).
 
     Args:
@@ -56,11 +64,18 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
       data_dir: TFDS data directory (TFDS' default when None).
       shuffle_buffer: number of examples in the shuffle buffer.
       cache: keep decoded uint8 images in memory after the first pass (right
-        for CIFAR-sized data; turn off for large datasets).
+        for CIFAR-sized data). Off, an archive is streamed: its file names
+        are shuffled (all of them, each epoch) and each image is read and
+        decoded when a batch needs it, so memory stays bounded by the
+        prefetched batches whatever the archive's size.
       subset: None (every image), or a number of images to keep: for an
         archive a random choice fixed by `subset_seed` (the same images for
         every train.seed), for TFDS the split's first `subset` examples.
         For data-scarce experiments (e.g. 5000 = 10% of CIFAR-10).
+      check_images: how many of an archive's images (a fixed random choice)
+        are decoded before training starts, to find unreadable files and
+        the image size early; None: all of them. An unreadable image met
+        later stops the run with its name; its checkpoints are kept.
     """
     name = _resolve_name(name, path)
     size = _check_resize(resize)
@@ -69,9 +84,16 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
         raise UserError(f"dataset.subset must be a positive number of "
                         f"images, got {subset!r}: e.g. dataset.subset = "
                         "5000.")
+    shuffled = False
     if name == "images":
-        ds, info = _image_archive(path, size, subset, subset_seed,
-                                  order_seed=seed if shuffle else None)
+        ds, info, load = _image_archive(
+            path, size, subset, subset_seed,
+            order_seed=seed if shuffle else None, check_images=check_images)
+        if shuffle and not cache:  # shuffle names, not decoded images
+            ds = ds.shuffle(info.num_examples, seed=seed,
+                            reshuffle_each_iteration=True)
+            shuffled = True
+        ds = load(ds)
     else:
         if subset is not None:
             split = f"{split}[:{subset}]"
@@ -82,7 +104,7 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
         info = info._replace(image_shape=(*size, 3))
     if cache:
         ds = ds.cache()
-    if shuffle:
+    if shuffle and not shuffled:
         ds = ds.shuffle(shuffle_buffer, seed=seed,
                         reshuffle_each_iteration=True)
     if repeat:
@@ -184,36 +206,174 @@ def _tfds(name, split, data_dir, seed):
 
 
 # ------------------------------------------------------ image archives
-def _image_archive(path, size, subset=None, subset_seed=0, order_seed=None):
-    """Indexes, checks and reads a zip file or a directory of images (or
-    `subset` of them, chosen at random with `subset_seed`).
+_READ_ERROR = "tfgda could not read "  # marks the reader's own errors
+_DECODE_ERRORS = ("DecodeImage", "jpeg::", "Invalid PNG", "Invalid GIF",
+                  "Invalid BMP", "Unknown image file format",
+                  "is not compatible with expected shape", "ReadFile")
 
-    Images must share one size unless `size` (the resize target) is given.
-    With `order_seed` the images come in an order permuted by it (for
-    training: archives are often stored class by class, and a shuffle
+
+def _is_remote(path):
+    return "://" in path
+
+
+class ImageArchive:
+    """A zip file or a directory of images: its index (file names, labels)
+    read up front, its images read one by one when the pipeline needs them.
+
+    Directories are read with `tf.io.read_file` (local or any TensorFlow
+    filesystem, e.g. gs://); zip members through Python's zipfile, shared by
+    the pipeline's threads.
+    """
+
+    def __init__(self, path):
+        path = os.path.expanduser(str(path))
+        self.path = path if _is_remote(path) else os.path.abspath(path)
+        try:
+            exists = tf.io.gfile.exists(path)
+        except tf.errors.OpError as e:  # e.g. a filesystem not available
+            raise UserError(f"dataset.path {path!r} cannot be read "
+                            f"({first_line(e)}).") from e
+        if not exists:
+            raise UserError(f"dataset.path {path!r} does not exist: give a "
+                            "zip file or a directory of images.")
+        self.is_dir = tf.io.gfile.isdir(path)
+        self._zip = None
+        if self.is_dir:
+            names = []
+            for root, _, files in tf.io.gfile.walk(path):
+                rel = os.path.relpath(root, path) if root != path else ""
+                names.extend(os.path.join(rel, f) if rel else f
+                             for f in files)
+        else:
+            self._zip = self._open_zip()
+            names = self._zip.namelist()
+        self.names = sorted(n for n in names if _is_image_name(n))
+        if not self.names:
+            raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) "
+                            f"found in {path!r}.")
+
+    def _open_zip(self):
+        try:
+            file = (tf.io.gfile.GFile(self.path, "rb")
+                    if _is_remote(self.path) else open(self.path, "rb"))
+        except (OSError, tf.errors.OpError) as e:
+            raise UserError(f"dataset.path {self.path!r} cannot be read "
+                            f"({first_line(e)}).") from e
+        try:
+            return zipfile.ZipFile(file)
+        except zipfile.BadZipFile as e:
+            file.close()
+            raise UserError(f"dataset.path {self.path!r} is neither a zip "
+                            "file nor a directory.") from e
+
+    def read(self, name):
+        """The bytes of one image file."""
+        if self.is_dir:
+            with tf.io.gfile.GFile(os.path.join(self.path, name), "rb") as f:
+                return f.read()
+        return self._zip.read(name)
+
+    def load(self, ds, shape):
+        """Maps a dataset of (file name, label) to (decoded uint8 image of
+        `shape`, label), reading the files in parallel. An error reading a
+        zip member names it; the others name their file or are found by
+        `explain_error`."""
+        if self.is_dir:
+            ds = ds.map(lambda n, y: (tf.io.read_file(
+                tf.strings.join([self.path, "/", n])), y),
+                num_parallel_calls=tf.data.AUTOTUNE)
+        else:  # one Python call per 32 members
+            ds = ds.batch(32).map(lambda n, y: (self._read_zip_op(n), y),
+                                  num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.unbatch()
+        return ds.map(lambda b, y: (_decode(b, shape), y),
+                      num_parallel_calls=tf.data.AUTOTUNE)
+
+    def _read_zip_op(self, names):
+        def read(names):
+            out = np.empty(names.shape, object)
+            for i, name in np.ndenumerate(names):
+                name = name.decode()
+                try:
+                    out[i] = self._zip.read(name)
+                except Exception as e:  # OSError, BadZipFile, zlib.error...
+                    raise ValueError(
+                        f"{_READ_ERROR}{name!r} in {self.path!r} "
+                        f"({type(e).__name__}: {first_line(e)})") from e
+            return out
+
+        data = tf.numpy_function(read, [names], tf.string, stateful=False)
+        return tf.ensure_shape(data, names.shape)
+
+    def check(self, names, mixed_ok):
+        """Decodes `names` fully; returns their common (H, W, 3) shape (None
+        if mixed and mixed_ok). Raises a UserError on an unreadable image,
+        and on mixed sizes unless mixed_ok."""
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            found = list(pool.map(self._size, names))
+        sizes = collections.Counter()
+        example = {}
+        for n, (size, error) in zip(names, found):
+            if error is not None:
+                raise UserError(
+                    f"{n!r} in {self.path!r} is not a readable image "
+                    f"({error}); remove or replace it.")
+            sizes[size] += 1
+            example.setdefault(size, n)
+        if len(sizes) > 1 and mixed_ok:
+            return None
+        if len(sizes) > 1:
+            listed = ", ".join(
+                f"{w}x{h} ({c} images, e.g. {example[(w, h)]!r})"
+                for (w, h), c in sizes.most_common(3))
+            raise UserError(
+                f"images in {self.path!r} have mixed sizes: {listed}. Bind "
+                "dataset.resize = 32 (or another size) to resize them all.")
+        (w, h), = sizes
+        return (h, w, 3)
+
+    def _size(self, name):
+        """((width, height), None), or (None, the reason it is unreadable)."""
+        try:
+            with Image.open(io.BytesIO(self.read(name))) as image:
+                image.load()  # a full decode: truncated files fail here
+                return image.size, None
+        except Exception as e:  # PIL and the readers raise several types
+            return None, f"{type(e).__name__}: {first_line(e)}"
+
+    def find_unreadable(self, shape=None):
+        """The first image (in name order) that cannot be read, or whose size
+        is not `shape`: (name, reason), or None if every image reads."""
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            for n, (size, error) in zip(self.names,
+                                        pool.map(self._size, self.names)):
+                if error is not None:
+                    return n, error
+                if shape is not None and (size[1], size[0]) != shape[:2]:
+                    return n, (f"{size[0]}x{size[1]}, the others "
+                               f"{shape[1]}x{shape[0]}")
+        return None
+
+
+def _image_archive(path, size, subset=None, subset_seed=0, order_seed=None,
+                   check_images=500):
+    """Indexes and checks a zip file or a directory of images (or `subset`
+    of them, chosen at random with `subset_seed`); returns a dataset of
+    (file name, label), its DatasetInfo, and `load`, which maps such a
+    dataset to one of (decoded uint8 image, label).
+
+    Images must share one size unless `size` (the resize target) is given;
+    `check_images` of them (a seeded random choice; None: all) are decoded
+    up front. With `order_seed` the names come in an order permuted by it
+    (for training: archives are often stored class by class, and a shuffle
     buffer smaller than the archive would otherwise see one or two classes
     at a time); without it, in sorted name order.
     """
-    path = os.path.expanduser(str(path))
-    if not os.path.exists(path):
-        raise UserError(f"dataset.path {path!r} does not exist: give a zip "
-                        "file or a directory of images.")
-    if os.path.isdir(path):
-        names = sorted(
-            n for n in (os.path.relpath(os.path.join(root, f), path)
-                        for root, _, files in os.walk(path) for f in files)
-            if _is_image_name(n))
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            names = sorted(n for n in archive.namelist()
-                           if _is_image_name(n))
-    else:
-        raise UserError(f"dataset.path {path!r} is neither a zip file nor a "
-                        "directory.")
-    if not names:
-        raise UserError(
-            f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {path!r}.")
-    labels, num_classes = _labels(path, names)  # classes of the whole archive
+    started = time.time()
+    logging.info("Indexing the images in %s ...", path)
+    archive = ImageArchive(path)
+    names = archive.names
+    labels, num_classes = _labels(archive.path, names)  # the whole archive's
     if subset is not None:
         if subset > len(names):
             raise UserError(f"dataset.subset = {subset} but {path!r} has "
@@ -222,55 +382,52 @@ def _image_archive(path, size, subset=None, subset_seed=0, order_seed=None):
         keep = sorted(np.random.default_rng(subset_seed).choice(
             len(names), subset, replace=False))
         names, labels = [names[i] for i in keep], [labels[i] for i in keep]
+    if check_images is None or check_images >= len(names):
+        sample = names
+    else:
+        sample = [names[i] for i in sorted(np.random.default_rng(0).choice(
+            len(names), check_images, replace=False))]
+    shape = archive.check(sample, mixed_ok=size is not None)
     if order_seed is not None:
         order = np.random.default_rng(order_seed).permutation(len(names))
         names, labels = [names[i] for i in order], [labels[i] for i in order]
-    if os.path.isdir(path):
-        contents = [_read_file(os.path.join(path, n)) for n in names]
-    else:
-        with zipfile.ZipFile(path) as archive:
-            contents = [archive.read(n) for n in names]
-    shape = _check_images(path, names, contents, mixed_ok=size is not None)
-    ds = tf.data.Dataset.from_tensor_slices((contents, labels))
-    ds = ds.map(lambda b, y: (_decode(b, shape), y),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    return ds, DatasetInfo("images", num_classes, shape, len(names),
-                           os.path.abspath(path))
+    logging.info("Indexed %d images (%d classes) and checked %d of them in "
+                 "%.1f s.", len(names), num_classes, len(sample),
+                 time.time() - started)
+    ds = tf.data.Dataset.from_tensor_slices((names, labels))
+    info = DatasetInfo("images", num_classes, shape, len(names),
+                       archive.path)
+    return ds, info, lambda ds: archive.load(ds, shape)
 
 
-def _read_file(filename):
-    with open(filename, "rb") as f:
-        return f.read()
-
-
-def _check_images(path, names, contents, mixed_ok):
-    """Returns the common (H, W, 3) shape (None if mixed and mixed_ok).
-
-    Raises on an unreadable image, and on mixed sizes unless mixed_ok.
-    """
-    sizes = collections.Counter()
-    example = {}
-    for n, data in zip(names, contents):
-        try:
-            with Image.open(io.BytesIO(data)) as image:
-                image.load()  # a full decode: truncated files fail here
-                size = image.size
-        except Exception as e:  # PIL raises several types
-            raise UserError(
-                f"{n!r} in {path!r} is not a readable image ({e}); remove "
-                "or replace it.") from e
-        sizes[size] += 1
-        example.setdefault(size, n)
-    if len(sizes) > 1 and mixed_ok:
+def explain_error(info, error, latest):
+    """A UserError naming the image behind a data-reading `error` met while
+    training on an archive (None if the error is not the data's). latest:
+    the checkpoint a rerun resumes from."""
+    if info.name != "images":
         return None
-    if len(sizes) > 1:
-        listed = ", ".join(f"{w}x{h} ({c} images, e.g. {example[(w, h)]!r})"
-                           for (w, h), c in sizes.most_common(3))
-        raise UserError(
-            f"images in {path!r} have mixed sizes: {listed}. Bind "
-            "dataset.resize = 32 (or another size) to resize them all.")
-    (w, h), = sizes
-    return (h, w, 3)
+    text = getattr(error, "message", str(error))
+    keep = (f"Fix or remove it and rerun: the run resumes from "
+            f"{latest or 'its start (no checkpoint yet)'}.")
+    if _READ_ERROR in text:
+        line = text[text.index(_READ_ERROR):].splitlines()[0]
+        return UserError(f"{line}. {keep}")
+    if not any(marker in text for marker in _DECODE_ERRORS):
+        return None
+    logging.info("An image could not be read; looking for it among the %d "
+                 "images of %s ...", info.num_examples, info.source)
+    try:
+        bad = ImageArchive(info.source).find_unreadable(info.image_shape)
+    except UserError as e:  # the archive itself is gone
+        return UserError(f"{e} {keep}")
+    if bad is None:
+        return UserError(
+            f"reading {info.source!r} failed ({first_line(error)}), but "
+            "every image reads now: was the storage unavailable? Rerun: "
+            f"the run resumes from {latest or 'its start'}.")
+    name, reason = bad
+    return UserError(f"{name!r} in {info.source!r} is not a readable image "
+                     f"({reason}). {keep}")
 
 
 def _labels(path, names):

@@ -186,7 +186,7 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
                 log_every=log_every, checkpoint_every=checkpoint_every,
                 image_every=image_every, checks=checks, augment=augment,
                 seed=seed, stats=stats, batch_size=batch_size,
-                num_classes=info.num_classes, interrupt=interrupt)
+                data_info=info, interrupt=interrupt)
         except (tf.errors.OpError, OSError) as e:  # samples, summaries
             if not checkpointing.is_disk_full(e):
                 raise
@@ -215,7 +215,7 @@ def _summary(model, gan, info, steps, batch_size, resumed, model_dir):
 
 def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
           steps_per_call, log_every, checkpoint_every, image_every, checks,
-          augment, seed, stats, batch_size, num_classes, interrupt):
+          augment, seed, stats, batch_size, data_info, interrupt):
     """The training loop: compiled calls, then logs, samples, checkpoints
     and the sampler checks at their steps (files from the chief only),
     until the last step or an interrupt (`_InterruptGuard`). Returns the
@@ -224,7 +224,7 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
     train_call = _compile_train_call(gan, strategy)
     writer = tf.summary.create_file_writer(model_dir) if chief else \
         tf.summary.create_noop_writer()
-    grid_z, grid_labels = _grid_latents(gan, num_classes, seed)
+    grid_z, grid_labels = _grid_latents(gan, data_info.num_classes, seed)
     grid_reals = _grid_reals(batch_size) if augment.active else None
     step = int(gan.step.numpy())
     metrics, timer, first_call = {}, _Progress(step, steps), True
@@ -233,8 +233,11 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
                                checkpoint_every, image_every,
                                *(check.every for check in checks))
         started = time.time()
+        if first_call:
+            logging.info("Compiling the training step (the first call "
+                         "traces and compiles it) ...")
         metrics = _run_call(train_call, iterator, n, strategy, step,
-                            saver.latest())
+                            saver.latest(), data_info)
         step += n
         _check_finite(metrics, step, saver.latest())
         if first_call:  # tracing and compiling: not in the rate or the ETA
@@ -328,11 +331,19 @@ _LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError,
                      tf.errors.AbortedError)
 
 
-def _run_call(train_call, iterator, n, strategy, step, latest):
-    """One compiled call of n steps; its metrics as Python floats."""
+def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
+    """One compiled call of n steps; its metrics as Python floats. An image
+    that cannot be read stops the run with its name (data_lib.explain_error);
+    the latest checkpoint stays the run's."""
     try:
         return {k: float(v) for k, v in
                 train_call(iterator, tf.constant(n)).items()}
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError,
+            tf.errors.UnknownError, tf.errors.DataLossError) as e:
+        explained = data_lib.explain_error(data_info, e, latest)
+        if explained is None:
+            raise
+        raise explained from e
     except _LOST_PEER_ERRORS as e:
         if not isinstance(strategy,
                           tf.distribute.MultiWorkerMirroredStrategy):
