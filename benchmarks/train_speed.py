@@ -48,11 +48,11 @@ def time_config(factory, kwargs, batch, n_disc, classes, xla, iterations,
     with trainer.dtype_policy(precision):
         generator, discriminator = factory((32, 32, 3), classes, **kwargs)
         gan = gan_lib.GAN(
-            generator, discriminator,
-            trainer.loss_scaled(optim.adam(), precision),
-            trainer.loss_scaled(optim.adam(), precision),
-            losses.hinge, batch, classes, n_disc, augment=augment,
-            jit_compile=xla)
+            generator=generator, discriminator=discriminator,
+            g_optimizer=trainer.loss_scaled(optim.adam(), precision),
+            d_optimizer=trainer.loss_scaled(optim.adam(), precision),
+            loss=losses.hinge, global_batch=batch, num_classes=classes,
+            n_disc=n_disc, augment=augment, jit_compile=xla)
         gan.build()
     strategy = tf.distribute.get_strategy()
     data = tf.data.Dataset.from_tensors({

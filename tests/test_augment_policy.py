@@ -9,6 +9,7 @@ from tfgda import gan as gan_lib
 from tfgda import losses
 from tfgda import models
 from tfgda import optim
+from tfgda import regularizers
 from tfgda.errors import UserError
 
 SEED = tf.constant([1, 2], tf.int64)
@@ -41,26 +42,27 @@ def test_a_named_augmentation_under_mode_none_is_only_bcrs_t():
     assert not policy.active
     np.testing.assert_array_equal(policy.real(x, SEED), x)
     np.testing.assert_array_equal(policy.fake(x, SEED), x)
-    augment.check_used(policy, losses.bcr(lambda_real=10.0))  # bCR's T
+    augment.check_used(policy, [regularizers.bcr(lambda_real=10.0)])  # bCR's T
     with pytest.raises(UserError, match="no bCR uses it as T"):
-        augment.check_used(policy, None)
+        augment.check_used(policy, [])
     with pytest.raises(UserError, match="no bCR uses it as T"):
-        augment.check_used(policy, losses.bcr(lambda_real=10.0,
-                                              augment="zoom_out(0.1)"))
+        augment.check_used(policy, [regularizers.bcr(
+            lambda_real=10.0, augment="zoom_out(0.1)")])
     with pytest.raises(UserError, match="bCR needs an augmentation T"):
         augment.check_used(augment.make_policy(),
-                           losses.bcr(lambda_real=10.0))
+                           [regularizers.bcr(lambda_real=10.0)])
 
 
 def _g_grads(mode, spec):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
     policy = augment.make_policy(mode, spec)
-    gan = gan_lib.GAN(g, d, optim.adam(), optim.adam(), losses.hinge, 4,
-                      augment=policy)
+    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
+                      d_optimizer=optim.adam(), loss=losses.hinge,
+                      global_batch=4, augment=policy)
     gan.build()
     z, labels = gan.latents(gan.phase_seed(0))
-    grads, _ = gan._g_grads(z, labels, gan.replica_seeds(SEED))
+    grads, _ = gan._g_grads(z, labels, gan.replica_seed(SEED))
     return [x.numpy() for x in grads]
 
 

@@ -76,8 +76,9 @@ def _gan(schedule_name="adaptive", d_bias=None, **policy):
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
     policy = augment.make_policy("real_and_fake", "translation", 0.5,
                                  schedule_name, **policy)
-    gan = gan_lib.GAN(g, d, optim.adam(), optim.adam(), losses.hinge, 8,
-                      augment=policy)
+    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
+                      d_optimizer=optim.adam(), loss=losses.hinge,
+                      global_batch=8, augment=policy)
     gan.build()
     if d_bias is not None:  # a stubbed D: the same sign on every input
         # (spectral norm bounds the kernel's part; the bias outweighs it)

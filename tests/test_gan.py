@@ -13,19 +13,22 @@ from tfgda import gan as gan_lib
 from tfgda import losses
 from tfgda import models
 from tfgda import optim
+from tfgda import regularizers
 from tfgda.models import standing
 
 SEED = tf.constant([3, 1], tf.int64)
 
 
-def _gan(bcr=None, contrastive=None, ema=False, seed=0, **kwargs):
+def _gan(*regularizers, ema=False, seed=0, **kwargs):
     tf.keras.utils.set_random_seed(seed)
     g, d = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)
     ema_g = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)[0] if ema \
         else None
-    gan = gan_lib.GAN(g, d, optim.adam(), optim.adam(), losses.hinge, 4,
-                      num_classes=10, bcr=bcr, contrastive=contrastive,
-                      ema_generator=ema_g, **kwargs)
+    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
+                      d_optimizer=optim.adam(), loss=losses.hinge,
+                      global_batch=4, num_classes=10,
+                      regularizers=regularizers, ema_generator=ema_g,
+                      **kwargs)
     gan.build()
     return gan
 
@@ -35,23 +38,23 @@ def _d_metrics(gan):
     labels = tf.constant([0, 1, 2, 3])
     z, fake_labels = gan.latents(gan.phase_seed(0))
     _, metrics = gan._d_grads(real, labels, z, fake_labels,
-                              gan.replica_seeds(SEED))
+                              gan.replica_seed(SEED))
     return metrics
 
 
 def test_bcr_is_exactly_zero_when_the_augmentation_is_the_identity():
-    gan = _gan(bcr=losses.BCR(10.0, 10.0, augment.get("translation", 0.0)))
+    gan = _gan(regularizers.BCR(10.0, 10.0, augment.get("translation", 0.0)))
     assert float(_d_metrics(gan)["bcr_loss"]) == 0.0
-    gan = _gan(bcr=losses.BCR(10.0, 10.0, augment.get("translation", 0.3)))
+    gan = _gan(regularizers.BCR(10.0, 10.0, augment.get("translation", 0.3)))
     assert float(_d_metrics(gan)["bcr_loss"]) > 0.0
 
 
 def _bcr_loss(inputs, mode, t_strength=0.3):
-    bcr = losses.BCR(10.0, 10.0, augment.get("translation", t_strength),
+    bcr = regularizers.BCR(10.0, 10.0, augment.get("translation", t_strength),
                      inputs)
     policy = augment.make_policy(mode, None if mode == "none" else
                                  "zoom_out(0.5)")
-    return float(_d_metrics(_gan(bcr=bcr, augment=policy))["bcr_loss"])
+    return float(_d_metrics(_gan(bcr, augment=policy))["bcr_loss"])
 
 
 def test_clean_bcr_compares_d_on_the_unaugmented_batch():
@@ -84,43 +87,41 @@ def test_d_step_mixes_reals_with_fakes_and_their_targets():
 
 def test_bcr_weights_its_terms():
     t = augment.get("translation", 0.3)
-    real_only = float(_d_metrics(_gan(bcr=losses.BCR(1.0, 0.0, t)))[
+    real_only = float(_d_metrics(_gan(regularizers.BCR(1.0, 0.0, t)))[
         "bcr_loss"])
-    fake_only = float(_d_metrics(_gan(bcr=losses.BCR(0.0, 1.0, t)))[
+    fake_only = float(_d_metrics(_gan(regularizers.BCR(0.0, 1.0, t)))[
         "bcr_loss"])
-    both = float(_d_metrics(_gan(bcr=losses.BCR(2.0, 3.0, t)))["bcr_loss"])
+    both = float(_d_metrics(_gan(regularizers.BCR(2.0, 3.0, t)))["bcr_loss"])
     assert both == pytest.approx(2 * real_only + 3 * fake_only, rel=1e-4)
 
 
 def test_contrastive_loss_trains_the_head_with_d():
-    c = losses.contrastive(weight=0.1)
-    gan = _gan(contrastive=c)
+    c = regularizers.contrastive(weight=0.1)
+    gan = _gan(c)
     metrics = _d_metrics(gan)
     # The metric is 0.1 (mean real term + mean fake term); for an untrained
     # D each NT-Xent term sums two directions (SimCLR's loss_a + loss_b),
     # each positive and of the order of log(2N - 1).
     per_term = float(metrics["contrastive_loss"]) / 0.1 / 2
     assert np.log(7) < per_term < 4 * np.log(7), per_term
-    head = gan.projection_head.trainable_variables
+    head = c.head.trainable_variables
     assert all(any(v is w for w in gan.d_variables) for v in head)
 
 
 _GLOBAL_NEGATIVES = """
-import types
 import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from tfgda import gan as gan_lib
-from tfgda import losses
+from tfgda import regularizers
 
 rng = np.random.default_rng(0)
 x1 = rng.normal(size=(8, 5)).astype(np.float32)
 x2 = x1 + 0.3 * rng.normal(size=(8, 5)).astype(np.float32)
 w0 = rng.normal(size=(5, 3)).astype(np.float32)
-owner = types.SimpleNamespace(contrastive=losses.contrastive(
-    weight=1.0, negatives="global"))
+contrastive = regularizers.contrastive(weight=1.0, negatives="global")
 
 
 def loss_and_grad(w):
@@ -130,7 +131,7 @@ def loss_and_grad(w):
     with tf.GradientTape() as tape:
         a = tf.matmul(tf.slice(x1, [start, 0], [local, -1]), w)
         b = tf.matmul(tf.slice(x2, [start, 0], [local, -1]), w)
-        loss = tf.reduce_sum(gan_lib.GAN._nt_xent(owner, a, b)) / 8
+        loss = tf.reduce_sum(contrastive.nt_xent(a, b)) / 8
     return loss, tape.gradient(loss, w)
 
 
@@ -225,8 +226,8 @@ def _all_variables(gan):
 def test_checkpoint_round_trip_restores_every_variable(tmp_path):
     # Train a few steps so optimizer slots, BN statistics, spectral-norm
     # vectors, the EMA and the head all hold non-initial values.
-    c = losses.contrastive(weight=0.1)
-    gan = _gan(contrastive=c, ema=True, ema_decay=0.5)
+    gan = _gan(regularizers.contrastive(weight=0.1), ema=True,
+               ema_decay=0.5)
     data = tf.data.Dataset.from_tensors({
         "images": tf.random.uniform([4, 32, 32, 3], -1, 1, seed=1),
         "labels": tf.constant([0, 1, 2, 3])}).repeat()
@@ -236,7 +237,8 @@ def test_checkpoint_round_trip_restores_every_variable(tmp_path):
         gan.train_step(strategy, iterator)
     path = tf.train.Checkpoint(**gan.checkpoint_items()).save(
         str(tmp_path / "ckpt"))
-    fresh = _gan(contrastive=c, ema=True, ema_decay=0.5, seed=1)
+    fresh = _gan(regularizers.contrastive(weight=0.1), ema=True,
+                 ema_decay=0.5, seed=1)
     tf.train.Checkpoint(**fresh.checkpoint_items()).restore(
         path).assert_consumed()
     assert int(fresh.step.numpy()) == 2

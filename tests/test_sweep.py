@@ -92,7 +92,7 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
     D's GAN-loss inputs are not augmented and bCR compares D on clean x."""
     from tfgda import augment
     from tfgda import configs
-    from tfgda import losses
+    from tfgda import regularizers
     for point in sweep.expand([name]).points:
         if not point.settings["lambda_bcr_real"]:
             continue
@@ -104,7 +104,7 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
         assert not policy.active, point.name
         np.testing.assert_array_equal(policy.real(x, [0, 1]), x)
         np.testing.assert_array_equal(policy.fake(x, [0, 1]), x)
-        assert losses.bcr().inputs == "clean"
+        assert regularizers.bcr().inputs == "clean"
         assert point.settings["bcr_inputs"] == "clean"
 
 

@@ -234,21 +234,25 @@ def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
     from tfgda import losses
     from tfgda import models
     from tfgda import optim
+    from tfgda import regularizers
     g, d = models.biggan((32, 32, 3), 3)
     ema = models.biggan((32, 32, 3), 3)[0]
-    gan = gan_lib.GAN(g, d, optim.adam(), optim.adam(), losses.hinge, 8, 3,
-                      contrastive=losses.contrastive(), ema_generator=ema)
+    contrastive = regularizers.contrastive()
+    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
+                      d_optimizer=optim.adam(), loss=losses.hinge,
+                      global_batch=8, num_classes=3,
+                      regularizers=[contrastive], ema_generator=ema)
     gan.build()
     before = [v.numpy().copy() for v in ema.trainable_variables]
     head_before = [v.numpy().copy() for v in
-                   gan.projection_head.trainable_variables]
+                   contrastive.head.trainable_variables]
     tf.train.Checkpoint(**gan.checkpoint_items()).restore(
         tf.train.latest_checkpoint(str(tmp_path))).assert_consumed()
     assert int(gan.step.numpy()) == 2
     assert any(not np.array_equal(b, v.numpy()) for b, v in
                zip(before, ema.trainable_variables))
     assert any(not np.array_equal(b, v.numpy()) for b, v in
-               zip(head_before, gan.projection_head.trainable_variables))
+               zip(head_before, contrastive.head.trainable_variables))
     # The EMA differs from G after training steps with decay 0.9.
     assert any(not np.allclose(e.numpy(), v.numpy()) for e, v in
                zip(ema.trainable_variables, g.trainable_variables))
@@ -276,16 +280,16 @@ def test_biggan_configs_parse_and_build(name):
     configs.parse([name])
     assert gin.query_parameter("train.batch_size") == 256
     assert gin.query_parameter("train.n_disc") == 2
-    from tfgda import losses
     from tfgda import models
+    from tfgda import regularizers
     g, d = models.biggan((32, 32, 3), 10, ch=4)
     models.build(g, d)
     if "bcr" in name:
-        assert losses.bcr() is not None
+        assert regularizers.bcr() is not None
     if "cntr" in name:
-        assert losses.contrastive().weight == 0.1
+        assert regularizers.contrastive().weight == 0.1
     if name == "biggan_cifar10_cntr_bcr.gin":
-        assert losses.bcr().lambda_real == 5.0
+        assert regularizers.bcr().lambda_real == 5.0
 
 
 @gin.configurable

@@ -171,6 +171,10 @@ def _tfds(name, split, data_dir, seed):
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     try:
         builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared():
+            logging.info("Downloading and preparing the TFDS dataset %r in "
+                         "%s (once; later runs read it from there) ...",
+                         name, builder.data_dir)
         builder.download_and_prepare()
     except ModuleNotFoundError as e:  # a dependency, not the network
         raise UserError(

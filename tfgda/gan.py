@@ -8,7 +8,6 @@ drawn for the global batch and each replica takes its slice, so a run gives
 the same numbers on one device or on several.
 """
 
-import keras
 import tensorflow as tf
 
 from tfgda import losses
@@ -16,12 +15,12 @@ from tfgda.augment import policy as policy_lib
 from tfgda.checkpointing import VariableList
 from tfgda.models import standing
 from tfgda.models.latents import sample_z
+from tfgda.regularizers import DStep
 
 __all__ = ["GAN"]
 
-# Purposes folded into a phase's seed.
-(_Z, _LABELS, _AUG_REAL, _AUG_FAKE, _BCR_REAL, _BCR_FAKE, _VIEW_1,
- _VIEW_2) = range(8)
+# Purposes folded into a phase's seed (regularizers use 4 on).
+_Z, _LABELS, _AUG_REAL, _AUG_FAKE = range(4)
 # D-step outputs that feed an adaptive augmentation strength, not the logs.
 _SIGN_SUM, _COUNT = "real_sign_sum", "real_count"
 
@@ -38,8 +37,7 @@ class GAN:
       n_disc: discriminator steps per generator step.
       seed: the run's seed.
       augment: an `AugmentPolicy` (default: none).
-      bcr: `losses.BCR` settings, or None.
-      contrastive: `losses.Contrastive` settings, or None.
+      regularizers: D's regularizers (`tfgda.regularizers`), e.g. bCR.
       ema_generator: a second generator of the same architecture that holds
         the exponential moving average of G's weights, or None.
       ema_decay: its decay; ema_start: the step before which it copies G.
@@ -47,11 +45,10 @@ class GAN:
         optimizer updates stay outside, where tf.distribute merges them).
     """
 
-    def __init__(self, generator, discriminator, g_optimizer, d_optimizer,
+    def __init__(self, *, generator, discriminator, g_optimizer, d_optimizer,
                  loss, global_batch, num_classes=0, n_disc=1, seed=0,
-                 augment=None, bcr=None, contrastive=None,
-                 ema_generator=None, ema_decay=0.9999, ema_start=0,
-                 jit_compile=False):
+                 augment=None, regularizers=(), ema_generator=None,
+                 ema_decay=0.9999, ema_start=0, jit_compile=False):
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -62,12 +59,11 @@ class GAN:
         self.n_disc = n_disc
         self.seed = seed
         self.augment = augment or policy_lib.AugmentPolicy.none()
-        self.bcr = bcr
-        self.contrastive = contrastive
+        self.regularizers = list(regularizers)
+        self._regularizer_items = {}
         self.ema_generator = ema_generator
         self.ema_decay = ema_decay
         self.ema_start = ema_start
-        self.projection_head = None
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
                                 name="step")
         if jit_compile:
@@ -80,12 +76,10 @@ class GAN:
         labels = tf.zeros([2], tf.int32)
         images = self.generator(z, labels)
         self.discriminator(images, labels)
-        if self.contrastive:
-            features = self.discriminator.features(images, labels)
-            self.projection_head = keras.Sequential([
-                keras.layers.Dense(features.shape[-1], activation="relu"),
-                keras.layers.Dense(self.contrastive.projection_dim)])
-            self.projection_head(features)
+        features = self.discriminator.features(images, labels)
+        for r in self.regularizers:
+            self._regularizer_items.update(
+                r.build(self.discriminator, features))
         if self.ema_generator is not None:
             self.ema_generator(z, labels)
             for e, v in zip(self.ema_generator.variables,
@@ -98,10 +92,10 @@ class GAN:
 
     @property
     def d_variables(self):
-        """What D's optimizer trains: D, and the projection head if any."""
-        head = self.projection_head
-        return self.discriminator.trainable_variables + (
-            head.trainable_variables if head is not None else [])
+        """What D's optimizer trains: D, and its regularizers' variables
+        (e.g. the contrastive loss' projection head)."""
+        return self.discriminator.trainable_variables + [
+            v for r in self.regularizers for v in r.variables]
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this GAN exactly: every
@@ -117,8 +111,8 @@ class GAN:
                    "d_optimizer": getattr(self.d_optimizer,
                                           "inner_optimizer",
                                           self.d_optimizer),
-                   "projection_head": self.projection_head,
-                   "generator_ema": self.ema_generator}
+                   "generator_ema": self.ema_generator,
+                   **self._regularizer_items}
         items = {name: VariableList(obj) for name, obj in objects.items()
                  if obj is not None}
         items["step"] = self.step
@@ -147,14 +141,19 @@ class GAN:
         return (tf.slice(z, [start, 0], [local, -1]),
                 tf.slice(labels, [start], [local]))
 
-    def replica_seeds(self, seed):
-        """Seeds for this replica's augmentation draws, one per purpose."""
+    def replica_seed(self, seed):
+        """The seed of this replica's draws (see `_purposes`)."""
         fold = tf.random.experimental.stateless_fold_in
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        seed = fold(seed, tf.cast(replica, tf.int64))
-        return tf.stack([fold(seed, p) for p in range(8)])
+        return fold(seed, tf.cast(replica, tf.int64))
 
-    def _mean(self, per_example):
+    @staticmethod
+    def _purposes(replica_seed):
+        """purpose -> the stateless seed of that draw on this replica."""
+        return lambda purpose: tf.random.experimental.stateless_fold_in(
+            replica_seed, purpose)
+
+    def mean(self, per_example):
         """This replica's share of the global-batch mean."""
         return tf.reduce_sum(per_example) / self.global_batch
 
@@ -165,119 +164,87 @@ class GAN:
         z, fake_labels = self.latents(seed)
         grads, metrics = self._d_grads(
             batch["images"], batch["labels"], z, fake_labels,
-            self.replica_seeds(seed))
+            self.replica_seed(seed))
         self.d_optimizer.apply_gradients(zip(grads, self.d_variables))
         return metrics
 
-    def _d_grads(self, real, real_labels, z, fake_labels, seeds):
+    def _d_grads(self, real, real_labels, z, fake_labels, replica_seed):
+        seeds = self._purposes(replica_seed)
         fake = tf.cast(self.generator(z, fake_labels, training=True),
                        real.dtype)
         realness = None  # mixed real/fake targets (augment.mix_real_fake)
         if self.augment.mixes_real_and_fake:
             real_in, fake_in, realness = self.augment.joint(
-                real, fake, seeds[_AUG_REAL])
+                real, fake, seeds(_AUG_REAL))
         else:
-            real_in = self.augment.real(real, seeds[_AUG_REAL])
-            fake_in = self.augment.fake(fake, seeds[_AUG_FAKE])
-        labels = tf.concat([real_labels, fake_labels], 0)
-        inputs = [real_in, fake_in]
-        if self.bcr:  # bCR's x and T(x), judged in the same pass
-            inputs += self._bcr_inputs(real, fake, real_in, fake_in, seeds)
+            real_in = self.augment.real(real, seeds(_AUG_REAL))
+            fake_in = self.augment.fake(fake, seeds(_AUG_FAKE))
+        step = DStep(self, real, fake, real_in, fake_in, real_labels,
+                     fake_labels, z, seeds, self.mean)
+        # Every image D judges, in one forward pass: the GAN loss' pair,
+        # then each regularizer's own.
+        inputs = [(real_in, real_labels), (fake_in, fake_labels)]
+        extra = [r.d_inputs(step) for r in self.regularizers]
+        for more in extra:
+            inputs += more
         with tf.GradientTape() as tape:
             logits = tf.cast(self.discriminator(
-                tf.concat(inputs, 0),
-                tf.concat([labels] * (len(inputs) // 2), 0), training=True),
+                tf.concat([x for x, _ in inputs], 0),
+                tf.concat([y for _, y in inputs], 0), training=True),
                 tf.float32)  # losses in float32 under mixed precision
             logits = tf.split(logits, len(inputs))
-            real_logits, fake_logits = logits[:2]
+            step.real_logits, step.fake_logits = logits[:2]
             if realness is None:
-                d_loss, _ = self.loss(real_logits, fake_logits)
+                d_loss, _ = self.loss(*logits[:2])
             else:
                 d_loss = losses.mixed_target_d_loss(
                     self.loss, tf.concat(logits[:2], 0), realness)
-            d_loss = self._mean(d_loss)
-            metrics = {"d_loss": d_loss, "d_real": self._mean(real_logits),
-                       "d_fake": self._mean(fake_logits)}
+            d_loss = self.mean(d_loss)
+            metrics = {"d_loss": d_loss,
+                       "d_real": self.mean(step.real_logits),
+                       "d_fake": self.mean(step.fake_logits)}
             if self.augment.schedule.observes_d:  # the overfitting signal
-                metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(real_logits))
-                metrics[_COUNT] = tf.cast(tf.size(real_logits), tf.float32)
-            if self.bcr:  # (x, G(z), T(x), T(G(z))): the last four
-                metrics["bcr_loss"] = self._bcr_loss(*logits[-4:])
-            if self.contrastive:
-                metrics["contrastive_loss"] = self._contrastive_loss(
-                    real, fake, labels, seeds)
-            total = d_loss + metrics.get("bcr_loss", 0.0) + metrics.get(
-                "contrastive_loss", 0.0)
+                metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(step.real_logits))
+                metrics[_COUNT] = tf.cast(tf.size(step.real_logits),
+                                          tf.float32)
+            total, start = d_loss, 2
+            for r, more in zip(self.regularizers, extra):
+                term = r.d_loss(step, logits[start:start + len(more)])
+                metrics[f"{r.name}_loss"] = term
+                total += term
+                start += len(more)
             scaled = self.d_optimizer.scale_loss(total)  # mixed_float16
         grads = tape.gradient(scaled, self.d_variables)
         return grads, metrics
-
-    def _bcr_inputs(self, real, fake, real_in, fake_in, seeds):
-        """[x, G(z), T(x), T(G(z))] when bcr.inputs is 'clean' and D's loss
-        sees augmented images; else [T(real_in), T(fake_in)], compared
-        with the GAN loss' own logits (x = what that loss sees)."""
-        transform = self.bcr.augment or self.augment
-        clean = self.bcr.inputs == "clean"
-        base_real, base_fake = (real, fake) if clean else (real_in, fake_in)
-        transformed = [transform(base_real, seeds[_BCR_REAL]),
-                       transform(base_fake, seeds[_BCR_FAKE])]
-        if clean and self.augment.active:  # D's loss saw t(x), not x
-            return [base_real, base_fake, *transformed]
-        return transformed
-
-    def _bcr_loss(self, real_logits, fake_logits, t_real_logits,
-                  t_fake_logits):
-        """lambda_real ||D(x) - D(T(x))||^2 + lambda_fake (same on fakes)."""
-        return (self.bcr.lambda_real * self._mean(losses.consistency(
-            real_logits, t_real_logits)) + self.bcr.lambda_fake * self._mean(
-                losses.consistency(fake_logits, t_fake_logits)))
-
-    def _contrastive_loss(self, real, fake, labels, seeds):
-        """weight (NT-Xent of two views of the reals + the same of fakes)."""
-        images = tf.concat([real, fake], 0)
-        views = tf.concat([self.contrastive.views(images, seeds[_VIEW_1]),
-                           self.contrastive.views(images, seeds[_VIEW_2])], 0)
-        h = self.discriminator.features(views, tf.concat([labels, labels], 0),
-                                        training=True)
-        p = tf.cast(self.projection_head(h, training=True), tf.float32)
-        real_1, fake_1, real_2, fake_2 = tf.split(p, 4)
-        return self.contrastive.weight * self._mean(
-            self._nt_xent(real_1, real_2) + self._nt_xent(fake_1, fake_2))
-
-    def _nt_xent(self, a, b):
-        """NT-Xent with the negatives asked for: this replica's batch, or
-        every replica's (gathered, with gradients back to their owners)."""
-        tau = self.contrastive.temperature
-        ctx = tf.distribute.get_replica_context()
-        if self.contrastive.negatives != "global" or \
-                ctx.num_replicas_in_sync == 1:
-            return losses.nt_xent(a, b, tau)
-        offset = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * \
-            tf.shape(a)[0]
-        return losses.nt_xent(a, b, tau, ctx.all_gather(a, 0),
-                              ctx.all_gather(b, 0), offset)
 
     def g_step(self):
         """One generator update; returns metrics."""
         seed = self.phase_seed(self.n_disc)
         z, labels = self.latents(seed)
-        grads, metrics = self._g_grads(z, labels, self.replica_seeds(seed))
+        grads, metrics = self._g_grads(z, labels, self.replica_seed(seed))
         self.g_optimizer.apply_gradients(
             zip(grads, self.generator.trainable_variables))
         return metrics
 
-    def _g_grads(self, z, labels, seeds):
+    def _g_grads(self, z, labels, replica_seed):
+        seeds = self._purposes(replica_seed)
         with tf.GradientTape() as tape:
-            fake = tf.cast(self.generator(z, labels, training=True),
-                           tf.float32)
-            fake = self.augment.fake(fake, seeds[_AUG_FAKE])  # G learns
+            clean = tf.cast(self.generator(z, labels, training=True),
+                            tf.float32)
+            fake = self.augment.fake(clean, seeds(_AUG_FAKE))  # G learns
             fake_logits = tf.cast(
                 self.discriminator(fake, labels, training=True), tf.float32)
             _, g_loss = self.loss(None, fake_logits)
-            g_loss = self._mean(g_loss)
-            scaled = self.g_optimizer.scale_loss(g_loss)  # mixed_float16
+            g_loss = self.mean(g_loss)
+            metrics, total = {"g_loss": g_loss}, g_loss
+            for r in self.regularizers:
+                term = r.g_loss(self, z, labels, clean, seeds)
+                if term is not None:
+                    metrics[f"{r.name}_g_loss"] = term
+                    total += term
+            scaled = self.g_optimizer.scale_loss(total)  # mixed_float16
         grads = tape.gradient(scaled, self.generator.trainable_variables)
-        return grads, {"g_loss": g_loss}
+        return grads, metrics
 
     def update_ema(self):
         """ema = decay ema + (1 - decay) G for weights; a copy of G's

@@ -196,7 +196,7 @@ def _check_point(gin_files, bindings, point_bindings):
     """Parses one point's config and checks what a run checks first; returns
     its settings."""
     from tfgda import augment  # pylint: disable=g-import-not-at-top
-    from tfgda import losses  # pylint: disable=g-import-not-at-top
+    from tfgda import regularizers  # pylint: disable=g-import-not-at-top
     gin.clear_config()
     where = ", ".join(point_bindings) or "the config"
     try:
@@ -204,8 +204,7 @@ def _check_point(gin_files, bindings, point_bindings):
         settings = {key: _query(name, default)
                     for key, (name, default) in _SETTINGS.items()}
         augment.check_used(augment.make_policy(total_steps=settings["steps"]),
-                           losses.bcr())
-        losses.contrastive()
+                           regularizers.from_config())
     except UserError as e:
         raise UserError(f"sweep point {where}: {e}") from e
     return settings

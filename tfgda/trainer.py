@@ -31,6 +31,7 @@ from tfgda import leakage
 from tfgda import losses
 from tfgda import models
 from tfgda import optim
+from tfgda import regularizers as regularizers_lib
 from tfgda import runlock
 from tfgda import visualize
 from tfgda.checkpointing import write_atomically
@@ -124,9 +125,9 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
     dataset, info = data_lib.make_dataset(
         batch_size, seed=_data_seed(seed, start))
     augment.pipeline.check_shape([None, *info.image_shape])
-    bcr, contrastive = losses.bcr(), losses.contrastive()
+    regularizers = regularizers_lib.from_config()
     stats = models.standing_stats()  # of the EMA G, before it is sampled
-    augment_lib.check_used(augment, bcr)
+    augment_lib.check_used(augment, regularizers)
     if not 0.0 <= ema_decay < 1.0:
         raise UserError(f"train.ema_decay must be in [0, 1), got "
                         f"{ema_decay}.")
@@ -146,10 +147,14 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
             d_opt = loss_scaled(d_optimizer(), precision)
         ema = model(info.image_shape, info.num_classes)[0] if ema_decay \
             else None
-        gan = gan_lib.GAN(generator, discriminator, g_opt, d_opt, loss,
-                          batch_size, info.num_classes, n_disc, seed,
-                          augment, bcr, contrastive, ema, ema_decay,
-                          ema_start, jit_compile)
+        gan = gan_lib.GAN(
+            generator=generator, discriminator=discriminator,
+            g_optimizer=g_opt, d_optimizer=d_opt, loss=loss,
+            global_batch=batch_size, num_classes=info.num_classes,
+            n_disc=n_disc, seed=seed, augment=augment,
+            regularizers=regularizers, ema_generator=ema,
+            ema_decay=ema_decay, ema_start=ema_start,
+            jit_compile=jit_compile)
         gan.build()
     run_info = _run_info(model, info, gan)
     checks = _sampler_checks(model_dir, run_info, seed, eval_every,

@@ -143,14 +143,15 @@ def make_policy(mode="none", name=None, strength=None, schedule="constant",
                          bool(mix_real_fake))
 
 
-def check_used(policy, bcr):
+def check_used(policy, regularizers):
     """Raises unless the augmentation named is used and bCR has its T.
 
     With augment.mode = 'none' a named augmentation serves only as bCR's T
     (the paper's Algorithm 1: D's GAN loss on clean images); named with
-    neither, it would silently do nothing.
+    neither, it would silently do nothing. regularizers: D's
+    (`tfgda.regularizers`).
     """
-    uses_it = bcr is not None and bcr.augment is None
+    uses_it = any(r.uses_training_augmentation for r in regularizers)
     if not policy.active and policy.pipeline.ops and not uses_it:
         raise UserError(
             f"augment.name is {policy.pipeline.spec!r} but augment.mode is "
