@@ -137,3 +137,19 @@ def test_a_killed_worker_stops_the_job_which_resumes_on_restart(tmp_path,
         str(model_dir / "workers" / "worker-1")))
     for name in a:
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_the_lost_worker_is_named_from_either_error():
+    from tfgda import trainer
+    heartbeat = ("Collective ops is aborted by: cluster check ... The "
+                 "following tasks are unhealthy (stopped sending "
+                 "heartbeats):\n/job:worker/replica:0/task:1\n")
+    socket = ("Collective ops is aborted by: Socket closed\nAdditional GRPC "
+              "error information from remote target "
+              "/job:worker/replica:0/task:1 while calling "
+              "/tensorflow.WorkerService/RecvBuf")
+    for text in (heartbeat, socket):
+        assert trainer._lost_tasks(
+            "at /job:worker/replica:0/task:0 " + text) == [
+                "/job:worker/replica:0/task:1"]
+    assert trainer._lost_tasks("Connection reset") == []

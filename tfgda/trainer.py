@@ -353,16 +353,23 @@ def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
         if not isinstance(strategy,
                           tf.distribute.MultiWorkerMirroredStrategy):
             raise
-        text = str(e)
-        tasks = sorted(set(re.findall(
-            r"/job:\w+/replica:\d+/task:\d+",
-            text[text.find("unhealthy"):] if "unhealthy" in text else "")))
+        tasks = _lost_tasks(str(e))
         lost = ", ".join(tasks) or "see the other workers' logs"
         raise WorkerLostError(
             f"a worker of the cluster was lost after step {step} "
             f"({type(e).__name__}; unhealthy: {lost}). Restart every worker "
             "with its command: the job resumes from "
             f"{latest or 'its start (no checkpoint yet)'}.") from e
+
+
+def _lost_tasks(text):
+    """The tasks a lost-peer error names: those the coordination service
+    found unhealthy (no heartbeats), else the remote peer whose socket
+    closed."""
+    task = r"/job:\w+/replica:\d+/task:\d+"
+    if "unhealthy" in text:
+        return sorted(set(re.findall(task, text[text.find("unhealthy"):])))
+    return sorted(set(re.findall(rf"remote target ({task})", text)))
 
 
 def _check_finite(metrics, step, latest):
