@@ -1,8 +1,9 @@
 """Derives the Bazel targets of this tree; keeps `BUILD` true to the code.
 
 Every module under tfgda/ is one py_library named by its dotted path, every
-tests/test_*.py and tests/parity/test_*.py one py_test, each depending on
-exactly what it imports.
+test_*.py under tests/ one py_test, each depending on exactly what it imports.
+A py_test runs its file with pytest through tests/pytest_main.py and depends
+on tests/conftest.py, whose fixtures every test file may use.
 `python tests/build_sync.py --write` rewrites BUILD from the tree; the test
 `test_build_file.py` fails when BUILD and the tree disagree.
 """
@@ -27,6 +28,9 @@ STDLIB = set(sys.stdlib_module_names)
 # The reference code the parity tests run, loaded at run time from
 # ../shared/reference (outside this tree, never a build input).
 REFERENCE = {"BigGAN", "DiffAugment_pytorch"}
+TEST_FOLDERS = ("tests", "tests/integration", "tests/parity")
+RUNNER = "tests/pytest_main.py"  # every py_test's main
+CONFTEST = "tests.conftest"
 # Files a module reads at run time, as Bazel `data`.
 DATA = {"tfgda.metrics.classifier": "tfgda/metrics/weights/*.npz",
         "tfgda.report": "tfgda/paper_values.csv"}
@@ -40,9 +44,11 @@ def _modules():
             if f.endswith(".py"):
                 path = os.path.relpath(os.path.join(root, f), REPO)
                 yield _name(path), path, "py_library"
-    for folder in ("tests", "tests/parity"):
+    for folder in TEST_FOLDERS:
+        if not os.path.isdir(os.path.join(REPO, folder)):
+            continue
         for f in sorted(os.listdir(os.path.join(REPO, folder))):
-            if f.endswith(".py"):
+            if f.endswith(".py") and f"{folder}/{f}" != RUNNER:
                 path = f"{folder}/{f}"
                 kind = "py_test" if f.startswith("test_") else "py_library"
                 yield _name(path), path, kind
@@ -90,7 +96,8 @@ def targets():
     """The targets this tree needs: [(kind, name, src, deps)]."""
     modules = list(_modules())
     internal = {name for name, _, _ in modules}
-    return [(kind, name, path, _deps(path, internal))
+    return [(kind, name, path, sorted(set(_deps(path, internal)) | (
+        {CONFTEST, 'requirement("pytest")'} if kind == "py_test" else set())))
             for name, path, kind in modules]
 
 
@@ -111,9 +118,12 @@ def render():
     for kind, name, src, deps in targets():
         lines.append(f"{kind}(")
         lines.append(f'    name = "{name}",')
-        lines.append(f'    srcs = ["{src}"],')
         if kind == "py_test":
-            lines.append(f'    main = "{src}",')
+            lines.append(f'    srcs = ["{src}", "{RUNNER}"],')
+            lines.append(f'    main = "{RUNNER}",')
+            lines.append(f'    args = ["{src}"],')
+        else:
+            lines.append(f'    srcs = ["{src}"],')
         if name in DATA:
             lines.append(f'    data = glob(["{DATA[name]}"]),')
         lines.append("    deps = [")
@@ -127,7 +137,8 @@ def render():
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
+        text = render()  # before the file is opened: an error keeps it
         with open(os.path.join(REPO, "BUILD"), "w") as f:
-            f.write(render())
+            f.write(text)
     else:
         print(render())

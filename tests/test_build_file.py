@@ -2,6 +2,8 @@
 
 import ast
 import os
+import subprocess
+import sys
 
 import build_sync
 
@@ -41,7 +43,8 @@ def test_build_matches_the_tree():
 
 
 def test_every_test_file_is_a_py_test():
-    tests = {f"{folder}/{f}" for folder in ("tests", "tests/parity")
+    tests = {f"{folder}/{f}" for folder in build_sync.TEST_FOLDERS
+             if os.path.isdir(os.path.join(build_sync.REPO, folder))
              for f in os.listdir(os.path.join(build_sync.REPO, folder))
              if f.startswith("test_") and f.endswith(".py")}
     declared = {src for kind, src, _ in _declared().values()
@@ -71,3 +74,26 @@ def test_no_import_cycle_in_the_package():
         done.add(node)
     for node in sorted(graph):
         visit(node)
+
+
+def test_each_py_test_runs_its_file_with_pytest():
+    """Bazel runs `main` with `args`: the runner must run the file's tests
+    (a test file as main would define them and run none)."""
+    with open(os.path.join(build_sync.REPO, "BUILD")) as f:
+        tree = ast.parse(f.read())
+    tests = [{k.arg: k.value for k in node.value.keywords}
+             for node in tree.body if isinstance(node, ast.Expr) and
+             isinstance(node.value, ast.Call) and
+             node.value.func.id == "py_test"]
+    assert tests
+    for kw in tests:
+        src = kw["srcs"].elts[0].value
+        assert kw["main"].value == build_sync.RUNNER
+        assert [a.value for a in kw["args"].elts] == [src]
+        assert build_sync.RUNNER in [e.value for e in kw["srcs"].elts]
+    # What Bazel would run for one target, from the tree's root.
+    done = subprocess.run(
+        [sys.executable, build_sync.RUNNER, "tests/test_losses.py", "-q"],
+        cwd=build_sync.REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert " passed" in done.stdout and " 0 passed" not in done.stdout
