@@ -1,8 +1,14 @@
 """One trainer per model_dir: a lock file holding the owner's PID and host.
 
-The lock is created atomically (O_CREAT | O_EXCL). A lock whose process is
-gone (same host, PID no longer alive, e.g. after a SIGKILL) is stale and
-taken over; a live one stops the second trainer with a message naming it.
+On a local (or NFS) disk the lock is the kernel's: an exclusive `flock` on
+the lock file, held while the trainer runs and released by the kernel when
+its process ends in any way (SIGKILL, a crash), so no lock is ever stale. A
+second trainer is stopped with a message naming the holder's PID and host,
+read from the file.
+
+Where the filesystem has no flock (it fails with ENOLCK, EOPNOTSUPP), the
+lock is created atomically (O_CREAT | O_EXCL); a lock whose process is gone
+(same host, PID no longer alive) is stale and taken over.
 
 On a filesystem reached through tf.io.gfile (gs://, ram://) there is no
 exclusive create: the lock is advisory there. It is written, and a lock
@@ -12,6 +18,8 @@ is never taken over (delete it, as the message says).
 """
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -69,9 +77,55 @@ def _remove(path):
         os.remove(path)
 
 
-def _acquire(path):
-    me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+def _me():
+    return {"pid": os.getpid(), "host": socket.gethostname(),
+            "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def _in_use(path, owner):
+    return UserError(
+        f"{os.path.dirname(path)!r} is in use by PID {owner.get('pid')} on "
+        f"{owner.get('host')} (since {owner.get('since')}; lock file "
+        f"{path}): stop that trainer, or use another --model_dir. If it is "
+        "gone (its machine or container restarted), delete the lock "
+        f"file: rm {path}")
+
+
+_NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+def _acquire_flock(path):
+    """The open lock file, flocked; None where the filesystem has no
+    flock."""
+    for _ in range(3):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise _in_use(path, _read(path) or {}) from None
+        except OSError as e:
+            os.close(fd)
+            if e.errno in _NO_FLOCK:
+                return None
+            raise
+        try:  # the file we locked may have been removed by its last owner
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(_me()).encode())
+            return fd
+        os.close(fd)
+    raise UserError(f"could not lock {path!r}: another trainer is starting "
+                    "in the same --model_dir.")
+
+
+def _acquire_exclusive(path):
+    """A lock created with an exclusive create (advisory on gfile
+    filesystems); a dead local owner's lock is taken over."""
+    me = _me()
     for _ in range(2):
         try:
             f = _create(path)
@@ -79,13 +133,7 @@ def _acquire(path):
             owner = _read(path)
             if owner and (owner.get("host") != me["host"] or
                           _alive(int(owner.get("pid", -1)))):
-                raise UserError(
-                    f"{os.path.dirname(path)!r} is in use by PID "
-                    f"{owner.get('pid')} on {owner.get('host')} (since "
-                    f"{owner.get('since')}; lock file {path}): stop that "
-                    "trainer, or use another --model_dir. If it is gone "
-                    "(its machine or container restarted), delete the lock "
-                    f"file: rm {path}") from None
+                raise _in_use(path, owner) from None
             _remove(path)  # stale: its owner is gone
             continue
         with f:
@@ -99,9 +147,13 @@ def _acquire(path):
 def hold(model_dir):
     """Holds model_dir's lock for the duration of the block."""
     path = os.path.join(model_dir, LOCK_NAME)
-    _acquire(path)
+    fd = None if _remote(path) else _acquire_flock(path)
+    if fd is None:
+        _acquire_exclusive(path)
     try:
         yield
     finally:
         with contextlib.suppress(OSError, tf.errors.OpError):
-            _remove(path)
+            _remove(path)  # before the unlock: see _acquire_flock
+        if fd is not None:
+            os.close(fd)  # releases the flock
