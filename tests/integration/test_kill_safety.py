@@ -3,6 +3,7 @@ complete checkpoint left it, and every checkpoint left behind restores."""
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -55,29 +56,47 @@ def _check_every_checkpoint(model_dir):
     return steps
 
 
+def _wait_for_step(process, log, step, timeout=300):
+    """Waits until the run logs a step >= `step`; False if it ended
+    first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            return False
+        with open(log) as f:
+            logged = [int(n) for n in re.findall(rf"step (\d+)/{STEPS}",
+                                                 f.read())]
+        if logged and max(logged) >= step:
+            return True
+        time.sleep(0.02)
+    raise AssertionError(f"step {step} not logged in {timeout} s")
+
+
 def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
+    """Five kills: one during start-up (restore, tracing), four while it
+    trains, each at a random step of the run (not a random time, so a
+    fast machine cannot finish first), shortly after a random delay that
+    lands anywhere in a step, a save or a sample grid."""
     model_dir = str(tmp_path / "run")
     rng = random.Random(0)
-    kills = 0
+    targets = sorted(rng.sample(range(10, STEPS // 2, 5), 4))
     last = []
-    while kills < 5:
+    for kills, target in enumerate([None, *targets]):
         log = tmp_path / f"attempt-{kills}.log"
         process = _start(model_dir, tiny_zip, log)
-        if kills == 0:  # once during start-up (restore, tracing)
+        if target is None:
             time.sleep(rng.uniform(1.0, 4.0))
-        elif _wait_for_training(process, log):  # then while it trains
-            time.sleep(rng.uniform(0.0, 3.0))
-        if process.poll() is not None:  # finished before the kill
-            break
+        else:
+            assert _wait_for_step(process, log, target), log.read_text()
+            time.sleep(rng.uniform(0.0, 0.05))
+        assert process.poll() is None, log.read_text()  # STEPS is far off
         process.send_signal(signal.SIGKILL)
         process.wait()
-        kills += 1
         steps = _check_every_checkpoint(model_dir)
         assert steps == sorted(steps)
         assert not last or not steps or steps[-1] >= last[-1]  # no going back
         last = steps
-    assert kills == 5, "the run finished before five kills: raise STEPS"
-    assert last, "no checkpoint before the kills: wait longer"
+    assert last, "no checkpoint before the kills"
     log = tmp_path / "final.log"
     process = _start(model_dir, tiny_zip, log)
     process.wait(timeout=600)

@@ -13,6 +13,7 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
+from tfgda import checkpointing
 from tfgda import configs
 from tfgda import train as train_cli_lib
 from tfgda import trainer
@@ -76,21 +77,68 @@ def test_mirrored_ema_sample_grids_use_standing_statistics(tmp_path,
     assert "standing_stats.grid_samples = 16" in config
 
 
-def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip):
-    _train(tmp_path, tiny_zip, 2, "train.checkpoint_every = 2")
+def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip,
+                                               monkeypatch):
+    """A resumed run starts from every variable of its checkpoint: both
+    networks, both optimizers (slots and iteration counts), the EMA
+    generator and the step."""
+    extra = ("train.checkpoint_every = 2", "train.ema_decay = 0.5")
+    _train(tmp_path, tiny_zip, 2, *extra)
+    reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-2"))
+    keys = [k for k in reader.get_variable_to_shape_map()
+            if k.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and
+            not k.startswith("save_counter/")]  # the saver's own count
+    restored = {}
+    real_restore = checkpointing.restore_latest
+
+    def spy(checkpoint, *args, **kwargs):  # the trainer's own restore
+        def values():
+            out = {}
+            for key in keys:
+                name, _, rest = key.partition("/")
+                item = getattr(checkpoint, name)
+                if rest.startswith("values/"):
+                    item = item.values[int(rest.split("/")[1])]
+                out[key] = np.array(item.numpy())
+            return out
+        restored["before"] = values()
+        path = real_restore(checkpoint, *args, **kwargs)
+        restored["after"] = values()
+        return path
+    monkeypatch.setattr(checkpointing, "restore_latest", spy)
     gin.clear_config()
-    configs.parse([], tiny_bindings(tiny_zip, 2))
-    saved = tf.train.load_checkpoint(str(tmp_path))
-    names = saved.get_variable_to_shape_map()
-    assert any("g_optimizer" in n for n in names)
-    assert saved.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 2
+    _train(tmp_path, tiny_zip, 3, *extra)
+    assert len(keys) > 50 and set(restored["after"]) == set(keys)
+    for key in keys:
+        np.testing.assert_array_equal(restored["after"][key],
+                                      reader.get_tensor(key), err_msg=key)
+    groups = {k.split("/")[0] for k in keys}
+    assert groups == {"generator", "discriminator", "g_optimizer",
+                      "d_optimizer", "generator_ema", "step"}
+    changed = {k.split("/")[0] for k in keys if not np.array_equal(
+        restored["before"][k], restored["after"][k])}
+    assert changed == groups  # every group came from the checkpoint
 
 
-def test_n_disc_and_steps_per_call(tmp_path, tiny_zip):
+def test_n_disc_and_steps_per_call(tmp_path, tiny_zip, caplog):
+    caplog.set_level("INFO")
     metrics = _train(tmp_path, tiny_zip, 4, "train.n_disc = 2",
-                     "train.steps_per_call = 3", "train.log_every = 4")
+                     "train.steps_per_call = 3", "train.log_every = 4",
+                     "train.image_every = 4")
     assert all(tf.math.is_finite(v) for v in metrics.values())
     assert _checkpoint_steps(tmp_path) == [4]
+    reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-4"))
+
+    def iterations(optimizer):  # a Keras optimizer's first variable
+        return reader.get_tensor(
+            f"{optimizer}/values/0/.ATTRIBUTES/VARIABLE_VALUE")
+    assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4
+    assert iterations("g_optimizer") == 4
+    assert iterations("d_optimizer") == 8  # n_disc D updates per step
+    # Calls of 3 steps, cut at the step logged and checkpointed (4).
+    text = caplog.text
+    assert "First compiled call (tracing, compiling, 3 steps)" in text
+    assert "step 4/4" in text and "step 3/4" not in text
 
 
 def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
