@@ -31,8 +31,9 @@ from tfgda import augment  # noqa: E402
 from tfgda import models  # noqa: E402
 
 _REPEATS = flags.DEFINE_integer("repeats", 20, "Timed calls per op.")
-_TRAIN_ITERATIONS = flags.DEFINE_integer("train_iterations", 5,
-                                         "Timed training iterations.")
+_TRAIN_ITERATIONS = flags.DEFINE_integer(
+    "train_iterations", 5, "Timed training iterations."
+)
 _BATCHES = (64, 256)
 STRENGTH = 0.3
 
@@ -42,24 +43,32 @@ def _keras_reference(name):
     layers = keras.layers
     return {
         "translation": lambda: layers.RandomTranslation(
-            STRENGTH, STRENGTH, fill_mode="reflect"),
+            STRENGTH, STRENGTH, fill_mode="reflect"
+        ),
         "translation_x": lambda: layers.RandomTranslation(
-            0.0, STRENGTH, fill_mode="reflect"),
+            0.0, STRENGTH, fill_mode="reflect"
+        ),
         "translation_y": lambda: layers.RandomTranslation(
-            STRENGTH, 0.0, fill_mode="reflect"),
-        "zoom_in": lambda: layers.RandomZoom((-STRENGTH, 0.0),
-                                             fill_mode="reflect"),
-        "zoom_out": lambda: layers.RandomZoom((0.0, STRENGTH),
-                                              fill_mode="reflect"),
+            STRENGTH, 0.0, fill_mode="reflect"
+        ),
+        "zoom_in": lambda: layers.RandomZoom(
+            (-STRENGTH, 0.0), fill_mode="reflect"
+        ),
+        "zoom_out": lambda: layers.RandomZoom(
+            (0.0, STRENGTH), fill_mode="reflect"
+        ),
         "brightness": lambda: layers.RandomBrightness(
-            STRENGTH, value_range=(-1, 1)),
+            STRENGTH, value_range=(-1, 1)
+        ),
         "cutmix": layers.CutMix,
         "mixup": layers.MixUp,
-        "cutout": lambda: layers.RandomErasing(factor=1.0,
-                                               scale=(0.09, 0.09)),
-        "crop_flip": lambda: keras.Sequential([
-            layers.RandomTranslation(0.125, 0.125, fill_mode="reflect"),
-            layers.RandomFlip("horizontal")]),
+        "cutout": lambda: layers.RandomErasing(factor=1.0, scale=(0.09, 0.09)),
+        "crop_flip": lambda: keras.Sequential(
+            [
+                layers.RandomTranslation(0.125, 0.125, fill_mode="reflect"),
+                layers.RandomFlip("horizontal"),
+            ]
+        ),
     }.get(name)
 
 
@@ -88,41 +97,60 @@ def _theirs(name):
     return tf.function(lambda x: layer(x, training=True))
 
 
-_DIFFAUGMENT = {"color": "color", "translation": "diffaugment_translation",
-                "cutout": "diffaugment_cutout",
-                "color,translation,cutout": "color,translation,cutout"}
+_DIFFAUGMENT = {
+    "color": "color",
+    "translation": "diffaugment_translation",
+    "cutout": "diffaugment_cutout",
+    "color,translation,cutout": "color,translation,cutout",
+}
 
 
 def _ours_grad(fn):
     """Forward and the gradient to the images, compiled."""
+
     @tf.function
     def step(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             total = tf.reduce_sum(fn(x))
         return tape.gradient(total, x)
+
     return step
 
 
 def _reference_rates(repeats):
     """The reference's images/s, or None where PyTorch or the code is
     missing."""
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                          "diffaugment_reference_speed.py")
+    script = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)),
+        "diffaugment_reference_speed.py",
+    )
     done = subprocess.run(
-        [sys.executable, script, str(repeats), str(os.cpu_count()),
-         *map(str, _BATCHES)], capture_output=True, text=True)
+        [
+            sys.executable,
+            script,
+            str(repeats),
+            str(os.cpu_count()),
+            *map(str, _BATCHES),
+        ],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
-        print(f"(DiffAugment's PyTorch ops not timed: "
-              f"{done.stderr.strip().splitlines()[-1:]})")
+        print(
+            f"(DiffAugment's PyTorch ops not timed: "
+            f"{done.stderr.strip().splitlines()[-1:]})"
+        )
         return None
     return json.loads(done.stdout)
 
 
 def _diffaugment_table(repeats):
     rates = _reference_rates(repeats)
-    print(f"\n{'DiffAugment policy':<26}{'batch':>6}{'pass':>10}"
-          f"{'ours img/s':>12}{'torch img/s':>13}{'ours/torch':>12}")
+    print(
+        f"\n{'DiffAugment policy':<26}{'batch':>6}{'pass':>10}"
+        f"{'ours img/s':>12}{'torch img/s':>13}{'ours/torch':>12}"
+    )
     for policy, spec in _DIFFAUGMENT.items():
         pipeline = augment.get(spec)
         seed = tf.constant([0, 1], tf.int64)
@@ -131,8 +159,10 @@ def _diffaugment_table(repeats):
             images = tf.random.uniform([batch, 32, 32, 3], -1, 1)
             for backward, fn in ((0, forward), (1, _ours_grad(forward))):
                 a = _images_per_second(fn, images, repeats)
-                line = (f"{policy:<26}{batch:>6}"
-                        f"{'fwd+bwd' if backward else 'fwd':>10}{a:>12.0f}")
+                line = (
+                    f"{policy:<26}{batch:>6}"
+                    f"{'fwd+bwd' if backward else 'fwd':>10}{a:>12.0f}"
+                )
                 if rates:
                     b = rates[f"{policy}|{batch}|{backward}"]
                     line += f"{b:>13.0f}{a / b:>12.2f}"
@@ -141,8 +171,10 @@ def _diffaugment_table(repeats):
 
 def main(argv):
     del argv
-    print(f"{'augmentation':<26}{'batch':>6}{'ours img/s':>12}"
-          f"{'keras img/s':>13}{'ours/keras':>12}")
+    print(
+        f"{'augmentation':<26}{'batch':>6}{'ours img/s':>12}"
+        f"{'keras img/s':>13}{'ours/keras':>12}"
+    )
     for name in augment.names():
         ours, theirs = _ours(name), _theirs(name)
         for batch in _BATCHES:
@@ -158,8 +190,10 @@ def main(argv):
     plain = time_config(models.sndcgan, {}, 64, 1, 0, False, n)
     policy = augment.make_policy("real_and_fake", "translation", 0.4)
     augmented = time_config(models.sndcgan, {}, 64, 1, 0, False, n, policy)
-    print(f"\nSNDCGAN step, batch 64: {plain:.3f} s plain, {augmented:.3f} s "
-          f"with real_and_fake translation: ratio {augmented / plain:.3f}")
+    print(
+        f"\nSNDCGAN step, batch 64: {plain:.3f} s plain, {augmented:.3f} s "
+        f"with real_and_fake translation: ratio {augmented / plain:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,14 @@ import time
 
 import torch
 
-REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                         "..", "shared", "reference", "diffaugment")
+REFERENCE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..",
+    "..",
+    "shared",
+    "reference",
+    "diffaugment",
+)
 POLICIES = ("color", "translation", "cutout", "color,translation,cutout")
 
 
@@ -24,6 +30,7 @@ def _rate(fn, x, repeats, backward):
         if backward:
             y.sum().backward()
         return y
+
     once()  # warm up
     start = time.perf_counter()
     for _ in range(repeats):
@@ -34,6 +41,7 @@ def _rate(fn, x, repeats, backward):
 def main(repeats, threads, batches):
     sys.path.insert(0, REFERENCE)
     from DiffAugment_pytorch import DiffAugment  # pylint: disable=g-import-not-at-top,import-error
+
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     out = {}
@@ -44,7 +52,8 @@ def main(repeats, threads, batches):
             for backward in (False, True):
                 fn = lambda t, p=policy: DiffAugment(t, p)  # noqa: E731
                 out[f"{policy}|{batch}|{int(backward)}"] = _rate(
-                    fn, x, repeats, backward)
+                    fn, x, repeats, backward
+                )
     json.dump(out, sys.stdout)
 
 

@@ -31,10 +31,12 @@ class _KerasInception(tf.Module):
 
     def __init__(self):
         super().__init__()
-        self.net = keras.applications.InceptionV3(weights=None,
-                                                  include_top=True)
-        self.pool = keras.Model(self.net.input,
-                                self.net.get_layer("avg_pool").output)
+        self.net = keras.applications.InceptionV3(
+            weights=None, include_top=True
+        )
+        self.pool = keras.Model(
+            self.net.input, self.net.get_layer("avg_pool").output
+        )
 
     def __call__(self, images):
         pool = self.pool(images)
@@ -49,8 +51,10 @@ def main(argv):
     start = time.perf_counter()
     features, _ = evaluation.activations(model, [images] * _BATCHES.value)
     seconds = time.perf_counter() - start
-    print(f"Inception-v3 features, batch 100: {len(features) / seconds:.1f} "
-          f"images/s ({seconds / _BATCHES.value:.2f} s per batch)")
+    print(
+        f"Inception-v3 features, batch 100: {len(features) / seconds:.1f} "
+        f"images/s ({seconds / _BATCHES.value:.2f} s per batch)"
+    )
     rng = np.random.default_rng(0)
     a = rng.normal(size=(10_000, 2048))
     b = rng.normal(size=(10_000, 2048)) + 0.1
@@ -59,9 +63,11 @@ def main(argv):
     middle = time.perf_counter()
     value = fid.fid_from_statistics(*stats_a, *stats_b)
     end = time.perf_counter()
-    print(f"statistics of 2 x 10k x 2048 activations: {middle - start:.2f} s;"
-          f" Frechet distance (TF-GAN's matrix square root): "
-          f"{end - middle:.2f} s (FID {value:.2f})")
+    print(
+        f"statistics of 2 x 10k x 2048 activations: {middle - start:.2f} s;"
+        f" Frechet distance (TF-GAN's matrix square root): "
+        f"{end - middle:.2f} s (FID {value:.2f})"
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ import tensorflow as tf  # noqa: E402
 
 _cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
-    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_CIFAR = os.path.join(REPO, "..", "shared", "data", "cifar10-jpeg")
@@ -64,7 +65,8 @@ def write_images(folder, layout, size=(8, 8), seed=0):
         for i in range(count):
             pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(
-                os.path.join(folder, cls, f"{i:03d}.png"))
+                os.path.join(folder, cls, f"{i:03d}.png")
+            )
     return str(folder)
 
 
@@ -80,21 +82,33 @@ def zip_folder(folder, path):
 @pytest.fixture
 def tiny_zip(tmp_path):
     """A zip of 48 random 32x32 PNGs in three class folders."""
-    folder = write_images(tmp_path / "images",
-                          {"a": 16, "b": 16, "c": 16}, size=(32, 32))
+    folder = write_images(
+        tmp_path / "images", {"a": 16, "b": 16, "c": 16}, size=(32, 32)
+    )
     return zip_folder(folder, tmp_path / "tiny.zip")
 
 
 # Bindings that make a training run test-sized.
-TINY = ("sndcgan.ch = 4", "sndcgan.dim_z = 8", "train.batch_size = 8",
-        "train.log_every = 1", "train.image_every = 2",
-        "dataset.shuffle_buffer = 64", "standing_stats.num_samples = 64",
-        "standing_stats.grid_samples = 16", "standing_stats.batch_size = 16")
+TINY = (
+    "sndcgan.ch = 4",
+    "sndcgan.dim_z = 8",
+    "train.batch_size = 8",
+    "train.log_every = 1",
+    "train.image_every = 2",
+    "dataset.shuffle_buffer = 64",
+    "standing_stats.num_samples = 64",
+    "standing_stats.grid_samples = 16",
+    "standing_stats.batch_size = 16",
+)
 
 
 def tiny_bindings(data_path, steps, *extra):
-    return [*TINY, f"train.steps = {steps}", f"dataset.path = '{data_path}'",
-            *extra]
+    return [
+        *TINY,
+        f"train.steps = {steps}",
+        f"dataset.path = '{data_path}'",
+        *extra,
+    ]
 
 
 class _StandInInception(tf.Module):
@@ -105,17 +119,18 @@ class _StandInInception(tf.Module):
     def __init__(self, dim=64, classes=10):
         super().__init__()
         rng = np.random.default_rng(0)
-        self.w = tf.Variable(rng.normal(size=(8 * 8 * 3, dim)) / 14,
-                             dtype=tf.float32)
+        self.w = tf.Variable(
+            rng.normal(size=(8 * 8 * 3, dim)) / 14, dtype=tf.float32
+        )
         self.v = tf.Variable(rng.normal(size=(dim, classes)), dtype=tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 299, 299, 3],
-                                                tf.float32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, 299, 299, 3], tf.float32)]
+    )
     def __call__(self, images):
         x = tf.nn.avg_pool2d(images, 37, 37, "VALID")  # [N, 8, 8, 3]
         h = tf.tanh(tf.matmul(tf.reshape(x, [-1, 8 * 8 * 3]), self.w))
-        return {"pool_3": h[:, None, None, :],
-                "logits": tf.matmul(h, self.v)}
+        return {"pool_3": h[:, None, None, :], "logits": tf.matmul(h, self.v)}
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +146,7 @@ def run_dir(tmp_path, tiny_zip):
     """A 2-step tiny training run with an EMA generator."""
     from tfgda import configs  # pylint: disable=g-import-not-at-top
     from tfgda import trainer  # pylint: disable=g-import-not-at-top
+
     model_dir = tmp_path / "run"
     configs.parse([], tiny_bindings(tiny_zip, 2, "train.ema_decay = 0.5"))
     trainer.train(str(model_dir))
@@ -163,8 +179,16 @@ def run_reference(what, tmp_path_factory):
         _missing_reference("torch (pip install -e '.[parity]')")
     out = str(tmp_path_factory.mktemp(what) / f"{what}.npz")
     done = subprocess.run(
-        [sys.executable, os.path.join(PARITY, "reference_runner.py"), what,
-         out], capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            os.path.join(PARITY, "reference_runner.py"),
+            what,
+            out,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     with np.load(out) as f:
         return {k: f[k] for k in f.files}

@@ -7,5 +7,6 @@ import sys
 import pytest
 
 if __name__ == "__main__":
-    sys.exit(pytest.main(["-p", "no:cacheprovider", "-m", "not slow",
-                          *sys.argv[1:]]))
+    sys.exit(
+        pytest.main(["-p", "no:cacheprovider", "-m", "not slow", *sys.argv[1:]])
+    )

@@ -19,17 +19,20 @@ def _delta(name, strength):
 def test_brightness_is_one_shift_per_image_uniform_in_2_lambda(strength):
     delta = _delta("brightness", strength)
     per_image = delta[:, 0, 0, 0]
-    np.testing.assert_allclose(delta, np.broadcast_to(
-        per_image[:, None, None, None], delta.shape), atol=1e-6)
+    np.testing.assert_allclose(
+        delta,
+        np.broadcast_to(per_image[:, None, None, None], delta.shape),
+        atol=1e-6,
+    )
     # b ~ U(-lambda, lambda) in [0, 1] units is 2b on [-1, 1] images.
     assert np.abs(per_image).max() <= 2 * strength + 1e-6
     assert np.abs(per_image).max() > 0.98 * 2 * strength
-    assert per_image.std() == pytest.approx(2 * strength / np.sqrt(3),
-                                            rel=0.05)
+    assert per_image.std() == pytest.approx(2 * strength / np.sqrt(3), rel=0.05)
 
 
-@pytest.mark.parametrize("name, channel", [("redness", 0), ("greenness", 1),
-                                           ("blueness", 2)])
+@pytest.mark.parametrize(
+    "name, channel", [("redness", 0), ("greenness", 1), ("blueness", 2)]
+)
 def test_colour_shifts_touch_one_channel(name, channel):
     delta = _delta(name, 0.3)
     others = [c for c in range(3) if c != channel]

@@ -27,6 +27,7 @@ def test_color_keeps_the_batch_mean_order():
     # Contrast and saturation act around the mean: a grey image stays grey.
     x = tf.fill([50, 8, 8, 3], 0.2)
     y = augment.get("color")(x, SEED).numpy()
-    np.testing.assert_allclose(y, y[:, :1, :1, :1].repeat(8, 1).repeat(
-        8, 2).repeat(3, 3), atol=1e-6)
+    np.testing.assert_allclose(
+        y, y[:, :1, :1, :1].repeat(8, 1).repeat(8, 2).repeat(3, 3), atol=1e-6
+    )
     assert np.abs(y[:, 0, 0, 0] - 0.2).max() <= 0.5 + 1e-6

@@ -28,11 +28,13 @@ def test_cutmix_pastes_a_box_of_area_below_lambda(strength):
     y, partner = y.numpy()[..., 0], mix.partner.numpy()
     own = x.numpy()[:, 0, 0, 0]
     from_partner = np.isclose(y, own[partner][:, None, None]) & ~np.isclose(
-        y, own[:, None, None])
+        y, own[:, None, None]
+    )
     area = from_partner.mean(axis=(1, 2))
     moved = partner != np.arange(N)
-    np.testing.assert_allclose(area[moved], mix.weight.numpy()[moved],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        area[moved], mix.weight.numpy()[moved], atol=1e-6
+    )
     assert mix.weight.numpy().max() <= strength + 0.05  # rounding of sides
     assert mix.weight.numpy().max() > 0.8 * strength
 
@@ -44,8 +46,9 @@ def test_mixup_weight_is_uniform_below_lambda():
     assert a.mean() == pytest.approx(0.2, abs=0.01)
 
 
-@pytest.mark.parametrize("spec", ["cutmix(0.5)", "mixup(0.5)",
-                                  "translation(0.2)+cutmix(0.5)"])
+@pytest.mark.parametrize(
+    "spec", ["cutmix(0.5)", "mixup(0.5)", "translation(0.2)+cutmix(0.5)"]
+)
 def test_real_and_fake_mixed_with_their_targets(spec):
     """augment.mix_real_fake: reals (all +1) and fakes (all -1) mixed with
     each other; each image's target realness r is its real share, so its
@@ -58,13 +61,16 @@ def test_real_and_fake_mixed_with_their_targets(spec):
     r = realness.numpy()
     assert r.min() >= 0.0 and r.max() <= 1.0
     assert 0.0 < r[200:].max() and r[:200].min() < 1.0  # crossed kinds
-    np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), 2 * r - 1,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        images.mean(axis=(1, 2, 3)), 2 * r - 1, atol=1e-5
+    )
 
 
 def test_mixing_real_with_fake_needs_real_and_fake_mode():
     from tfgda.errors import UserError
+
     with pytest.raises(UserError, match="use it with 'real_and_fake'"):
         augment.make_policy("real_only", "cutmix", 0.3, mix_real_fake=True)
-    assert not augment.make_policy("real_and_fake",
-                                   "cutmix(0.3)").mixes_real_and_fake
+    assert not augment.make_policy(
+        "real_and_fake", "cutmix(0.3)"
+    ).mixes_real_and_fake

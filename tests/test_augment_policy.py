@@ -18,19 +18,25 @@ SEED = tf.constant([1, 2], tf.int64)
 def test_modes_choose_the_inputs():
     x = tf.random.uniform([4, 8, 8, 3], -1, 1)
     for mode, real_changed, fake_changed in [
-            ("none", False, False), ("real_only", True, False),
-            ("real_and_fake", True, True)]:
+        ("none", False, False),
+        ("real_only", True, False),
+        ("real_and_fake", True, True),
+    ]:
         policy = augment.make_policy(
-            mode, None if mode == "none" else "translation", 0.5)
+            mode, None if mode == "none" else "translation", 0.5
+        )
         assert (not np.array_equal(policy.real(x, SEED), x)) == real_changed
         assert (not np.array_equal(policy.fake(x, SEED), x)) == fake_changed
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(mode="real_fake", name="translation"), "is not one of"),
-    (dict(mode="real_and_fake"), "no augment.name"),
-    (dict(mode="none", schedule="adaptive"), "no augmentation to schedule"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(mode="real_fake", name="translation"), "is not one of"),
+        (dict(mode="real_and_fake"), "no augment.name"),
+        (dict(mode="none", schedule="adaptive"), "no augmentation to schedule"),
+    ],
+)
 def test_bad_policies(kwargs, message):
     with pytest.raises(UserError, match=message):
         augment.make_policy(**kwargs)
@@ -46,20 +52,29 @@ def test_a_named_augmentation_under_mode_none_is_only_bcrs_t():
     with pytest.raises(UserError, match="no bCR uses it as T"):
         augment.check_used(policy, [])
     with pytest.raises(UserError, match="no bCR uses it as T"):
-        augment.check_used(policy, [regularizers.bcr(
-            lambda_real=10.0, augment="zoom_out(0.1)")])
+        augment.check_used(
+            policy,
+            [regularizers.bcr(lambda_real=10.0, augment="zoom_out(0.1)")],
+        )
     with pytest.raises(UserError, match="bCR needs an augmentation T"):
-        augment.check_used(augment.make_policy(),
-                           [regularizers.bcr(lambda_real=10.0)])
+        augment.check_used(
+            augment.make_policy(), [regularizers.bcr(lambda_real=10.0)]
+        )
 
 
 def _g_grads(mode, spec):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
     policy = augment.make_policy(mode, spec)
-    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
-                      d_optimizer=optim.adam(), loss=losses.hinge,
-                      global_batch=4, augment=policy)
+    gan = gan_lib.GAN(
+        generator=g,
+        discriminator=d,
+        g_optimizer=optim.adam(),
+        d_optimizer=optim.adam(),
+        loss=losses.hinge,
+        global_batch=4,
+        augment=policy,
+    )
     gan.build()
     z, labels = gan.latents(gan.phase_seed(0))
     grads, _ = gan._g_grads(z, labels, gan.replica_seed(SEED))

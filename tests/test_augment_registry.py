@@ -12,8 +12,7 @@ SEED = tf.constant([7, 11], tf.int64)
 
 
 def _images(batch=8, size=16, seed=0):
-    return tf.random.stateless_uniform([batch, size, size, 3], [seed, 1],
-                                       -1, 1)
+    return tf.random.stateless_uniform([batch, size, size, 3], [seed, 1], -1, 1)
 
 
 def _strength(name):
@@ -25,10 +24,22 @@ ALL = augment.names()
 
 
 def test_the_paper_names_are_registered():
-    paper = {"zoom_in", "zoom_out", "translation", "translation_x",
-             "translation_y", "cutout", "cutmix", "mixup", "brightness",
-             "redness", "greenness", "blueness", "instance_noise",
-             "crop_flip"}
+    paper = {
+        "zoom_in",
+        "zoom_out",
+        "translation",
+        "translation_x",
+        "translation_y",
+        "cutout",
+        "cutmix",
+        "mixup",
+        "brightness",
+        "redness",
+        "greenness",
+        "blueness",
+        "instance_noise",
+        "crop_flip",
+    }
     assert paper <= set(ALL)
 
 
@@ -43,11 +54,11 @@ def test_shape_dtype_and_determinism(name):
 
 
 @pytest.mark.parametrize(
-    "name", [n for n in ALL if augment.describe(n).identity_at_zero])
+    "name", [n for n in ALL if augment.describe(n).identity_at_zero]
+)
 def test_strength_zero_is_identity(name):
     x = _images()
-    np.testing.assert_allclose(augment.get(name, 0.0)(x, SEED), x,
-                               atol=1e-6)
+    np.testing.assert_allclose(augment.get(name, 0.0)(x, SEED), x, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -55,8 +66,9 @@ def test_gradient_reaches_the_input(name):
     x = tf.Variable(_images())
     weights = _images(seed=5)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(augment.get(name, _strength(name))(x, SEED) *
-                             weights)
+        loss = tf.reduce_sum(
+            augment.get(name, _strength(name))(x, SEED) * weights
+        )
     grad = tape.gradient(loss, x)
     assert grad is not None
     assert np.isfinite(grad.numpy()).all() and np.abs(grad).sum() > 0
@@ -88,18 +100,21 @@ def test_composition_applies_in_order_with_own_strengths():
     assert both.spec == "translation(0.2)+brightness(0.1)"
     # The same as applying each with the seed the pipeline folds for it.
     fold = tf.random.experimental.stateless_fold_in
-    first = augment.get("translation", 0.2).ops[0][0].fn(
-        x, fold(SEED, 0), 0.2)
-    expected = augment.get("brightness", 0.1).ops[0][0].fn(
-        first, fold(SEED, 1), 0.1)
+    first = augment.get("translation", 0.2).ops[0][0].fn(x, fold(SEED, 0), 0.2)
+    expected = (
+        augment.get("brightness", 0.1).ops[0][0].fn(first, fold(SEED, 1), 0.1)
+    )
     np.testing.assert_allclose(both(x, SEED), expected, atol=1e-6)
-    assert augment.get(["translation", "brightness"], 0.3).spec == \
-        "translation(0.3)+brightness(0.3)"
+    assert (
+        augment.get(["translation", "brightness"], 0.3).spec
+        == "translation(0.3)+brightness(0.3)"
+    )
 
 
 def test_diffaugment_policy_names_resolve_to_its_ops():
     assert augment.get("color,translation,cutout").spec == (
-        "color(1)+diffaugment_translation(0.125)+diffaugment_cutout(0.5)")
+        "color(1)+diffaugment_translation(0.125)+diffaugment_cutout(0.5)"
+    )
 
 
 def test_mixing_ops_report_partner_and_weight():
@@ -108,17 +123,21 @@ def test_mixing_ops_report_partner_and_weight():
     (mix,) = mixes
     a = mix.weight.numpy()[:, None, None, None]
     np.testing.assert_allclose(
-        y, (1 - a) * x + a * tf.gather(x, mix.partner), atol=1e-6)
+        y, (1 - a) * x + a * tf.gather(x, mix.partner), atol=1e-6
+    )
 
 
-@pytest.mark.parametrize("spec, strength, message", [
-    ("translaton", 0.1, "Did you mean 'translation'"),
-    ("warp", 0.1, "Known: blueness"),
-    ("translation", 1.5, r"out of range: use a value in \[0, 1\]"),
-    ("zoom_in", -0.1, "out of range"),
-    ("translation", None, "needs a strength"),
-    ("translation(0.1", None, "malformed"),
-])
+@pytest.mark.parametrize(
+    "spec, strength, message",
+    [
+        ("translaton", 0.1, "Did you mean 'translation'"),
+        ("warp", 0.1, "Known: blueness"),
+        ("translation", 1.5, r"out of range: use a value in \[0, 1\]"),
+        ("zoom_in", -0.1, "out of range"),
+        ("translation", None, "needs a strength"),
+        ("translation(0.1", None, "malformed"),
+    ],
+)
 def test_bad_specs(spec, strength, message):
     with pytest.raises(UserError, match=message):
         augment.get(spec, strength)
@@ -134,6 +153,7 @@ def test_bad_batches_are_caught_before_tracing():
 
 def test_duplicate_registration_raises():
     from tfgda.augment import registry
+
     with pytest.raises(ValueError, match="registered twice"):
         registry.register("translation", family="spatial")(lambda *a: a)
 
@@ -148,6 +168,8 @@ def test_a_scaled_strength_equals_that_strength(name):
     for scale in (1.0, 0.5):
         np.testing.assert_allclose(
             scaled(tf.constant(scale)),
-            augment.get(name, strength * scale)(x, SEED), atol=1e-5)
+            augment.get(name, strength * scale)(x, SEED),
+            atol=1e-5,
+        )
     if augment.describe(name).identity_at_zero:
         np.testing.assert_allclose(scaled(tf.constant(0.0)), x, atol=1e-5)

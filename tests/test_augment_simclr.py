@@ -26,8 +26,9 @@ def test_about_a_fifth_of_the_views_are_grey():
 
 def test_crop_area_is_between_8_percent_and_all_of_the_image():
     # A column ramp: the crop's width shows as the spread of the values.
-    ramp = tf.broadcast_to(tf.reshape(tf.linspace(-1.0, 1.0, 32),
-                                      [1, 1, 32, 1]), [N, 32, 32, 3])
+    ramp = tf.broadcast_to(
+        tf.reshape(tf.linspace(-1.0, 1.0, 32), [1, 1, 32, 1]), [N, 32, 32, 3]
+    )
     y = augment.get("simclr", 0.0)(ramp, SEED).numpy()  # no colour jitter
     colour = np.abs(y[..., 0] - y[..., 1]).max(axis=(1, 2)) < 1e-5
     spread = (y[:, 0, -1, 0] - y[:, 0, 0, 0]) / 2  # = the crop width w

@@ -49,9 +49,11 @@ def test_translation_fills_by_reflection():
     shift = out[:, 16] - 16
     row = out[np.argmax(shift)]  # the largest shift to the left
     np.testing.assert_array_equal(
-        row, np.pad(np.arange(SIZE), 8, mode="reflect")[8 + int(shift.max()):
-                                                         8 + int(shift.max())
-                                                         + SIZE])
+        row,
+        np.pad(np.arange(SIZE), 8, mode="reflect")[
+            8 + int(shift.max()) : 8 + int(shift.max()) + SIZE
+        ],
+    )
 
 
 def test_single_axis_translations_leave_the_other_axis():
@@ -85,8 +87,9 @@ def test_zoom_out_map_is_reflect_pad_then_resize():
     # Scale 1.5 centred: the same as reflect-padding 8 pixels per side and
     # resizing 48 -> 32 with bilinear interpolation.
     x = tf.random.uniform([1, SIZE, SIZE, 3], -1, 1, seed=1)
-    mats = sampling.window_matrices(tf.constant([1.5]), tf.constant([-8.0]),
-                                    SIZE)
+    mats = sampling.window_matrices(
+        tf.constant([1.5]), tf.constant([-8.0]), SIZE
+    )
     out = sampling.resample(x, mats, mats)
     padded = tf.pad(x, [[0, 0], [8, 8], [8, 8], [0, 0]], mode="REFLECT")
     reference = tf.image.resize(padded, [SIZE, SIZE], "bilinear")
@@ -95,13 +98,15 @@ def test_zoom_out_map_is_reflect_pad_then_resize():
 
 def test_zoom_in_map_is_crop_then_resize():
     x = tf.random.uniform([1, SIZE, SIZE, 3], -1, 1, seed=2)
-    mats = sampling.window_matrices(tf.constant([0.5]), tf.constant([8.0]),
-                                    SIZE)
+    mats = sampling.window_matrices(
+        tf.constant([0.5]), tf.constant([8.0]), SIZE
+    )
     out = sampling.resample(x, mats, mats)
     reference = tf.image.resize(x[:, 8:24, 8:24], [SIZE, SIZE], "bilinear")
     # Away from the window's edge, where resize clamps and we read on.
-    np.testing.assert_allclose(out[:, 1:-1, 1:-1], reference[:, 1:-1, 1:-1],
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out[:, 1:-1, 1:-1], reference[:, 1:-1, 1:-1], atol=1e-5
+    )
 
 
 def test_cutout_area_and_position():

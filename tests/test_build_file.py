@@ -15,40 +15,63 @@ def _declared():
     for node in tree.body:
         call = node.value if isinstance(node, ast.Expr) else None
         if not isinstance(call, ast.Call) or call.func.id not in (
-                "py_library", "py_test"):
+            "py_library",
+            "py_test",
+        ):
             continue
         kw = {k.arg: k.value for k in call.keywords}
-        deps = [ast.unparse(d) if isinstance(d, ast.Call) else
-                d.value.lstrip(":") for d in kw["deps"].elts]
-        declared[kw["name"].value] = (call.func.id, kw["srcs"].elts[0].value,
-                                      sorted(deps))
+        deps = [
+            ast.unparse(d) if isinstance(d, ast.Call) else d.value.lstrip(":")
+            for d in kw["deps"].elts
+        ]
+        declared[kw["name"].value] = (
+            call.func.id,
+            kw["srcs"].elts[0].value,
+            sorted(deps),
+        )
     return declared
 
 
 def test_build_matches_the_tree():
-    expected = {name: (kind, src, [d.replace('"', "'") if d.startswith(
-        "requirement") else d for d in deps])
-        for kind, name, src, deps in build_sync.targets()}
-    declared = {name: (kind, src, sorted(d.replace('"', "'") for d in deps))
-                for name, (kind, src, deps) in _declared().items()}
+    expected = {
+        name: (
+            kind,
+            src,
+            [
+                d.replace('"', "'") if d.startswith("requirement") else d
+                for d in deps
+            ],
+        )
+        for kind, name, src, deps in build_sync.targets()
+    }
+    declared = {
+        name: (kind, src, sorted(d.replace('"', "'") for d in deps))
+        for name, (kind, src, deps) in _declared().items()
+    }
     missing = sorted(set(expected) - set(declared))
     extra = sorted(set(declared) - set(expected))
     assert not missing and not extra, (
         f"BUILD lacks {missing} and has stale {extra}; run "
-        "`python tests/build_sync.py --write`.")
+        "`python tests/build_sync.py --write`."
+    )
     for name in expected:
         assert declared[name] == expected[name], (
             f"{name}: BUILD says {declared[name]}, the code needs "
-            f"{expected[name]}; run `python tests/build_sync.py --write`.")
+            f"{expected[name]}; run `python tests/build_sync.py --write`."
+        )
 
 
 def test_every_test_file_is_a_py_test():
-    tests = {f"{folder}/{f}" for folder in build_sync.TEST_FOLDERS
-             if os.path.isdir(os.path.join(build_sync.REPO, folder))
-             for f in os.listdir(os.path.join(build_sync.REPO, folder))
-             if f.startswith("test_") and f.endswith(".py")}
-    declared = {src for kind, src, _ in _declared().values()
-                if kind == "py_test"}
+    tests = {
+        f"{folder}/{f}"
+        for folder in build_sync.TEST_FOLDERS
+        if os.path.isdir(os.path.join(build_sync.REPO, folder))
+        for f in os.listdir(os.path.join(build_sync.REPO, folder))
+        if f.startswith("test_") and f.endswith(".py")
+    }
+    declared = {
+        src for kind, src, _ in _declared().values() if kind == "py_test"
+    }
     assert "tests/parity/test_biggan_pytorch_parity.py" in tests
     assert tests == declared
 
@@ -56,14 +79,16 @@ def test_every_test_file_is_a_py_test():
 def test_no_import_cycle_in_the_package():
     """The import graph of tfgda/ (imports inside functions included)
     flows one way: CLIs -> the run -> step maths -> leaves."""
-    graph = {name: [d for d in deps if d.startswith("tfgda")]
-             for kind, name, _, deps in build_sync.targets()
-             if name.startswith("tfgda")}
+    graph = {
+        name: [d for d in deps if d.startswith("tfgda")]
+        for kind, name, _, deps in build_sync.targets()
+        if name.startswith("tfgda")
+    }
     done, path = set(), []
 
     def visit(node):
         if node in path:
-            cycle = path[path.index(node):] + [node]
+            cycle = path[path.index(node) :] + [node]
             raise AssertionError("import cycle: " + " -> ".join(cycle))
         if node in done:
             return
@@ -72,6 +97,7 @@ def test_no_import_cycle_in_the_package():
             visit(dep)
         path.pop()
         done.add(node)
+
     for node in sorted(graph):
         visit(node)
 
@@ -81,10 +107,13 @@ def test_each_py_test_runs_its_file_with_pytest():
     (a test file as main would define them and run none)."""
     with open(os.path.join(build_sync.REPO, "BUILD")) as f:
         tree = ast.parse(f.read())
-    tests = [{k.arg: k.value for k in node.value.keywords}
-             for node in tree.body if isinstance(node, ast.Expr) and
-             isinstance(node.value, ast.Call) and
-             node.value.func.id == "py_test"]
+    tests = [
+        {k.arg: k.value for k in node.value.keywords}
+        for node in tree.body
+        if isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and node.value.func.id == "py_test"
+    ]
     assert tests
     for kw in tests:
         src = kw["srcs"].elts[0].value
@@ -94,6 +123,10 @@ def test_each_py_test_runs_its_file_with_pytest():
     # What Bazel would run for one target, from the tree's root.
     done = subprocess.run(
         [sys.executable, build_sync.RUNNER, "tests/test_losses.py", "-q"],
-        cwd=build_sync.REPO, capture_output=True, text=True, timeout=300)
+        cwd=build_sync.REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-2000:]
     assert " passed" in done.stdout and " 0 passed" not in done.stdout

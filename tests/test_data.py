@@ -40,12 +40,16 @@ def test_pixels_are_scaled_to_minus_one_one(tmp_path):
     folder = tmp_path / "px"
     folder.mkdir()
     from PIL import Image
+
     Image.fromarray(np.array([[[0, 255, 128]]], np.uint8)).save(
-        folder / "a.png")
-    ds, _ = data.make_dataset(1, shuffle=False, repeat=False,
-                              path=str(folder))
-    np.testing.assert_allclose(_first(ds)["images"].numpy().ravel(),
-                               [-1.0, 1.0, 128 / 127.5 - 1], atol=1e-6)
+        folder / "a.png"
+    )
+    ds, _ = data.make_dataset(1, shuffle=False, repeat=False, path=str(folder))
+    np.testing.assert_allclose(
+        _first(ds)["images"].numpy().ravel(),
+        [-1.0, 1.0, 128 / 127.5 - 1],
+        atol=1e-6,
+    )
 
 
 def test_flat_archive_is_unlabelled(tmp_path):
@@ -66,6 +70,7 @@ def test_same_seed_same_order_other_seed_other_order(tiny_zip):
     def labels(seed):
         ds, _ = data.make_dataset(48, seed=seed, path=tiny_zip)
         return _first(ds)["images"].numpy()
+
     np.testing.assert_array_equal(labels(1), labels(1))
     assert not np.array_equal(labels(1), labels(2))
 
@@ -78,17 +83,29 @@ def test_resize_makes_mixed_sizes_usable(tmp_path):
     assert _first(ds)["images"].shape == (4, 16, 16, 3)
 
 
-@pytest.mark.parametrize("make, message", [
-    (lambda p: str(p / "missing.zip"), "does not exist"),
-    (lambda p: str(p), "no images"),
-    (lambda p: write_images(p, {"a": 2}, (8, 8)) and
-     write_images(p, {"b": 1}, (9, 9)), "mixed sizes"),
-    (lambda p: write_images(p, {"": 1, "a": 1}), "both at its top level"),
-    (lambda p: (p / "bad.png").write_bytes(b"not an image") and str(p),
-     "not a readable image"),
-    (lambda p: (p / "x.txt").write_text("hi") and str(p / "x.txt"),
-     "neither a zip file nor a directory"),
-])
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: str(p / "missing.zip"), "does not exist"),
+        (lambda p: str(p), "no images"),
+        (
+            lambda p: (
+                write_images(p, {"a": 2}, (8, 8))
+                and write_images(p, {"b": 1}, (9, 9))
+            ),
+            "mixed sizes",
+        ),
+        (lambda p: write_images(p, {"": 1, "a": 1}), "both at its top level"),
+        (
+            lambda p: (p / "bad.png").write_bytes(b"not an image") and str(p),
+            "not a readable image",
+        ),
+        (
+            lambda p: (p / "x.txt").write_text("hi") and str(p / "x.txt"),
+            "neither a zip file nor a directory",
+        ),
+    ],
+)
 def test_bad_archives_name_the_problem(tmp_path, make, message):
     with pytest.raises(UserError, match=message):
         data.make_dataset(2, path=make(tmp_path))
@@ -112,8 +129,8 @@ def test_tfds_cifar10_pipeline(tmp_path):
 def test_tfds_download_failure_names_the_archive_alternative(monkeypatch):
     def fail(*args, **kwargs):
         raise ConnectionError("no network")
-    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare",
-                        fail)
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", fail)
     with pytest.raises(UserError, match="dataset.path="):
         data.make_dataset(2, name="cifar10")
 
@@ -130,6 +147,7 @@ def test_a_zip_made_on_macos_trains_on_its_images_only(tmp_path):
     """macOS adds __MACOSX/ folders and ._* AppleDouble files (not images,
     though named like them); they are skipped."""
     import zipfile  # pylint: disable=g-import-not-at-top
+
     folder = write_images(tmp_path / "images", {"a": 2, "b": 2})
     path = zip_folder(folder, tmp_path / "mac.zip")
     with zipfile.ZipFile(path, "a") as archive:
@@ -144,46 +162,57 @@ def test_a_zip_made_on_macos_trains_on_its_images_only(tmp_path):
 @pytest.mark.parametrize("resize", [0, -3, (32,), "32", (32, 0), True])
 def test_bad_resize_is_one_line(tmp_path, resize):
     folder = write_images(tmp_path / "images", {"a": 2})
-    with pytest.raises(UserError, match="dataset.resize must be a positive "
-                       "integer"):
+    with pytest.raises(
+        UserError, match="dataset.resize must be a positive integer"
+    ):
         data.make_dataset(2, path=folder, resize=resize)
 
 
-def test_training_batches_of_a_class_sorted_archive_mix_every_class(
-        tmp_path):
+def test_training_batches_of_a_class_sorted_archive_mix_every_class(tmp_path):
     # An archive stored class by class (as CIFAR-10's JPEG copy is), larger
     # than the shuffle buffer: a buffer over the stored order would give
     # batches of one or two classes at a time.
-    folder = write_images(tmp_path / "images", {c: 40 for c in "abcdefgh"},
-                          size=(4, 4))
-    dataset, _ = data.make_dataset(16, seed=3, name="images", path=folder,
-                                   shuffle_buffer=32)
-    classes = [len(set(b["labels"].numpy().tolist()))
-               for b in dataset.take(20)]
+    folder = write_images(
+        tmp_path / "images", {c: 40 for c in "abcdefgh"}, size=(4, 4)
+    )
+    dataset, _ = data.make_dataset(
+        16, seed=3, name="images", path=folder, shuffle_buffer=32
+    )
+    classes = [len(set(b["labels"].numpy().tolist())) for b in dataset.take(20)]
     assert min(classes) >= 4, classes  # 16 draws from 8 classes
-    ordered, _ = data.make_dataset(16, shuffle=False, repeat=False,
-                                   name="images", path=folder)
+    ordered, _ = data.make_dataset(
+        16, shuffle=False, repeat=False, name="images", path=folder
+    )
     labels = np.concatenate([b["labels"].numpy() for b in ordered])
     assert (np.diff(labels) >= 0).all()  # evaluation keeps the order
 
 
 def test_subset_is_the_same_images_for_every_training_seed(tiny_zip):
     def names(seed, subset_seed=0):
-        dataset, info = data.make_dataset(48, seed=seed, shuffle=False,
-                                          repeat=False, drop_remainder=False,
-                                          name="images",
-                                          path=tiny_zip, subset=20,
-                                          subset_seed=subset_seed)
+        dataset, info = data.make_dataset(
+            48,
+            seed=seed,
+            shuffle=False,
+            repeat=False,
+            drop_remainder=False,
+            name="images",
+            path=tiny_zip,
+            subset=20,
+            subset_seed=subset_seed,
+        )
         images = next(iter(dataset))["images"].numpy()
         return info, {img.tobytes() for img in images}
+
     info, a = names(0)
     _, b = names(1)
     _, c = names(0, subset_seed=1)
     assert info.num_examples == 20 and len(a) == 20
     assert info.num_classes == 3  # the archive's classes, not the subset's
     assert a == b and a != c
-    for subset, message in [(49, "dataset.subset = 49 but"),
-                            (0, "dataset.subset must be a positive"),
-                            (2.5, "dataset.subset must be a positive")]:
+    for subset, message in [
+        (49, "dataset.subset = 49 but"),
+        (0, "dataset.subset must be a positive"),
+        (2.5, "dataset.subset must be a positive"),
+    ]:
         with pytest.raises(UserError, match=message):
             data.make_dataset(8, name="images", path=tiny_zip, subset=subset)

@@ -33,8 +33,11 @@ def _truncate(filename):
 def _unchecked_image(folder, check_images):
     """An image of `folder` that a check of `check_images` does not read:
     truncated, make_dataset must still succeed."""
-    names = sorted(os.path.relpath(os.path.join(r, f), folder)
-                   for r, _, files in os.walk(folder) for f in files)
+    names = sorted(
+        os.path.relpath(os.path.join(r, f), folder)
+        for r, _, files in os.walk(folder)
+        for f in files
+    )
     for name in names:
         path = os.path.join(folder, name)
         keep = path + ".keep"
@@ -51,14 +54,16 @@ def _unchecked_image(folder, check_images):
 
 def test_images_are_read_when_a_batch_needs_them(tmp_path):
     folder = write_images(tmp_path / "f", {"": 4}, size=(4, 4))
-    ds, info = data.make_dataset(4, path=folder, shuffle=False,
-                                 repeat=False, cache=False)
+    ds, info = data.make_dataset(
+        4, path=folder, shuffle=False, repeat=False, cache=False
+    )
     assert info.num_examples == 4
     # Changed after make_dataset: a pipeline that read the files up front
     # would still give the old pixels.
     for name in os.listdir(folder):
         Image.fromarray(np.full((4, 4, 3), 255, np.uint8)).save(
-            os.path.join(folder, name))
+            os.path.join(folder, name)
+        )
     images = next(iter(ds))["images"].numpy()
     np.testing.assert_array_equal(images, np.ones_like(images))
 
@@ -68,12 +73,12 @@ def test_streamed_epochs_are_shuffled_by_name_and_see_every_image(tmp_path):
     ds, _ = data.make_dataset(12, path=folder, seed=1, cache=False)
     it = iter(ds)
     epochs = [next(it)["images"].numpy().reshape(12, -1) for _ in range(3)]
-    ordered, _ = data.make_dataset(12, path=folder, shuffle=False,
-                                   repeat=False)
+    ordered, _ = data.make_dataset(12, path=folder, shuffle=False, repeat=False)
     every = next(iter(ordered))["images"].numpy().reshape(12, -1)
 
     def key(rows):
         return sorted(map(bytes, rows))
+
     for epoch in epochs:  # each epoch is a permutation of the archive
         assert key(epoch) == key(every)
     assert not np.array_equal(epochs[0], epochs[1])
@@ -89,8 +94,9 @@ def test_only_a_sample_is_decoded_up_front(tmp_path):
 def test_a_truncated_image_met_later_is_named(tmp_path):
     folder = write_images(tmp_path / "f", {"": 12}, size=(4, 4))
     name, _ = _unchecked_image(folder, check_images=2)
-    ds, info = data.make_dataset(12, path=folder, check_images=2,
-                                 shuffle=False, repeat=False)
+    ds, info = data.make_dataset(
+        12, path=folder, check_images=2, shuffle=False, repeat=False
+    )
     with pytest.raises(tf.errors.OpError) as caught:
         next(iter(ds))
     explained = data.explain_error(info, caught.value, "/run/ckpt-7")
@@ -103,9 +109,11 @@ def test_an_image_of_another_size_met_later_is_named(tmp_path):
     folder = write_images(tmp_path / "f", {"": 12}, size=(4, 4))
     odd = sorted(os.listdir(folder))[5]
     Image.fromarray(np.zeros((6, 4, 3), np.uint8)).save(
-        os.path.join(folder, odd))
-    ds, info = data.make_dataset(12, path=folder, check_images=1,
-                                 shuffle=False, repeat=False)
+        os.path.join(folder, odd)
+    )
+    ds, info = data.make_dataset(
+        12, path=folder, check_images=1, shuffle=False, repeat=False
+    )
     if info.image_shape != (4, 4, 3):
         pytest.fail("the sample read the odd image; choose another")
     with pytest.raises(tf.errors.OpError) as caught:
@@ -118,8 +126,9 @@ def test_a_zip_that_turns_unreadable_mid_run_is_named(tmp_path):
     # Images large enough that the archive does not fit a read buffer.
     folder = write_images(tmp_path / "f", {"": 12}, size=(32, 32))
     archive = zip_folder(folder, tmp_path / "a.zip")
-    ds, info = data.make_dataset(12, path=archive, shuffle=False,
-                                 repeat=False, cache=False)
+    ds, info = data.make_dataset(
+        12, path=archive, shuffle=False, repeat=False, cache=False
+    )
     with open(archive, "r+b") as f:  # the same file, its members gone
         f.truncate(100)
     with pytest.raises(tf.errors.OpError) as caught:
@@ -147,8 +156,7 @@ def test_archives_on_a_tensorflow_filesystem(tmp_path):
     local, _ = data.make_dataset(4, path=folder, shuffle=False, repeat=False)
     expected = next(iter(local))["images"].numpy()
     for path in (f"{root}/dir", f"{root}/a.zip"):
-        ds, info = data.make_dataset(4, path=path, shuffle=False,
-                                     repeat=False)
+        ds, info = data.make_dataset(4, path=path, shuffle=False, repeat=False)
         assert info.num_classes == 2 and info.source == path
         np.testing.assert_array_equal(next(iter(ds))["images"], expected)
 
@@ -162,15 +170,24 @@ def test_a_zip_member_that_is_not_an_image_is_named_up_front(tmp_path):
 
 
 def test_training_stops_at_a_bad_image_and_keeps_its_checkpoints(
-        tmp_path, capsys):
+    tmp_path, capsys
+):
     folder = write_images(tmp_path / "f", {"a": 8, "b": 8}, size=(32, 32))
     model_dir = str(tmp_path / "run")
 
     def run(steps):
         gin.clear_config()
-        return train_cli_lib.train_cli([], tiny_bindings(
-            folder, steps, "train.checkpoint_every = 2",
-            "dataset.check_images = 2", "dataset.cache = False"), model_dir)
+        return train_cli_lib.train_cli(
+            [],
+            tiny_bindings(
+                folder,
+                steps,
+                "train.checkpoint_every = 2",
+                "dataset.check_images = 2",
+                "dataset.cache = False",
+            ),
+            model_dir,
+        )
 
     assert run(2) == 0
     name, keep = _unchecked_image(folder, check_images=2)

@@ -22,13 +22,19 @@ SEED = tf.constant([3, 1], tf.int64)
 def _gan(*regularizers, ema=False, seed=0, **kwargs):
     tf.keras.utils.set_random_seed(seed)
     g, d = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)
-    ema_g = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)[0] if ema \
-        else None
-    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
-                      d_optimizer=optim.adam(), loss=losses.hinge,
-                      global_batch=4, num_classes=10,
-                      regularizers=regularizers, ema_generator=ema_g,
-                      **kwargs)
+    ema_g = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)[0] if ema else None
+    gan = gan_lib.GAN(
+        generator=g,
+        discriminator=d,
+        g_optimizer=optim.adam(),
+        d_optimizer=optim.adam(),
+        loss=losses.hinge,
+        global_batch=4,
+        num_classes=10,
+        regularizers=regularizers,
+        ema_generator=ema_g,
+        **kwargs,
+    )
     gan.build()
     return gan
 
@@ -37,8 +43,9 @@ def _d_metrics(gan):
     real = tf.random.stateless_uniform([4, 32, 32, 3], [0, 1], -1, 1)
     labels = tf.constant([0, 1, 2, 3])
     z, fake_labels = gan.latents(gan.phase_seed(0))
-    _, metrics = gan._d_grads(real, labels, z, fake_labels,
-                              gan.replica_seed(SEED))
+    _, metrics = gan._d_grads(
+        real, labels, z, fake_labels, gan.replica_seed(SEED)
+    )
     return metrics
 
 
@@ -50,10 +57,12 @@ def test_bcr_is_exactly_zero_when_the_augmentation_is_the_identity():
 
 
 def _bcr_loss(inputs, mode, t_strength=0.3):
-    bcr = regularizers.BCR(10.0, 10.0, augment.get("translation", t_strength),
-                     inputs)
-    policy = augment.make_policy(mode, None if mode == "none" else
-                                 "zoom_out(0.5)")
+    bcr = regularizers.BCR(
+        10.0, 10.0, augment.get("translation", t_strength), inputs
+    )
+    policy = augment.make_policy(
+        mode, None if mode == "none" else "zoom_out(0.5)"
+    )
     return float(_d_metrics(_gan(bcr, augment=policy))["bcr_loss"])
 
 
@@ -66,31 +75,37 @@ def test_clean_bcr_compares_d_on_the_unaugmented_batch():
     clean_none = _bcr_loss("clean", "none")
     assert clean_none > 0.0
     assert _bcr_loss("clean", "real_and_fake") == pytest.approx(
-        clean_none, rel=1e-5)
+        clean_none, rel=1e-5
+    )
     # The stacked form compares D(t(x)) with D(T(t(x))): another term.
     stacked = _bcr_loss("augmented", "real_and_fake")
     assert stacked != pytest.approx(clean_none, rel=1e-3)
     # Without training augmentation both forms are the same.
-    assert _bcr_loss("augmented", "none") == pytest.approx(clean_none,
-                                                           rel=1e-5)
+    assert _bcr_loss("augmented", "none") == pytest.approx(clean_none, rel=1e-5)
 
 
 def test_d_step_mixes_reals_with_fakes_and_their_targets():
     spec = "cutmix(0.5)"
-    mixed = _d_metrics(_gan(augment=augment.make_policy(
-        "real_and_fake", spec, mix_real_fake=True)))
-    apart = _d_metrics(_gan(augment=augment.make_policy(
-        "real_and_fake", spec)))
+    mixed = _d_metrics(
+        _gan(
+            augment=augment.make_policy(
+                "real_and_fake", spec, mix_real_fake=True
+            )
+        )
+    )
+    apart = _d_metrics(_gan(augment=augment.make_policy("real_and_fake", spec)))
     assert np.isfinite(float(mixed["d_loss"]))
     assert float(mixed["d_loss"]) != pytest.approx(float(apart["d_loss"]))
 
 
 def test_bcr_weights_its_terms():
     t = augment.get("translation", 0.3)
-    real_only = float(_d_metrics(_gan(regularizers.BCR(1.0, 0.0, t)))[
-        "bcr_loss"])
-    fake_only = float(_d_metrics(_gan(regularizers.BCR(0.0, 1.0, t)))[
-        "bcr_loss"])
+    real_only = float(
+        _d_metrics(_gan(regularizers.BCR(1.0, 0.0, t)))["bcr_loss"]
+    )
+    fake_only = float(
+        _d_metrics(_gan(regularizers.BCR(0.0, 1.0, t)))["bcr_loss"]
+    )
     both = float(_d_metrics(_gan(regularizers.BCR(2.0, 3.0, t)))["bcr_loss"])
     assert both == pytest.approx(2 * real_only + 3 * fake_only, rel=1e-4)
 
@@ -162,9 +177,13 @@ def test_global_negatives_match_one_device_in_loss_and_gradient():
     the all-gather's collective keys would clash with the next strategy's
     in this one.)"""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-c", _GLOBAL_NEGATIVES],
-                          capture_output=True, text=True, env=env,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _GLOBAL_NEGATIVES],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.startswith("loss ")
 
@@ -177,8 +196,10 @@ def test_the_ema_sampler_gets_its_own_batch_norm_statistics():
     raw = [v.numpy() for v in gan.generator.non_trainable_variables]
     gan.prepare_sampler(32, batch_size=16)
     assert standing.samples_used(gan.sampler) == 32
-    moved = [not np.allclose(e.numpy(), r) for e, r in zip(
-        gan.ema_generator.non_trainable_variables, raw)]
+    moved = [
+        not np.allclose(e.numpy(), r)
+        for e, r in zip(gan.ema_generator.non_trainable_variables, raw)
+    ]
     assert any(moved)
     for v, r in zip(gan.generator.non_trainable_variables, raw):
         np.testing.assert_array_equal(v.numpy(), r)  # G keeps its own
@@ -193,11 +214,14 @@ def test_ema_update_follows_its_formula():
     before = [e.numpy() for e in e_vars]
     gan.update_ema()
     for e, b, v in zip(e_vars, before, g_vars):
-        np.testing.assert_allclose(e.numpy(), 0.9 * b + 0.1 * v.numpy(),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            e.numpy(), 0.9 * b + 0.1 * v.numpy(), rtol=1e-5, atol=1e-6
+        )
     # Non-trainable state (BN statistics, spectral-norm vectors) is copied.
-    for e, v in zip(gan.ema_generator.non_trainable_variables,
-                    gan.generator.non_trainable_variables):
+    for e, v in zip(
+        gan.ema_generator.non_trainable_variables,
+        gan.generator.non_trainable_variables,
+    ):
         np.testing.assert_array_equal(e.numpy(), v.numpy())
 
 
@@ -206,8 +230,9 @@ def test_ema_copies_before_ema_start():
     for v in gan.generator.trainable_variables:
         v.assign(v + 1.0)
     gan.update_ema()
-    for e, v in zip(gan.ema_generator.trainable_variables,
-                    gan.generator.trainable_variables):
+    for e, v in zip(
+        gan.ema_generator.trainable_variables, gan.generator.trainable_variables
+    ):
         np.testing.assert_array_equal(e.numpy(), v.numpy())
 
 
@@ -219,32 +244,46 @@ def test_sampler_is_the_ema_generator():
 
 
 def _all_variables(gan):
-    return {name: [v.numpy() for v in item.values]
-            for name, item in gan.checkpoint_items().items() if name != "step"}
+    return {
+        name: [v.numpy() for v in item.values]
+        for name, item in gan.checkpoint_items().items()
+        if name != "step"
+    }
 
 
 def test_checkpoint_round_trip_restores_every_variable(tmp_path):
     # Train a few steps so optimizer slots, BN statistics, spectral-norm
     # vectors, the EMA and the head all hold non-initial values.
-    gan = _gan(regularizers.contrastive(weight=0.1), ema=True,
-               ema_decay=0.5)
-    data = tf.data.Dataset.from_tensors({
-        "images": tf.random.uniform([4, 32, 32, 3], -1, 1, seed=1),
-        "labels": tf.constant([0, 1, 2, 3])}).repeat()
+    gan = _gan(regularizers.contrastive(weight=0.1), ema=True, ema_decay=0.5)
+    data = tf.data.Dataset.from_tensors(
+        {
+            "images": tf.random.uniform([4, 32, 32, 3], -1, 1, seed=1),
+            "labels": tf.constant([0, 1, 2, 3]),
+        }
+    ).repeat()
     iterator = iter(data)
     strategy = tf.distribute.get_strategy()
     for _ in range(2):
         gan.train_step(strategy, iterator)
     path = tf.train.Checkpoint(**gan.checkpoint_items()).save(
-        str(tmp_path / "ckpt"))
-    fresh = _gan(regularizers.contrastive(weight=0.1), ema=True,
-                 ema_decay=0.5, seed=1)
+        str(tmp_path / "ckpt")
+    )
+    fresh = _gan(
+        regularizers.contrastive(weight=0.1), ema=True, ema_decay=0.5, seed=1
+    )
     tf.train.Checkpoint(**fresh.checkpoint_items()).restore(
-        path).assert_consumed()
+        path
+    ).assert_consumed()
     assert int(fresh.step.numpy()) == 2
     saved, restored = _all_variables(gan), _all_variables(fresh)
-    assert set(saved) == {"generator", "discriminator", "g_optimizer",
-                          "d_optimizer", "projection_head", "generator_ema"}
+    assert set(saved) == {
+        "generator",
+        "discriminator",
+        "g_optimizer",
+        "d_optimizer",
+        "projection_head",
+        "generator_ema",
+    }
     for name in saved:
         assert len(saved[name]) == len(restored[name]), name
         for a, b in zip(saved[name], restored[name]):

@@ -13,7 +13,8 @@ FAKE = np.array([-2.0, 0.3, 1.2, -0.9], np.float32)
 def test_hinge():
     d, g = losses.hinge(REAL, FAKE)
     np.testing.assert_allclose(
-        d, np.maximum(0, 1 - REAL) + np.maximum(0, 1 + FAKE), rtol=1e-6)
+        d, np.maximum(0, 1 - REAL) + np.maximum(0, 1 + FAKE), rtol=1e-6
+    )
     np.testing.assert_allclose(g, -FAKE)
 
 
@@ -21,7 +22,8 @@ def test_non_saturating():
     d, g = losses.non_saturating(REAL, FAKE)
     sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
     np.testing.assert_allclose(
-        d, -np.log(sigmoid(REAL)) - np.log(1 - sigmoid(FAKE)), rtol=1e-5)
+        d, -np.log(sigmoid(REAL)) - np.log(1 - sigmoid(FAKE)), rtol=1e-5
+    )
     np.testing.assert_allclose(g, -np.log(sigmoid(FAKE)), rtol=1e-5)
 
 
@@ -40,10 +42,14 @@ def test_mixed_targets_interpolate_the_real_and_fake_terms(loss):
     for r in (0.0, 0.25, 1.0):
         np.testing.assert_allclose(
             losses.mixed_target_d_loss(loss, logits, tf.fill([5], r)),
-            r * real_term + (1 - r) * fake_term, rtol=1e-6)
+            r * real_term + (1 - r) * fake_term,
+            rtol=1e-6,
+        )
     # r = 1 is the real term, r = 0 the fake term, as the loss defines.
     d, _ = loss(logits, -logits)
     np.testing.assert_allclose(
-        losses.mixed_target_d_loss(loss, logits, tf.ones([5])) +
-        losses.mixed_target_d_loss(loss, -logits, tf.zeros([5])), d,
-        rtol=1e-6)
+        losses.mixed_target_d_loss(loss, logits, tf.ones([5]))
+        + losses.mixed_target_d_loss(loss, -logits, tf.zeros([5])),
+        d,
+        rtol=1e-6,
+    )

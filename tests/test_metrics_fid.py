@@ -30,11 +30,12 @@ def test_fid_of_a_set_with_itself_is_zero(sets):
 def test_fid_equals_scipy(sets):
     a, b = sets
     assert metrics.fid_from_activations(a, b) == pytest.approx(
-        _frechet_scipy(a, b), rel=1e-4)
+        _frechet_scipy(a, b), rel=1e-4
+    )
 
 
 def test_fid_from_statistics_equals_from_activations(sets):
     a, b = sets
-    assert metrics.fid_from_statistics(*fid.statistics(a),
-                                       *fid.statistics(b)) == pytest.approx(
-        metrics.fid_from_activations(a, b), rel=1e-6)
+    assert metrics.fid_from_statistics(
+        *fid.statistics(a), *fid.statistics(b)
+    ) == pytest.approx(metrics.fid_from_activations(a, b), rel=1e-6)

@@ -61,8 +61,11 @@ def test_spectral_norm_gradient_flows_through_sigma():
         _, u = layers.spectral_normalize(kernel, u)
 
     def f(w):
-        return tf.reduce_sum(layers.spectral_normalize(w, u)[0] ** 2 *
-                             tf.range(12, dtype=tf.float32)[:, None][:4])
+        return tf.reduce_sum(
+            layers.spectral_normalize(w, u)[0] ** 2
+            * tf.range(12, dtype=tf.float32)[:, None][:4]
+        )
+
     with tf.GradientTape() as tape:
         y = f(kernel)
     grad = tape.gradient(y, kernel).numpy()
@@ -70,19 +73,24 @@ def test_spectral_norm_gradient_flows_through_sigma():
     delta = np.zeros_like(w)
     delta[1, 2] = eps
     numeric = (f(tf.constant(w + delta)) - f(tf.constant(w - delta))) / (
-        2 * eps)
+        2 * eps
+    )
     assert grad[1, 2] == pytest.approx(float(numeric), rel=2e-2, abs=1e-3)
 
 
-@pytest.mark.parametrize("factory, kwargs, g_count, d_count", [
-    (models.biggan, dict(ch=64), 4_373_251, 1_059_074),
-    (models.biggan, dict(ch=64, d_attention=False), 4_373_251, 1_038_593),
-    (models.biggan, dict(ch=96), 9_360_899, 2_378_114),
-    (models.biggan, dict(ch=96, d_attention=False), 9_360_899, 2_332_033),
-    (models.biggan_pytorch, dict(ch=64), 4_668_163, 4_207_361),
-])
-def test_biggan_parameter_counts_match_the_paper(factory, kwargs, g_count,
-                                                 d_count):
+@pytest.mark.parametrize(
+    "factory, kwargs, g_count, d_count",
+    [
+        (models.biggan, dict(ch=64), 4_373_251, 1_059_074),
+        (models.biggan, dict(ch=64, d_attention=False), 4_373_251, 1_038_593),
+        (models.biggan, dict(ch=96), 9_360_899, 2_378_114),
+        (models.biggan, dict(ch=96, d_attention=False), 9_360_899, 2_332_033),
+        (models.biggan_pytorch, dict(ch=64), 4_668_163, 4_207_361),
+    ],
+)
+def test_biggan_parameter_counts_match_the_paper(
+    factory, kwargs, g_count, d_count
+):
     g, d = factory((32, 32, 3), 10, **kwargs)
     models.build(g, d)
     assert models.count_params(g) == g_count
@@ -104,8 +112,7 @@ def test_biggan_is_conditional(factory):
 def _input_gradient(d, images):
     with tf.GradientTape() as tape:
         tape.watch(images)
-        total = tf.reduce_sum(d(images, tf.zeros([images.shape[0]],
-                                                 tf.int32)))
+        total = tf.reduce_sum(d(images, tf.zeros([images.shape[0]], tf.int32)))
     return tape.gradient(total, images).numpy()
 
 
@@ -140,8 +147,9 @@ def test_biggan_needs_labels_and_32x32():
 def test_zero_insertion_upsampling():
     x = tf.reshape(tf.range(1, 5, dtype=tf.float32), [1, 2, 2, 1])
     up = layers.upsample(x, "zeros")[0, :, :, 0].numpy()
-    np.testing.assert_array_equal(up, [[1, 0, 2, 0], [0, 0, 0, 0],
-                                       [3, 0, 4, 0], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(
+        up, [[1, 0, 2, 0], [0, 0, 0, 0], [3, 0, 4, 0], [0, 0, 0, 0]]
+    )
     near = layers.upsample(x, "nearest")[0, :, :, 0].numpy()
     np.testing.assert_array_equal(near[:2, :2], [[1, 1], [1, 1]])
 
@@ -155,8 +163,9 @@ def test_conditional_batch_norm_scale_and_offset():
     std = np.sqrt(x.numpy().var(axis=(0, 1, 2)) + 1e-5)
     gamma = c.numpy() @ cbn.gamma.kernel.numpy()
     beta = c.numpy() @ cbn.beta.kernel.numpy()
-    expected = ((x.numpy() - mean) / std) * gamma[:, None, None] + \
-        beta[:, None, None]
+    expected = ((x.numpy() - mean) / std) * gamma[:, None, None] + beta[
+        :, None, None
+    ]
     np.testing.assert_allclose(out, expected, atol=1e-4)
 
 
@@ -168,9 +177,14 @@ def test_non_local_block_starts_as_identity():
     assert not np.allclose(block(x), x)
 
 
-@pytest.mark.parametrize("factory, default", [
-    (models.sndcgan, "uniform"), (models.biggan, "normal"),
-    (models.biggan_pytorch, "normal")])
+@pytest.mark.parametrize(
+    "factory, default",
+    [
+        (models.sndcgan, "uniform"),
+        (models.biggan, "normal"),
+        (models.biggan_pytorch, "normal"),
+    ],
+)
 def test_latents_follow_each_models_distribution(factory, default):
     """compare_gan: z ~ U(-1, 1) for SNDCGAN, N(0, 1) in its BigGAN
     configs; bindable per model."""
@@ -185,7 +199,11 @@ def test_latents_follow_each_models_distribution(factory, default):
         assert np.abs(z).max() > 2.5
         assert z.std() == pytest.approx(1.0, abs=0.02)
     other = "normal" if default == "uniform" else "uniform"
-    assert factory((32, 32, 3), 10, dim_z=8,
-                   z_distribution=other)[0].z_distribution == other
+    assert (
+        factory((32, 32, 3), 10, dim_z=8, z_distribution=other)[
+            0
+        ].z_distribution
+        == other
+    )
     with pytest.raises(ValueError, match="z_distribution 'gauss' is not"):
         factory((32, 32, 3), 10, z_distribution="gauss")

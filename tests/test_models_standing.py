@@ -23,8 +23,10 @@ def _perturbed(factory):
 def _recompute_batch(g, n):
     """The z and labels `recompute` draws for its first batch."""
     seed = tf.constant([0, 2**21], tf.int64)
-    return (models.sample_z(g, n, seed), tf.random.stateless_uniform(
-        [n], seed + [0, 1], 0, 10, tf.int32))
+    return (
+        models.sample_z(g, n, seed),
+        tf.random.stateless_uniform([n], seed + [0, 1], 0, 10, tf.int32),
+    )
 
 
 @pytest.mark.parametrize("factory", [models.sndcgan, models.biggan])
@@ -40,26 +42,35 @@ def test_statistics_are_the_generators_own(factory):
     assert standing.recompute(g, 10, 64, batch_size=64) == 64
     assert standing.samples_used(g) == 64
     inference = g(z, labels).numpy()
-    np.testing.assert_allclose(inference, g(z, labels, training=True),
-                               atol=1e-5)
-    assert all(layer.momentum == 0.9 for layer in
-               standing.batch_norm_layers(g))  # restored
+    np.testing.assert_allclose(
+        inference, g(z, labels, training=True), atol=1e-5
+    )
+    assert all(
+        layer.momentum == 0.9 for layer in standing.batch_norm_layers(g)
+    )  # restored
 
 
 def test_statistics_average_the_batches_and_replay():
     g = _perturbed(models.sndcgan)
     first = standing.batch_norm_layers(g)[0]  # after the dense layer on z
-    u = [v.numpy().copy() for v in g.non_trainable_variables
-         if "sn_u" in v.path]
+    u = [
+        v.numpy().copy() for v in g.non_trainable_variables if "sn_u" in v.path
+    ]
     standing.recompute(g, 0, 100, batch_size=50)  # two batches
-    z = tf.concat([models.sample_z(g, 50, tf.constant([0, 2**21 + k],
-                                                      tf.int64))
-                   for k in range(2)], 0)
+    z = tf.concat(
+        [
+            models.sample_z(g, 50, tf.constant([0, 2**21 + k], tf.int64))
+            for k in range(2)
+        ],
+        0,
+    )
     dense = g.dense(z).numpy().reshape(2, 50, -1)
-    np.testing.assert_allclose(first.moving_mean, dense.mean(1).mean(0),
-                               rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(first.moving_variance, dense.var(1).mean(0),
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        first.moving_mean, dense.mean(1).mean(0), rtol=1e-4, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        first.moving_variance, dense.var(1).mean(0), rtol=1e-4, atol=1e-5
+    )
     mean = first.moving_mean.numpy().copy()
     standing.recompute(g, 0, 100, batch_size=50)
     np.testing.assert_array_equal(first.moving_mean, mean)  # deterministic

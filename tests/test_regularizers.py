@@ -24,8 +24,10 @@ def test_nt_xent_over_gathered_views_is_the_whole_batchs():
     a = rng.normal(size=(6, 4)).astype(np.float32)
     b = a + 0.5 * rng.normal(size=(6, 4)).astype(np.float32)
     whole = regularizers.nt_xent(a, b, 0.2).numpy()
-    parts = [regularizers.nt_xent(a[i:i + 3], b[i:i + 3], 0.2, a, b, i).numpy()
-             for i in (0, 3)]
+    parts = [
+        regularizers.nt_xent(a[i : i + 3], b[i : i + 3], 0.2, a, b, i).numpy()
+        for i in (0, 3)
+    ]
     np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-5)
     # Per-slice negatives are another loss.
     assert not np.allclose(regularizers.nt_xent(a[:3], b[:3], 0.2), whole[:3])
@@ -47,10 +49,13 @@ def _simclr_numpy(a, b, tau):
         logits = logits - logits.max(1, keepdims=True)
         log_p = logits - np.log(np.exp(logits).sum(1, keepdims=True))
         return -log_p[np.arange(n), np.arange(n)]  # positives: first block
-    loss_a = cross_entropy(np.concatenate([u @ v.T / tau,
-                                           u @ u.T / tau - mask], 1))
-    loss_b = cross_entropy(np.concatenate([v @ u.T / tau,
-                                           v @ v.T / tau - mask], 1))
+
+    loss_a = cross_entropy(
+        np.concatenate([u @ v.T / tau, u @ u.T / tau - mask], 1)
+    )
+    loss_b = cross_entropy(
+        np.concatenate([v @ u.T / tau, v @ v.T / tau - mask], 1)
+    )
     return loss_a + loss_b
 
 
@@ -59,31 +64,51 @@ def test_nt_xent_against_numpy():
     a = rng.normal(size=(5, 3)).astype(np.float32)
     b = a + 0.3 * rng.normal(size=(5, 3)).astype(np.float32)
     # SimCLR's scale: the batch mean is loss_a + loss_b (summed).
-    np.testing.assert_allclose(regularizers.nt_xent(a, b, 0.5),
-                               _simclr_numpy(a, b, 0.5), rtol=1e-4)
+    np.testing.assert_allclose(
+        regularizers.nt_xent(a, b, 0.5), _simclr_numpy(a, b, 0.5), rtol=1e-4
+    )
     # Matching views are cheaper than unrelated ones.
     unrelated = rng.normal(size=(5, 3)).astype(np.float32)
-    assert regularizers.nt_xent(a, a, 0.1).numpy().mean() < \
-        regularizers.nt_xent(a, unrelated, 0.1).numpy().mean()
+    assert (
+        regularizers.nt_xent(a, a, 0.1).numpy().mean()
+        < regularizers.nt_xent(a, unrelated, 0.1).numpy().mean()
+    )
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: regularizers.bcr(lambda_real=-1.0),
-     "bcr.lambda_real must be >= 0"),
-    (lambda: regularizers.contrastive(weight=1.0, negatives="all"),
-     "contrastive.negatives 'all' is not one of"),
-    (lambda: regularizers.bcr(lambda_real=1.0, inputs="raw"),
-     "bcr.inputs 'raw' is not one of"),
-    (lambda: regularizers.contrastive(weight=-0.1),
-     "contrastive.weight must be"),
-    (lambda: regularizers.contrastive(weight=0.1, temperature=0.0),
-     "temperature must be > 0"),
-    (lambda: regularizers.bcr(lambda_real=1.0, augment="nope"),
-     "unknown augmentation"),
-    (lambda: regularizers.zcr(lambda_dis=-1.0), "zcr.lambda_dis must be"),
-    (lambda: regularizers.zcr(lambda_dis=1.0, sigma=0.0),
-     "zcr.sigma must be > 0"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: regularizers.bcr(lambda_real=-1.0),
+            "bcr.lambda_real must be >= 0",
+        ),
+        (
+            lambda: regularizers.contrastive(weight=1.0, negatives="all"),
+            "contrastive.negatives 'all' is not one of",
+        ),
+        (
+            lambda: regularizers.bcr(lambda_real=1.0, inputs="raw"),
+            "bcr.inputs 'raw' is not one of",
+        ),
+        (
+            lambda: regularizers.contrastive(weight=-0.1),
+            "contrastive.weight must be",
+        ),
+        (
+            lambda: regularizers.contrastive(weight=0.1, temperature=0.0),
+            "temperature must be > 0",
+        ),
+        (
+            lambda: regularizers.bcr(lambda_real=1.0, augment="nope"),
+            "unknown augmentation",
+        ),
+        (lambda: regularizers.zcr(lambda_dis=-1.0), "zcr.lambda_dis must be"),
+        (
+            lambda: regularizers.zcr(lambda_dis=1.0, sigma=0.0),
+            "zcr.sigma must be > 0",
+        ),
+    ],
+)
 def test_bad_regularizer_settings(call, message):
     with pytest.raises(UserError, match=message):
         call()
@@ -97,11 +122,19 @@ def test_regularizers_off_by_default():
 def _gan(*regs, mode="none"):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
-    policy = augment.make_policy(mode, None if mode == "none" else
-                                 "translation", 0.3)
-    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
-                      d_optimizer=optim.adam(), loss=losses.hinge,
-                      global_batch=4, augment=policy, regularizers=regs)
+    policy = augment.make_policy(
+        mode, None if mode == "none" else "translation", 0.3
+    )
+    gan = gan_lib.GAN(
+        generator=g,
+        discriminator=d,
+        g_optimizer=optim.adam(),
+        d_optimizer=optim.adam(),
+        loss=losses.hinge,
+        global_batch=4,
+        augment=policy,
+        regularizers=regs,
+    )
     gan.build()
     return gan
 
@@ -112,8 +145,9 @@ SEED = tf.constant([3, 1], tf.int64)
 def _d(gan):
     real = tf.random.stateless_uniform([4, 16, 16, 3], [0, 1], -1, 1)
     z, labels = gan.latents(gan.phase_seed(0))
-    return gan._d_grads(real, tf.zeros([4], tf.int32), z, labels,
-                        gan.replica_seed(SEED))
+    return gan._d_grads(
+        real, tf.zeros([4], tf.int32), z, labels, gan.replica_seed(SEED)
+    )
 
 
 def _g(gan):
@@ -124,13 +158,13 @@ def _g(gan):
 def _zcr_d_by_hand(gan, zcr):
     """lambda_dis mean((D(G(z)) - D(G(z + dz)))^2), computed directly."""
     z, labels = gan.latents(gan.phase_seed(0))
-    seed = tf.random.experimental.stateless_fold_in(
-        gan.replica_seed(SEED), 8)
+    seed = tf.random.experimental.stateless_fold_in(gan.replica_seed(SEED), 8)
     dz = zcr.sigma * tf.random.stateless_normal(tf.shape(z), seed)
     fake = gan.generator(z, labels, training=True)
     perturbed = gan.generator(z + dz, labels, training=True)
-    d = gan.discriminator(tf.concat([fake, perturbed], 0),
-                          tf.zeros([8], tf.int32), training=True)
+    d = gan.discriminator(
+        tf.concat([fake, perturbed], 0), tf.zeros([8], tf.int32), training=True
+    )
     a, b = tf.split(d, 2)
     return zcr.lambda_dis * float(tf.reduce_mean(tf.square(a - b)))
 
@@ -149,8 +183,8 @@ def test_zcr_d_term_follows_its_formula(mode):
 
 def test_zcr_d_term_vanishes_without_noise_and_grows_with_it():
     def term(sigma):
-        return float(_d(_gan(regularizers.ZCR(5.0, 0.0, sigma)))[1][
-            "zcr_loss"])
+        return float(_d(_gan(regularizers.ZCR(5.0, 0.0, sigma)))[1]["zcr_loss"])
+
     assert term(0.0) == 0.0
     assert 0.0 < term(0.03) < term(0.5)
 
@@ -163,8 +197,9 @@ def test_zcr_rewards_g_for_moving_with_its_latent():
     assert g_term < 0.0  # -lambda_gen ||G(z) - G(z + dz)||^2
     assert float(metrics["g_loss"]) == pytest.approx(float(plain["g_loss"]))
     assert any(not np.allclose(a, b) for a, b in zip(grads, plain_grads))
-    assert "zcr_loss" not in _d(gan)[1] or float(
-        _d(gan)[1]["zcr_loss"]) == 0.0  # no D term at lambda_dis 0
+    assert (
+        "zcr_loss" not in _d(gan)[1] or float(_d(gan)[1]["zcr_loss"]) == 0.0
+    )  # no D term at lambda_dis 0
 
 
 def test_zcr_trains_in_a_run(tmp_path, tiny_zip):
@@ -172,8 +207,13 @@ def test_zcr_trains_in_a_run(tmp_path, tiny_zip):
 
     from tfgda import configs
     from tfgda import trainer
-    configs.parse([], tiny_bindings(tiny_zip, 2, "zcr.lambda_dis = 5.0",
-                                    "zcr.lambda_gen = 0.5"))
+
+    configs.parse(
+        [],
+        tiny_bindings(
+            tiny_zip, 2, "zcr.lambda_dis = 5.0", "zcr.lambda_gen = 0.5"
+        ),
+    )
     metrics = trainer.train(str(tmp_path / "run"))
     assert metrics["zcr_loss"] > 0.0 and metrics["zcr_g_loss"] < 0.0
 
@@ -181,6 +221,7 @@ def test_zcr_trains_in_a_run(tmp_path, tiny_zip):
 def test_a_new_regularizer_is_one_registered_function():
     """The plug-in seam: a registered factory is built from the config and
     its term reaches D's loss, with no change anywhere else."""
+
     class Shift(regularizers.Regularizer):
         name = "shift"
 
@@ -192,6 +233,7 @@ def test_a_new_regularizer_is_one_registered_function():
 
     def shift():
         return Shift()
+
     regularizers.register(shift)
     try:
         made = regularizers.from_config()

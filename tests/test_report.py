@@ -12,28 +12,47 @@ from tfgda import report
 from tfgda import sweep
 from tfgda.errors import UserError
 
-FIG14 = {"augment.strength": ["0.2", "0.3"], "LAMBDA_BCR": ["10.0", "15.0"],
-         "train.seed": ["0", "1"]}
+FIG14 = {
+    "augment.strength": ["0.2", "0.3"],
+    "LAMBDA_BCR": ["10.0", "15.0"],
+    "train.seed": ["0", "1"],
+}
 
 
 def _row(strength, lam, seed, fid):
-    return {"point": f"s{strength}-l{lam}-{seed}",
-            "bindings": f"augment.strength = {strength}; LAMBDA_BCR = {lam}; "
-                        f"train.seed = {seed}",
-            "model": "biggan", "mode": "none",
-            "augmentation": "translation+brightness", "strength": strength,
-            "schedule": "constant", "lambda_bcr_real": lam,
-            "lambda_bcr_fake": lam, "lambda_cntr": 0.0, "steps": 100000,
-            "batch_size": 256, "seed": seed, "protocol": "fid10k_test",
-            "step": 100000, "fid": fid, "inception_score": 9.0, "kid": 0.001,
-            "model_dir": "x"}
+    return {
+        "point": f"s{strength}-l{lam}-{seed}",
+        "bindings": f"augment.strength = {strength}; LAMBDA_BCR = {lam}; "
+        f"train.seed = {seed}",
+        "model": "biggan",
+        "mode": "none",
+        "augmentation": "translation+brightness",
+        "strength": strength,
+        "schedule": "constant",
+        "lambda_bcr_real": lam,
+        "lambda_bcr_fake": lam,
+        "lambda_cntr": 0.0,
+        "steps": 100000,
+        "batch_size": 256,
+        "seed": seed,
+        "protocol": "fid10k_test",
+        "step": 100000,
+        "fid": fid,
+        "inception_score": 9.0,
+        "kid": 0.001,
+        "model_dir": "x",
+    }
 
 
 @pytest.fixture
 def fig14_root(tmp_path):
     rows = []
-    fids = {(0.2, 10.0): 9.0, (0.2, 15.0): 8.8, (0.3, 10.0): 8.6,
-            (0.3, 15.0): 8.4}
+    fids = {
+        (0.2, 10.0): 9.0,
+        (0.2, 15.0): 8.8,
+        (0.3, 10.0): 8.6,
+        (0.3, 15.0): 8.4,
+    }
     for (strength, lam), fid in fids.items():
         for seed in (0, 1):  # seeds 0.1 apart: mean fid, spread 0.0707
             rows.append(_row(strength, lam, seed, fid - 0.05 + 0.1 * seed))
@@ -55,31 +74,40 @@ def test_two_numbers_make_a_heat_map_of_seed_means(fig14_root):
     assert figure.axes[0].get_xlabel() == "LAMBDA_BCR"
 
 
-def test_the_table_averages_seeds_and_puts_the_papers_value_beside(
-        fig14_root):
+def test_the_table_averages_seeds_and_puts_the_papers_value_beside(fig14_root):
     root, _ = fig14_root
     paths = report.write_report(str(root), str(root / "out"))
-    assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["heatmap.png",
-                                                          "results.md"]
+    assert sorted(p.rsplit("/", 1)[1] for p in paths) == [
+        "heatmap.png",
+        "results.md",
+    ]
     table = (root / "out" / "results.md").read_text()
     # Fig. 14's headline point (lambda_BCR 15, lambda_aug 0.3): 8.42.
-    assert ("| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
-            "fid10k_test | 8.40 ± 0.07 | 8.40 | 8.40 | 8.42 | "
-            "Zhao et al. 2020, Fig. 14 |" in table)
-    assert ("| augment.strength = 0.2, LAMBDA_BCR = 10.0 | 2 | 100000 | "
-            "fid10k_test | 9.00 ± 0.07 | 9.00 | 9.00 | not in the text | - |"
-            in table)
+    assert (
+        "| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
+        "fid10k_test | 8.40 ± 0.07 | 8.40 | 8.40 | 8.42 | "
+        "Zhao et al. 2020, Fig. 14 |" in table
+    )
+    assert (
+        "| augment.strength = 0.2, LAMBDA_BCR = 10.0 | 2 | 100000 | "
+        "fid10k_test | 9.00 ± 0.07 | 9.00 | 9.00 | not in the text | - |"
+        in table
+    )
     assert "the paper's numbers are compared with it" in table
 
 
 def test_last_median_and_best_over_checkpoints_and_seeds():
     rows = []
     # seed: (FID at step 50k, FID at the last step 100k)
-    for seed, (mid, last) in {0: (8.0, 9.0), 1: (9.5, 9.2),
-                              2: (8.5, 12.0)}.items():
+    for seed, (mid, last) in {
+        0: (8.0, 9.0),
+        1: (9.5, 9.2),
+        2: (8.5, 12.0),
+    }.items():
         for step, fid, final in ((50000, mid, False), (100000, last, True)):
-            rows.append(dict(_row(0.3, 15.0, seed, fid), step=step,
-                             final=str(final)))
+            rows.append(
+                dict(_row(0.3, 15.0, seed, fid), step=step, final=str(final))
+            )
     (group,) = report.group_rows(rows)
     assert group.fid == pytest.approx((9.0 + 9.2 + 12.0) / 3)
     assert group.median == pytest.approx(9.2)
@@ -94,12 +122,28 @@ def test_paper_values_each_name_their_source():
         assert value["source"] and float(value["fid"]) > 0
         assert value["value_from"] in ("text", "chart")
     baseline = report.match_paper(
-        {"model": "sndcgan", "mode": "none", "lambda_bcr_real": "0.0",
-         "lambda_bcr_fake": "0.0", "lambda_cntr": "0.0"}, values)
+        {
+            "model": "sndcgan",
+            "mode": "none",
+            "lambda_bcr_real": "0.0",
+            "lambda_bcr_fake": "0.0",
+            "lambda_cntr": "0.0",
+        },
+        values,
+    )
     assert baseline["fid"] == "24.73"
-    assert report.match_paper({"model": "sndcgan", "mode": "real_only",
-                               "augmentation": "blueness",
-                               "strength": "0.1"}, values) is None
+    assert (
+        report.match_paper(
+            {
+                "model": "sndcgan",
+                "mode": "real_only",
+                "augmentation": "blueness",
+                "strength": "0.1",
+            },
+            values,
+        )
+        is None
+    )
 
 
 def test_a_root_without_results_is_a_clear_error(tmp_path):
@@ -110,32 +154,48 @@ def test_a_root_without_results_is_a_clear_error(tmp_path):
 def test_two_methods_are_two_columns_of_bars(tmp_path):
     """Fig. 3's layout: a zipped axis (vanilla real+fake, bCR on clean
     images) gives one column of panels per method."""
-    grid = {"augment.name": ["'translation'"], "augment.strength": ["0.1"],
-            "augment.mode, LAMBDA_BCR": ["('real_and_fake', 0.0, )",
-                                         "('none', 10.0, )"]}
+    grid = {
+        "augment.name": ["'translation'"],
+        "augment.strength": ["0.1"],
+        "augment.mode, LAMBDA_BCR": [
+            "('real_and_fake', 0.0, )",
+            "('none', 10.0, )",
+        ],
+    }
     rows = []
-    for mode, lam, fid in (("real_and_fake", 0.0, 20.0), ("none", 10.0,
-                                                          15.0)):
-        rows.append({"point": mode, "bindings":
-                     f"augment.name = 'translation'; augment.strength = 0.1;"
-                     f" augment.mode = '{mode}'; LAMBDA_BCR = {lam}",
-                     "model": "sndcgan", "mode": mode, "fid": str(fid)})
+    for mode, lam, fid in (("real_and_fake", 0.0, 20.0), ("none", 10.0, 15.0)):
+        rows.append(
+            {
+                "point": mode,
+                "bindings": "augment.name = 'translation'; "
+                f"augment.strength = 0.1; augment.mode = '{mode}'; "
+                f"LAMBDA_BCR = {lam}",
+                "model": "sndcgan",
+                "mode": mode,
+                "fid": str(fid),
+            }
+        )
     figure = report.draw(grid, rows, values=[])["bars"]
-    heights = [[p.get_height() for p in ax.patches]
-               for ax in figure.axes]
+    heights = [[p.get_height() for p in ax.patches] for ax in figure.axes]
     assert heights == [[20.0], [15.0]]
-    assert figure.axes[1].get_title() == "augment.mode = none, " \
-        "LAMBDA_BCR = 10.0"
+    assert (
+        figure.axes[1].get_title() == "augment.mode = none, LAMBDA_BCR = 10.0"
+    )
 
 
-def test_an_offline_sweep_is_reported_as_fcd_without_paper_values(
-        fig14_root):
+def test_an_offline_sweep_is_reported_as_fcd_without_paper_values(fig14_root):
     root, _ = fig14_root
     with open(root / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     for row in rows:  # the same numbers, as the offline classifier's
-        row.update(features="cifar10_classifier", fcd=row["fid"], fid="",
-                   inception_score="", kid="", kid_fcd="0.01")
+        row.update(
+            features="cifar10_classifier",
+            fcd=row["fid"],
+            fid="",
+            inception_score="",
+            kid="",
+            kid_fcd="0.01",
+        )
     with open(root / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, sweep.COLUMNS)
         writer.writeheader()
@@ -143,9 +203,11 @@ def test_an_offline_sweep_is_reported_as_fcd_without_paper_values(
     report.write_report(str(root), str(root / "out"))
     table = (root / "out" / "results.md").read_text()
     assert "| FCD last (ours) | FCD median | FCD best |" in table
-    assert ("| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
-            "fid10k_test | 8.40 ± 0.07 | 8.40 | 8.40 | not comparable (FCD) "
-            "| - |" in table)
+    assert (
+        "| augment.strength = 0.3, LAMBDA_BCR = 15.0 | 2 | 100000 | "
+        "fid10k_test | 8.40 ± 0.07 | 8.40 | 8.40 | not comparable (FCD) "
+        "| - |" in table
+    )
     grid, rows = report.read_sweep(str(root))
     figure = report.draw(grid, rows)["heatmap"]
     assert figure.axes[1].get_ylabel() == "FCD (last checkpoint)"
@@ -169,8 +231,11 @@ def test_each_points_last_sample_grid_is_shown_side_by_side(fig14_root):
     assert len(figure.axes) == 4
     for ax, group in zip(figure.axes, report.group_rows(rows)):
         shown = ax.images[0].get_array()[0, 0, 0]
-        assert shown == pytest.approx(colours[group.rows[0]["point"]],
-                                      abs=1 / 255)
+        assert shown == pytest.approx(
+            colours[group.rows[0]["point"]], abs=1 / 255
+        )
         assert "seed 0, step 100000" in ax.get_title()
-    assert report.samples(report.group_rows(
-        [dict(r, model_dir="") for r in rows])) is None
+    assert (
+        report.samples(report.group_rows([dict(r, model_dir="") for r in rows]))
+        is None
+    )

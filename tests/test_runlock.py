@@ -26,14 +26,20 @@ with runlock.hold(sys.argv[1]):
 
 
 def _write_lock(folder, pid, host=None):
-    (folder / runlock.LOCK_NAME).write_text(json.dumps(
-        {"pid": pid, "host": host or socket.gethostname(), "since": "then"}))
+    (folder / runlock.LOCK_NAME).write_text(
+        json.dumps(
+            {"pid": pid, "host": host or socket.gethostname(), "since": "then"}
+        )
+    )
 
 
 def _holder(folder):
     """Another process holding folder's lock (until killed)."""
-    p = subprocess.Popen([sys.executable, "-c", _HOLDER, str(folder)],
-                         stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert p.stdout.readline().strip() == "held"
     return p
 
@@ -45,8 +51,10 @@ def _owner(folder):
 def test_a_held_lock_refuses_a_second_trainer(tmp_path):
     holder = _holder(tmp_path)
     try:
-        with pytest.raises(UserError, match=f"in use by PID {holder.pid} "
-                           f"on {socket.gethostname()}"):
+        with pytest.raises(
+            UserError,
+            match=f"in use by PID {holder.pid} on {socket.gethostname()}",
+        ):
             with runlock.hold(str(tmp_path)):
                 pass
         assert _owner(tmp_path)["pid"] == holder.pid  # not taken from it
@@ -80,8 +88,7 @@ def test_a_half_written_lock_is_taken_over(tmp_path):
     assert not (tmp_path / runlock.LOCK_NAME).exists()
 
 
-def test_a_trainer_released_while_another_waits_to_lock(tmp_path,
-                                                         monkeypatch):
+def test_a_trainer_released_while_another_waits_to_lock(tmp_path, monkeypatch):
     """The holder removes the file, then unlocks: a trainer that opened the
     old file and locks it after that retries on the new one."""
     path = tmp_path / runlock.LOCK_NAME
@@ -93,6 +100,7 @@ def test_a_trainer_released_while_another_waits_to_lock(tmp_path,
             os.remove(path)
         calls.append(op)
         return real_flock(fd, op)
+
     _write_lock(tmp_path, 1)
     monkeypatch.setattr(fcntl, "flock", flock)
     with runlock.hold(str(tmp_path)):
@@ -105,11 +113,11 @@ def test_a_trainer_released_while_another_waits_to_lock(tmp_path,
 def no_flock(monkeypatch):
     def flock(fd, op):
         raise OSError(errno.ENOLCK, "No locks available")
+
     monkeypatch.setattr(fcntl, "flock", flock)
 
 
-def test_without_flock_a_live_lock_refuses_a_second_trainer(tmp_path,
-                                                            no_flock):
+def test_without_flock_a_live_lock_refuses_a_second_trainer(tmp_path, no_flock):
     _write_lock(tmp_path, os.getpid())
     with pytest.raises(UserError, match=f"in use by PID {os.getpid()}"):
         with runlock.hold(str(tmp_path)):
@@ -117,8 +125,9 @@ def test_without_flock_a_live_lock_refuses_a_second_trainer(tmp_path,
     assert (tmp_path / runlock.LOCK_NAME).exists()  # not taken from it
 
 
-def test_without_flock_a_stale_lock_is_taken_over_and_released(tmp_path,
-                                                               no_flock):
+def test_without_flock_a_stale_lock_is_taken_over_and_released(
+    tmp_path, no_flock
+):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     _write_lock(tmp_path, dead.pid)
@@ -134,8 +143,9 @@ def test_without_flock_a_half_written_lock_is_stale(tmp_path, no_flock):
     assert not (tmp_path / runlock.LOCK_NAME).exists()
 
 
-def test_without_flock_a_lock_from_another_host_is_respected(tmp_path,
-                                                             no_flock):
+def test_without_flock_a_lock_from_another_host_is_respected(
+    tmp_path, no_flock
+):
     _write_lock(tmp_path, 1, host="elsewhere")
     with pytest.raises(UserError, match="on elsewhere") as raised:
         with runlock.hold(str(tmp_path)):

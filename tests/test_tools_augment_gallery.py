@@ -14,8 +14,9 @@ from tfgda.tools import augment_gallery
 
 def test_gallery_rows_columns_and_original_first():
     images = tf.random.uniform([8, 16, 16, 3], -1, 1, seed=0)
-    rows = augment_gallery.gallery(images, ["translation", "cutout"],
-                                   [0.1, 0.5], num_images=2)
+    rows = augment_gallery.gallery(
+        images, ["translation", "cutout"], [0.1, 0.5], num_images=2
+    )
     assert len(rows) == 2 and all(len(r) == 3 for r in rows)
     assert rows[0][0].shape == (16, 32, 3)
     np.testing.assert_array_equal(rows[0][0], rows[1][0])  # the original
@@ -28,22 +29,36 @@ def _run(tmp_path, *args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
         [sys.executable, "-m", "tfgda.tools.augment_gallery", *args],
-        capture_output=True, text=True, cwd=REPO, env=env, timeout=300)
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_cli_writes_a_png(tmp_path, tiny_zip):
     out = tmp_path / "g.png"
-    result = _run(tmp_path, f"--images={tiny_zip}", f"--out={out}",
-                  "--names=zoom_out,mixup", "--strengths=0.2,0.4",
-                  "--pool=8")
+    result = _run(
+        tmp_path,
+        f"--images={tiny_zip}",
+        f"--out={out}",
+        "--names=zoom_out,mixup",
+        "--strengths=0.2,0.4",
+        "--pool=8",
+    )
     assert result.returncode == 0, result.stderr
     width, height = Image.open(out).size
     assert width > height  # 3 columns, 2 rows
 
 
 def test_cli_rejects_unknown_names(tmp_path, tiny_zip):
-    result = _run(tmp_path, f"--images={tiny_zip}", "--names=zoom",
-                  f"--out={tmp_path / 'g.png'}")
+    result = _run(
+        tmp_path,
+        f"--images={tiny_zip}",
+        "--names=zoom",
+        f"--out={tmp_path / 'g.png'}",
+    )
     assert result.returncode == 2
     assert "error: unknown augmentation 'zoom'" in result.stderr
     assert not (tmp_path / "g.png").exists()

@@ -24,10 +24,21 @@ import tensorflow as tf
 from tfgda.errors import UserError
 from tfgda.errors import first_line
 
-__all__ = ["CORRUPT_PREFIX", "UNREADABLE_ERRORS", "DiskFullError", "Saver",
-           "VariableList", "checkpoint_step", "clean_partial_writes",
-           "is_disk_full", "list_checkpoints", "quarantine",
-           "remove_checkpoint", "restore_latest", "write_atomically"]
+__all__ = [
+    "CORRUPT_PREFIX",
+    "UNREADABLE_ERRORS",
+    "DiskFullError",
+    "Saver",
+    "VariableList",
+    "checkpoint_step",
+    "clean_partial_writes",
+    "is_disk_full",
+    "list_checkpoints",
+    "quarantine",
+    "remove_checkpoint",
+    "restore_latest",
+    "write_atomically",
+]
 
 _INDEX = re.compile(r"^ckpt-(\d+)\.index$")
 _SHARD = re.compile(r"\.data-\d+-of-(\d+)$")
@@ -64,10 +75,11 @@ def list_checkpoints(directory):
         match = _INDEX.match(name)
         if not match:
             continue
-        prefix = name[:-len(".index")]
+        prefix = name[: -len(".index")]
         shards = [n for n in names if n.startswith(f"{prefix}.data-")]
-        counts = {int(_SHARD.search(n).group(1)) for n in shards
-                  if _SHARD.search(n)}
+        counts = {
+            int(_SHARD.search(n).group(1)) for n in shards if _SHARD.search(n)
+        }
         if len(counts) != 1 or len(shards) != counts.pop():
             continue  # a write that did not finish
         found.append((int(match.group(1)), os.path.join(directory, prefix)))
@@ -76,7 +88,8 @@ def list_checkpoints(directory):
 
 def _files(path):
     return tf.io.gfile.glob(f"{path}.index") + tf.io.gfile.glob(
-        f"{path}.data-*")
+        f"{path}.data-*"
+    )
 
 
 def remove_checkpoint(path):
@@ -91,7 +104,7 @@ def quarantine(path):
     folder, base = os.path.split(path)
     target = os.path.join(folder, CORRUPT_PREFIX + base)
     for name in _files(path):
-        tf.io.gfile.rename(name, target + name[len(path):], overwrite=True)
+        tf.io.gfile.rename(name, target + name[len(path) :], overwrite=True)
     return target
 
 
@@ -110,8 +123,11 @@ def clean_partial_writes(directory):
     ckpt-N_temp folders); returns their names."""
     if not tf.io.gfile.isdir(directory):
         return []
-    left = [n.rstrip("/") for n in tf.io.gfile.listdir(directory)
-            if re.match(r"^ckpt-\d+_temp", n)]
+    left = [
+        n.rstrip("/")
+        for n in tf.io.gfile.listdir(directory)
+        if re.match(r"^ckpt-\d+_temp", n)
+    ]
     for name in left:
         path = os.path.join(directory, name)
         if tf.io.gfile.isdir(path):
@@ -140,9 +156,14 @@ def restore_latest(checkpoint, model_dir, quarantine_bad=True):
         except UNREADABLE_ERRORS as e:
             kept = quarantine(path) if quarantine_bad else path
             bad.append(kept)
-            logging.warning("Checkpoint %s is unreadable (%s: %s); kept as "
-                            "%s for inspection; trying the one before.",
-                            path, type(e).__name__, first_line(e)[:200], kept)
+            logging.warning(
+                "Checkpoint %s is unreadable (%s: %s); kept as "
+                "%s for inspection; trying the one before.",
+                path,
+                type(e).__name__,
+                first_line(e)[:200],
+                kept,
+            )
             continue
         except (AssertionError, ValueError) as e:
             raise UserError(
@@ -150,20 +171,24 @@ def restore_latest(checkpoint, model_dir, quarantine_bad=True):
                 f"({type(e).__name__}: it was written with another "
                 "architecture or config): resume with the run's own "
                 f"{model_dir}/operative_config.gin, or use a new "
-                "--model_dir.") from e
+                "--model_dir."
+            ) from e
         if bad:
-            logging.warning("Resumed from %s, the newest readable "
-                            "checkpoint; unreadable: %s.", path,
-                            ", ".join(bad))
-        logging.info("Resumed from %s at step %d.", path,
-                     checkpoint_step(path))
+            logging.warning(
+                "Resumed from %s, the newest readable "
+                "checkpoint; unreadable: %s.",
+                path,
+                ", ".join(bad),
+            )
+        logging.info("Resumed from %s at step %d.", path, checkpoint_step(path))
         return path
     if bad:
         raise UserError(
             f"every checkpoint in {model_dir!r} is unreadable (kept as "
             f"{', '.join(os.path.basename(b) for b in bad)}): nothing to "
             "resume from. Move them away to start over, or use a new "
-            "--model_dir.")
+            "--model_dir."
+        )
     return None
 
 
@@ -180,12 +205,20 @@ def _check_state_file(model_dir, found):
     named = state.model_checkpoint_path if state else ""
     if os.path.normpath(named) == os.path.normpath(found[-1][1]):
         return
-    problem = ("is missing" if not tf.io.gfile.exists(state_path) else
-               "is unreadable" if not named else
-               f"names {named!r}, not this directory's newest checkpoint")
-    logging.warning("%s %s; the run's checkpoints are found from its "
-                    "files: the newest is %s.", state_path, problem,
-                    found[-1][1])
+    problem = (
+        "is missing"
+        if not tf.io.gfile.exists(state_path)
+        else "is unreadable"
+        if not named
+        else f"names {named!r}, not this directory's newest checkpoint"
+    )
+    logging.warning(
+        "%s %s; the run's checkpoints are found from its "
+        "files: the newest is %s.",
+        state_path,
+        problem,
+        found[-1][1],
+    )
 
 
 class DiskFullError(UserError):
@@ -229,9 +262,9 @@ class Saver:
             remove_checkpoint(prefix)
             raise self.disk_full(step) from e
         found = [path for _, path in list_checkpoints(self.directory)]
-        kept = found[-self.keep:]
+        kept = found[-self.keep :]
         self._write_state([os.path.basename(p) for p in kept])
-        for old in found[:-self.keep]:
+        for old in found[: -self.keep]:
             remove_checkpoint(old)
         self._latest = prefix
 
@@ -244,13 +277,15 @@ class Saver:
         return DiskFullError(
             f"no space left on the disk of {self.directory!r}{during}; the "
             f"last good checkpoint is {self.latest() or 'none'}. Free space "
-            "and rerun the same command to resume from it.")
+            "and rerun the same command to resume from it."
+        )
 
     def _write_state(self, names):
         """TensorFlow's `checkpoint` state file (its text format, read by
         tf.train.latest_checkpoint), with relative names, atomically."""
         lines = [f'model_checkpoint_path: "{names[-1]}"'] + [
-            f'all_model_checkpoint_paths: "{name}"' for name in names]
+            f'all_model_checkpoint_paths: "{name}"' for name in names
+        ]
         path = os.path.join(self.directory, "checkpoint")
         with tf.io.gfile.GFile(f"{path}.tmp", "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -19,8 +19,14 @@ from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
 from tfgda.errors import first_line
 
-__all__ = ["axis_bindings", "config_dirs", "find_gin_file", "gin_value",
-           "parse", "sweep_grid"]
+__all__ = [
+    "axis_bindings",
+    "config_dirs",
+    "find_gin_file",
+    "gin_value",
+    "parse",
+    "sweep_grid",
+]
 
 
 @gin.configurable("sweep")
@@ -61,15 +67,18 @@ def axis_bindings(axis, text):
         raise UserError(
             f"sweep axis {axis!r}: its value {text} must be a tuple of "
             f"{len(names)} literals, one per name (e.g. "
-            "('real_and_fake', 0.0)).")
+            "('real_and_fake', 0.0))."
+        )
     return [(n, gin_value(v)) for n, v in zip(names, values)]
 
 
 def config_dirs():
     """The folders searched for gin files, most specific first."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    dirs = [os.path.join(here, "gin_configs"),
-            os.path.join(sys.prefix, "share", "tfgda", "gin_configs")]
+    dirs = [
+        os.path.join(here, "gin_configs"),
+        os.path.join(sys.prefix, "share", "tfgda", "gin_configs"),
+    ]
     return [d for d in dirs if os.path.isdir(d)]
 
 
@@ -78,6 +87,7 @@ def find_gin_file(name):
     if "://" in name:  # a run's operative config on gs://, ram://...
         _read_remote_files()
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
         if tf.io.gfile.exists(name):
             return name
         raise UserError(f"gin file {name!r} not found.")
@@ -89,11 +99,16 @@ def find_gin_file(name):
             return path
     shipped = sorted(
         os.path.relpath(os.path.join(root, f), d)
-        for d in config_dirs() for root, _, files in os.walk(d)
-        for f in files if f.endswith(".gin"))
+        for d in config_dirs()
+        for root, _, files in os.walk(d)
+        for f in files
+        if f.endswith(".gin")
+    )
     hint = did_you_mean(name, shipped)
-    raise UserError(f"gin file {name!r} not found.{hint} Shipped configs: "
-                    f"{', '.join(shipped) or 'none'}.")
+    raise UserError(
+        f"gin file {name!r} not found.{hint} Shipped configs: "
+        f"{', '.join(shipped) or 'none'}."
+    )
 
 
 _REMOTE_READER = []
@@ -103,12 +118,14 @@ def _read_remote_files():
     """Lets gin read files through tf.io.gfile (gs://, ram://), once."""
     if not _REMOTE_READER:
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
         gin.config.register_file_reader(tf.io.gfile.GFile, tf.io.gfile.exists)
         _REMOTE_READER.append(True)
 
 
-def parse(gin_files=(), gin_bindings=(), finalize=True,
-          skip_unknown_in_files=False):
+def parse(
+    gin_files=(), gin_bindings=(), finalize=True, skip_unknown_in_files=False
+):
     """Parses gin files and bindings; raises UserError on any mistake.
 
     The configurables the files and bindings name must be registered first:
@@ -125,19 +142,23 @@ def parse(gin_files=(), gin_bindings=(), finalize=True,
     try:
         with _quiet_include_lookups():
             gin.parse_config_files_and_bindings(
-                files, None, finalize_config=False,
-                skip_unknown=skip_unknown_in_files)
-            gin.parse_config_files_and_bindings(None, gin_bindings,
-                                                finalize_config=finalize)
+                files,
+                None,
+                finalize_config=False,
+                skip_unknown=skip_unknown_in_files,
+            )
+            gin.parse_config_files_and_bindings(
+                None, gin_bindings, finalize_config=finalize
+            )
     except UserError:
         raise
     except Exception as e:  # gin raises ValueError, SyntaxError, TokenError...
         unquoted = _unquoted_binding(gin_bindings)
         if unquoted and "Unable to parse" in str(e):
             raise UserError(unquoted) from e
-        raise UserError(f"gin config error: "
-                        f"{first_line(e) or type(e).__name__}{_hint(e)}") \
-            from e
+        raise UserError(
+            f"gin config error: {first_line(e) or type(e).__name__}{_hint(e)}"
+        ) from e
 
 
 def _unquoted_binding(gin_bindings):
@@ -151,16 +172,19 @@ def _unquoted_binding(gin_bindings):
         try:
             ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            return (f"the binding {binding.strip()!r} has a value that is "
-                    "not a Python literal: quote strings, e.g. "
-                    f"{name.strip()} = '{value}'.")
+            return (
+                f"the binding {binding.strip()!r} has a value that is "
+                "not a Python literal: quote strings, e.g. "
+                f"{name.strip()} = '{value}'."
+            )
     return None
 
 
 class _DropPathNotFound(logging.Filter):
     def filter(self, record):
-        return not str(record.msg).startswith(("Path not found",
-                                               "system_path_file_exists"))
+        return not str(record.msg).startswith(
+            ("Path not found", "system_path_file_exists")
+        )
 
 
 @contextlib.contextmanager
@@ -177,15 +201,22 @@ def _quiet_include_lookups():
         logger.removeFilter(drop)
 
 
-
 def _hint(e):
     """Suggests the closest configurable name for an unknown one."""
     text = str(e)
-    markers = [m for m in ("No configurable matching '",
-                           "No configurable matching reference '@")
-               if m in text]
-    parameter = re.search(r"Configurable '([\w.]+)' doesn't have a "
-                          r"parameter named '(\w+)'", text)
+    markers = [
+        m
+        for m in (
+            "No configurable matching '",
+            "No configurable matching reference '@",
+        )
+        if m in text
+    ]
+    parameter = re.search(
+        r"Configurable '([\w.]+)' doesn't have a "
+        r"parameter named '(\w+)'",
+        text,
+    )
     if parameter:
         found = gin.config._REGISTRY.get_match(parameter.group(1))  # pylint: disable=protected-access
         names = inspect.signature(found.wrapped).parameters if found else {}
@@ -193,10 +224,13 @@ def _hint(e):
         if hint:
             return hint
     if not markers:
-        return (" Check the spelling against the configurables in "
-                "docs/CONFIG.md.")
+        return (
+            " Check the spelling against the configurables in docs/CONFIG.md."
+        )
     unknown = text.split(markers[-1], 1)[1].split("'", 1)[0]
     registry = gin.config._REGISTRY  # pylint: disable=protected-access
     known = sorted({name.split(".")[-1] for name, _ in registry.items()})
-    return (did_you_mean(unknown.split("/")[-1], known) or
-            f" Known configurables: {', '.join(known)}.")
+    return (
+        did_you_mean(unknown.split("/")[-1], known)
+        or f" Known configurables: {', '.join(known)}."
+    )

@@ -86,8 +86,9 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 def _own_or_warning(record):
     """tfgda's lines, and other packages' warnings and errors (TensorFlow
     also logs INFO lines through absl, e.g. on every checkpoint)."""
-    return (record.levelno >= logging.WARNING or
-            record.pathname.startswith(_PACKAGE_DIR))
+    return record.levelno >= logging.WARNING or record.pathname.startswith(
+        _PACKAGE_DIR
+    )
 
 
 class _Formatter(logging.Formatter):

@@ -31,24 +31,46 @@ import tensorflow as tf
 from tfgda.errors import UserError
 from tfgda.errors import first_line
 
-__all__ = ["DatasetInfo", "IMAGE_EXTENSIONS", "ImageArchive", "explain_error",
-           "make_dataset", "to_uint8"]
+__all__ = [
+    "DatasetInfo",
+    "IMAGE_EXTENSIONS",
+    "ImageArchive",
+    "explain_error",
+    "make_dataset",
+    "to_uint8",
+]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 # source: the TFDS name, or the archive's absolute path.
 DatasetInfo = collections.namedtuple(
     "DatasetInfo",
-    ["name", "num_classes", "image_shape", "num_examples", "source"])
+    ["name", "num_classes", "image_shape", "num_examples", "source"],
+)
 
 
-@gin.configurable("dataset", denylist=["batch_size", "seed", "shuffle",
-                                       "repeat", "drop_remainder"])
-def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
-                 drop_remainder=True, *,
-                 name=None, path=None, split="train", resize=None,
-                 data_dir=None, shuffle_buffer=10_000, cache=True,
-                 subset=None, subset_seed=0, check_images=500):
+@gin.configurable(
+    "dataset",
+    denylist=["batch_size", "seed", "shuffle", "repeat", "drop_remainder"],
+)
+def make_dataset(
+    batch_size,
+    seed=0,
+    shuffle=True,
+    repeat=True,
+    drop_remainder=True,
+    *,
+    name=None,
+    path=None,
+    split="train",
+    resize=None,
+    data_dir=None,
+    shuffle_buffer=10_000,
+    cache=True,
+    subset=None,
+    subset_seed=0,
+    check_images=500,
+):
     """Builds the input pipeline; returns (tf.data.Dataset, DatasetInfo).
 
     Args:
@@ -79,19 +101,28 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
     """
     name = _resolve_name(name, path)
     size = _check_resize(resize)
-    if subset is not None and (isinstance(subset, bool) or
-                               not isinstance(subset, int) or subset < 1):
-        raise UserError(f"dataset.subset must be a positive number of "
-                        f"images, got {subset!r}: e.g. dataset.subset = "
-                        "5000.")
+    if subset is not None and (
+        isinstance(subset, bool) or not isinstance(subset, int) or subset < 1
+    ):
+        raise UserError(
+            f"dataset.subset must be a positive number of "
+            f"images, got {subset!r}: e.g. dataset.subset = "
+            "5000."
+        )
     shuffled = False
     if name == "images":
         ds, info, load = _image_archive(
-            path, size, subset, subset_seed,
-            order_seed=seed if shuffle else None, check_images=check_images)
+            path,
+            size,
+            subset,
+            subset_seed,
+            order_seed=seed if shuffle else None,
+            check_images=check_images,
+        )
         if shuffle and not cache:  # shuffle names, not decoded images
-            ds = ds.shuffle(info.num_examples, seed=seed,
-                            reshuffle_each_iteration=True)
+            ds = ds.shuffle(
+                info.num_examples, seed=seed, reshuffle_each_iteration=True
+            )
             shuffled = True
         ds = load(ds)
     else:
@@ -99,14 +130,17 @@ def make_dataset(batch_size, seed=0, shuffle=True, repeat=True,
             split = f"{split}[:{subset}]"
         ds, info = _tfds(name, split, data_dir, seed)
     if size is not None:
-        ds = ds.map(lambda x, y: (_resize(x, size), y),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(
+            lambda x, y: (_resize(x, size), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
         info = info._replace(image_shape=(*size, 3))
     if cache:
         ds = ds.cache()
     if shuffle and not shuffled:
-        ds = ds.shuffle(shuffle_buffer, seed=seed,
-                        reshuffle_each_iteration=True)
+        ds = ds.shuffle(
+            shuffle_buffer, seed=seed, reshuffle_each_iteration=True
+        )
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -129,8 +163,11 @@ def _is_image_name(name):
     """An image file, not the metadata macOS adds to archives (__MACOSX/
     folders, ._* AppleDouble files) nor a hidden file."""
     parts = name.replace(os.sep, "/").split("/")
-    return (name.lower().endswith(IMAGE_EXTENSIONS) and
-            "__MACOSX" not in parts and not parts[-1].startswith("."))
+    return (
+        name.lower().endswith(IMAGE_EXTENSIONS)
+        and "__MACOSX" not in parts
+        and not parts[-1].startswith(".")
+    )
 
 
 def _check_resize(resize):
@@ -138,12 +175,19 @@ def _check_resize(resize):
     if resize is None:
         return None
     size = (resize, resize) if isinstance(resize, int) else resize
-    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(
+    if not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(
             isinstance(s, int) and not isinstance(s, bool) and s > 0
-            for s in size)):
-        raise UserError(f"dataset.resize must be a positive integer or "
-                        f"(height, width) of positive integers, got "
-                        f"{resize!r}: e.g. dataset.resize = 32.")
+            for s in size
+        )
+    ):
+        raise UserError(
+            f"dataset.resize must be a positive integer or "
+            f"(height, width) of positive integers, got "
+            f"{resize!r}: e.g. dataset.resize = 32."
+        )
     return tuple(size)
 
 
@@ -157,50 +201,61 @@ def _resolve_name(name, path):
         raise UserError(
             f"dataset.path is set but dataset.name is {name!r}: set "
             "dataset.name = 'images' (or leave it unset) to read the archive, "
-            "or drop dataset.path to use TFDS.")
+            "or drop dataset.path to use TFDS."
+        )
     if name is None:
         return "images" if path is not None else "cifar10"
     if name == "images" and path is None:
-        raise UserError("dataset.name = 'images' needs dataset.path: a zip "
-                        "file or a directory of images.")
+        raise UserError(
+            "dataset.name = 'images' needs dataset.path: a zip "
+            "file or a directory of images."
+        )
     return name
 
 
 # ---------------------------------------------------------------- TFDS
 def _tfds(name, split, data_dir, seed):
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
     try:
         builder = tfds.builder(name, data_dir=data_dir)
         if not builder.is_prepared():
-            logging.info("Downloading and preparing the TFDS dataset %r in "
-                         "%s (once; later runs read it from there) ...",
-                         name, builder.data_dir)
+            logging.info(
+                "Downloading and preparing the TFDS dataset %r in "
+                "%s (once; later runs read it from there) ...",
+                name,
+                builder.data_dir,
+            )
         builder.download_and_prepare()
     except ModuleNotFoundError as e:  # a dependency, not the network
         raise UserError(
             f"TFDS needs the Python module {e.name!r} to prepare {name!r}, "
             f"and it is not installed: pip install {e.name} (or reinstall "
-            "tfgda, which declares it: pip install -e .).") from e
+            "tfgda, which declares it: pip install -e .)."
+        ) from e
     except Exception as e:  # network, permissions, unknown name...
         raise UserError(
             f"TFDS dataset {name!r} could not be loaded ({type(e).__name__}: "
             f"{first_line(e)}). Without network "
             "access, use an image archive instead: "
             "--gin_bindings=\"dataset.path='/path/to/train.zip'\" (a zip or "
-            "folder of images, one sub-folder per class).") from e
+            "folder of images, one sub-folder per class)."
+        ) from e
     features = builder.info.features
     if "image" not in features:
         raise UserError(f"TFDS dataset {name!r} has no 'image' feature.")
     num_classes = features["label"].num_classes if "label" in features else 0
     read_config = tfds.ReadConfig(shuffle_seed=seed)
-    ds = builder.as_dataset(split=split, shuffle_files=True,
-                            read_config=read_config)
+    ds = builder.as_dataset(
+        split=split, shuffle_files=True, read_config=read_config
+    )
 
     def unpack(example):
         label = example["label"] if num_classes else tf.constant(0, tf.int64)
         image = example["image"]
-        image = tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 \
-            else image
+        image = (
+            tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
+        )
         return image, label
 
     ds = ds.map(unpack, num_parallel_calls=tf.data.AUTOTUNE)
@@ -211,9 +266,16 @@ def _tfds(name, split, data_dir, seed):
 
 # ------------------------------------------------------ image archives
 _READ_ERROR = "tfgda could not read "  # marks the reader's own errors
-_DECODE_ERRORS = ("DecodeImage", "jpeg::", "Invalid PNG", "Invalid GIF",
-                  "Invalid BMP", "Unknown image file format",
-                  "is not compatible with expected shape", "ReadFile")
+_DECODE_ERRORS = (
+    "DecodeImage",
+    "jpeg::",
+    "Invalid PNG",
+    "Invalid GIF",
+    "Invalid BMP",
+    "Unknown image file format",
+    "is not compatible with expected shape",
+    "ReadFile",
+)
 
 
 def _is_remote(path):
@@ -235,40 +297,49 @@ class ImageArchive:
         try:
             exists = tf.io.gfile.exists(path)
         except tf.errors.OpError as e:  # e.g. a filesystem not available
-            raise UserError(f"dataset.path {path!r} cannot be read "
-                            f"({first_line(e)}).") from e
+            raise UserError(
+                f"dataset.path {path!r} cannot be read ({first_line(e)})."
+            ) from e
         if not exists:
-            raise UserError(f"dataset.path {path!r} does not exist: give a "
-                            "zip file or a directory of images.")
+            raise UserError(
+                f"dataset.path {path!r} does not exist: give a "
+                "zip file or a directory of images."
+            )
         self.is_dir = tf.io.gfile.isdir(path)
         self._zip = None
         if self.is_dir:
             names = []
             for root, _, files in tf.io.gfile.walk(path):
                 rel = os.path.relpath(root, path) if root != path else ""
-                names.extend(os.path.join(rel, f) if rel else f
-                             for f in files)
+                names.extend(os.path.join(rel, f) if rel else f for f in files)
         else:
             self._zip = self._open_zip()
             names = self._zip.namelist()
         self.names = sorted(n for n in names if _is_image_name(n))
         if not self.names:
-            raise UserError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) "
-                            f"found in {path!r}.")
+            raise UserError(
+                f"no images ({', '.join(IMAGE_EXTENSIONS)}) found in {path!r}."
+            )
 
     def _open_zip(self):
         try:
-            file = (tf.io.gfile.GFile(self.path, "rb")
-                    if _is_remote(self.path) else open(self.path, "rb"))
+            file = (
+                tf.io.gfile.GFile(self.path, "rb")
+                if _is_remote(self.path)
+                else open(self.path, "rb")
+            )
         except (OSError, tf.errors.OpError) as e:
-            raise UserError(f"dataset.path {self.path!r} cannot be read "
-                            f"({first_line(e)}).") from e
+            raise UserError(
+                f"dataset.path {self.path!r} cannot be read ({first_line(e)})."
+            ) from e
         try:
             return zipfile.ZipFile(file)
         except zipfile.BadZipFile as e:
             file.close()
-            raise UserError(f"dataset.path {self.path!r} is neither a zip "
-                            "file nor a directory.") from e
+            raise UserError(
+                f"dataset.path {self.path!r} is neither a zip "
+                "file nor a directory."
+            ) from e
 
     def read(self, name):
         """The bytes of one image file."""
@@ -283,15 +354,23 @@ class ImageArchive:
         zip member names it; the others name their file or are found by
         `explain_error`."""
         if self.is_dir:
-            ds = ds.map(lambda n, y: (tf.io.read_file(
-                tf.strings.join([self.path, "/", n])), y),
-                num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.map(
+                lambda n, y: (
+                    tf.io.read_file(tf.strings.join([self.path, "/", n])),
+                    y,
+                ),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
         else:  # one Python call per 32 members
-            ds = ds.batch(32).map(lambda n, y: (self._read_zip_op(n), y),
-                                  num_parallel_calls=tf.data.AUTOTUNE)
+            ds = ds.batch(32).map(
+                lambda n, y: (self._read_zip_op(n), y),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
             ds = ds.unbatch()
-        return ds.map(lambda b, y: (_decode(b, shape), y),
-                      num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.map(
+            lambda b, y: (_decode(b, shape), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
     def _read_zip_op(self, names):
         def read(names):
@@ -303,7 +382,8 @@ class ImageArchive:
                 except Exception as e:  # OSError, BadZipFile, zlib.error...
                     raise ValueError(
                         f"{_READ_ERROR}{name!r} in {self.path!r} "
-                        f"({type(e).__name__}: {first_line(e)})") from e
+                        f"({type(e).__name__}: {first_line(e)})"
+                    ) from e
             return out
 
         data = tf.numpy_function(read, [names], tf.string, stateful=False)
@@ -321,7 +401,8 @@ class ImageArchive:
             if error is not None:
                 raise UserError(
                     f"{n!r} in {self.path!r} is not a readable image "
-                    f"({error}); remove or replace it.")
+                    f"({error}); remove or replace it."
+                )
             sizes[size] += 1
             example.setdefault(size, n)
         if len(sizes) > 1 and mixed_ok:
@@ -329,11 +410,13 @@ class ImageArchive:
         if len(sizes) > 1:
             listed = ", ".join(
                 f"{w}x{h} ({c} images, e.g. {example[(w, h)]!r})"
-                for (w, h), c in sizes.most_common(3))
+                for (w, h), c in sizes.most_common(3)
+            )
             raise UserError(
                 f"images in {self.path!r} have mixed sizes: {listed}. Bind "
-                "dataset.resize = 32 (or another size) to resize them all.")
-        (w, h), = sizes
+                "dataset.resize = 32 (or another size) to resize them all."
+            )
+        ((w, h),) = sizes
         return (h, w, 3)
 
     def _size(self, name):
@@ -349,18 +432,21 @@ class ImageArchive:
         """The first image (in name order) that cannot be read, or whose size
         is not `shape`: (name, reason), or None if every image reads."""
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            for n, (size, error) in zip(self.names,
-                                        pool.map(self._size, self.names)):
+            for n, (size, error) in zip(
+                self.names, pool.map(self._size, self.names)
+            ):
                 if error is not None:
                     return n, error
                 if shape is not None and (size[1], size[0]) != shape[:2]:
-                    return n, (f"{size[0]}x{size[1]}, the others "
-                               f"{shape[1]}x{shape[0]}")
+                    return n, (
+                        f"{size[0]}x{size[1]}, the others {shape[1]}x{shape[0]}"
+                    )
         return None
 
 
-def _image_archive(path, size, subset=None, subset_seed=0, order_seed=None,
-                   check_images=500):
+def _image_archive(
+    path, size, subset=None, subset_seed=0, order_seed=None, check_images=500
+):
     """Indexes and checks a zip file or a directory of images (or `subset`
     of them, chosen at random with `subset_seed`); returns a dataset of
     (file name, label), its DatasetInfo, and `load`, which maps such a
@@ -380,27 +466,41 @@ def _image_archive(path, size, subset=None, subset_seed=0, order_seed=None,
     labels, num_classes = _labels(archive.path, names)  # the whole archive's
     if subset is not None:
         if subset > len(names):
-            raise UserError(f"dataset.subset = {subset} but {path!r} has "
-                            f"{len(names)} images: choose at most "
-                            f"{len(names)}.")
-        keep = sorted(np.random.default_rng(subset_seed).choice(
-            len(names), subset, replace=False))
+            raise UserError(
+                f"dataset.subset = {subset} but {path!r} has "
+                f"{len(names)} images: choose at most "
+                f"{len(names)}."
+            )
+        keep = sorted(
+            np.random.default_rng(subset_seed).choice(
+                len(names), subset, replace=False
+            )
+        )
         names, labels = [names[i] for i in keep], [labels[i] for i in keep]
     if check_images is None or check_images >= len(names):
         sample = names
     else:
-        sample = [names[i] for i in sorted(np.random.default_rng(0).choice(
-            len(names), check_images, replace=False))]
+        sample = [
+            names[i]
+            for i in sorted(
+                np.random.default_rng(0).choice(
+                    len(names), check_images, replace=False
+                )
+            )
+        ]
     shape = archive.check(sample, mixed_ok=size is not None)
     if order_seed is not None:
         order = np.random.default_rng(order_seed).permutation(len(names))
         names, labels = [names[i] for i in order], [labels[i] for i in order]
-    logging.info("Indexed %d images (%d classes) and checked %d of them in "
-                 "%.1f s.", len(names), num_classes, len(sample),
-                 time.time() - started)
+    logging.info(
+        "Indexed %d images (%d classes) and checked %d of them in %.1f s.",
+        len(names),
+        num_classes,
+        len(sample),
+        time.time() - started,
+    )
     ds = tf.data.Dataset.from_tensor_slices((names, labels))
-    info = DatasetInfo("images", num_classes, shape, len(names),
-                       archive.path)
+    info = DatasetInfo("images", num_classes, shape, len(names), archive.path)
     return ds, info, lambda ds: archive.load(ds, shape)
 
 
@@ -411,15 +511,21 @@ def explain_error(info, error, latest):
     if info.name != "images":
         return None
     text = getattr(error, "message", str(error))
-    keep = (f"Fix or remove it and rerun: the run resumes from "
-            f"{latest or 'its start (no checkpoint yet)'}.")
+    keep = (
+        f"Fix or remove it and rerun: the run resumes from "
+        f"{latest or 'its start (no checkpoint yet)'}."
+    )
     if _READ_ERROR in text:
-        line = text[text.index(_READ_ERROR):].splitlines()[0]
+        line = text[text.index(_READ_ERROR) :].splitlines()[0]
         return UserError(f"{line}. {keep}")
     if not any(marker in text for marker in _DECODE_ERRORS):
         return None
-    logging.info("An image could not be read; looking for it among the %d "
-                 "images of %s ...", info.num_examples, info.source)
+    logging.info(
+        "An image could not be read; looking for it among the %d "
+        "images of %s ...",
+        info.num_examples,
+        info.source,
+    )
     try:
         bad = ImageArchive(info.source).find_unreadable(info.image_shape)
     except UserError as e:  # the archive itself is gone
@@ -428,10 +534,13 @@ def explain_error(info, error, latest):
         return UserError(
             f"reading {info.source!r} failed ({first_line(error)}), but "
             "every image reads now: was the storage unavailable? Rerun: "
-            f"the run resumes from {latest or 'its start'}.")
+            f"the run resumes from {latest or 'its start'}."
+        )
     name, reason = bad
-    return UserError(f"{name!r} in {info.source!r} is not a readable image "
-                     f"({reason}). {keep}")
+    return UserError(
+        f"{name!r} in {info.source!r} is not a readable image "
+        f"({reason}). {keep}"
+    )
 
 
 def _labels(path, names):
@@ -441,7 +550,8 @@ def _labels(path, names):
     if not all(parents):
         raise UserError(
             f"{path!r} has images both at its top level and in class "
-            "folders: put every image in a class folder, or none.")
+            "folders: put every image in a class folder, or none."
+        )
     classes = sorted(set(parents))
     index = {c: i for i, c in enumerate(classes)}
     return [index[p] for p in parents], len(classes)

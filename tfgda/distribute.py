@@ -47,6 +47,7 @@ def worker_role(strategy):
         return True, 0
     task_type, task_id = resolver.task_type, resolver.task_id or 0
     has_chief = "chief" in resolver.cluster_spec().as_dict()
-    chief = task_type == "chief" or (task_type == "worker" and task_id == 0
-                                     and not has_chief)
+    chief = task_type == "chief" or (
+        task_type == "worker" and task_id == 0 and not has_chief
+    )
     return chief, task_id

@@ -6,8 +6,14 @@ error's `exit_status`. Each message names the problem and the fix.
 
 import difflib
 
-__all__ = ["Interrupted", "Terminated", "UserError", "WorkerLostError",
-           "did_you_mean", "first_line"]
+__all__ = [
+    "Interrupted",
+    "Terminated",
+    "UserError",
+    "WorkerLostError",
+    "did_you_mean",
+    "first_line",
+]
 
 
 def first_line(error):

@@ -22,27 +22,49 @@ from tfgda import evaluator
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 
-__all__ = ["BATCH_SIZE", "CACHE_DIR", "FEATURES", "FEATURE_WEIGHTS",
-           "INCEPTION", "PROTOCOL", "REFERENCE_PATH", "run"]
+__all__ = [
+    "BATCH_SIZE",
+    "CACHE_DIR",
+    "FEATURES",
+    "FEATURE_WEIGHTS",
+    "INCEPTION",
+    "PROTOCOL",
+    "REFERENCE_PATH",
+    "run",
+]
 
-PROTOCOL = flags.DEFINE_string("protocol", "fid10k_test",
-                               "fid10k_test, fid50k_train, fid<N>[k]_<split>")
-INCEPTION = flags.DEFINE_string("inception", None,
-                                "TF-GAN Inception module: a local directory "
-                                "or TF-Hub address (default: TF-Hub).")
+PROTOCOL = flags.DEFINE_string(
+    "protocol", "fid10k_test", "fid10k_test, fid50k_train, fid<N>[k]_<split>"
+)
+INCEPTION = flags.DEFINE_string(
+    "inception",
+    None,
+    "TF-GAN Inception module: a local directory "
+    "or TF-Hub address (default: TF-Hub).",
+)
 REFERENCE_PATH = flags.DEFINE_string(
-    "reference_path", None, "An image archive of the protocol's split, for "
-    "runs trained on an archive (e.g. cifar10-jpeg/test.zip).")
-CACHE_DIR = flags.DEFINE_string("cache_dir", "~/.cache/tfgda",
-                                "Where reference statistics are cached.")
+    "reference_path",
+    None,
+    "An image archive of the protocol's split, for "
+    "runs trained on an archive (e.g. cifar10-jpeg/test.zip).",
+)
+CACHE_DIR = flags.DEFINE_string(
+    "cache_dir", "~/.cache/tfgda", "Where reference statistics are cached."
+)
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
 FEATURES = flags.DEFINE_string(
-    "features", "inception", "The feature network: inception (FID, IS, KID) "
+    "features",
+    "inception",
+    "The feature network: inception (FID, IS, KID) "
     "or cifar10_classifier (offline; FCD and KID_FCD, not comparable with "
-    "FIDs).")
+    "FIDs).",
+)
 FEATURE_WEIGHTS = flags.DEFINE_string(
-    "feature_weights", None, "With --features=cifar10_classifier: a weights "
-    "file of tfgda.tools.train_feature_net (default: the shipped one).")
+    "feature_weights",
+    None,
+    "With --features=cifar10_classifier: a weights "
+    "file of tfgda.tools.train_feature_net (default: the shipped one).",
+)
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
 flags.declare_key_flag("model_dir")
@@ -53,19 +75,28 @@ flags.declare_key_flag("gin_bindings")
 def _evaluate():
     model_dir = cli.MODEL_DIR.value
     if not model_dir:
-        raise UserError("--model_dir is required: the training run to "
-                        "evaluate.")
+        raise UserError(
+            "--model_dir is required: the training run to evaluate."
+        )
     if not os.path.isdir(model_dir):
         raise UserError(f"--model_dir {model_dir!r} is not a directory.")
     if BATCH_SIZE.value <= 0:
-        raise UserError(f"--batch_size must be a positive integer, got "
-                        f"{BATCH_SIZE.value}.")
+        raise UserError(
+            f"--batch_size must be a positive integer, got {BATCH_SIZE.value}."
+        )
     feature_model = evaluation.load_features(
-        FEATURES.value, INCEPTION.value, FEATURE_WEIGHTS.value)
-    evaluator.evaluate_run(model_dir, cli.CHECKPOINT.value, PROTOCOL.value,
-                           feature_model, REFERENCE_PATH.value,
-                           CACHE_DIR.value, BATCH_SIZE.value,
-                           cli.GIN_BINDINGS.value)
+        FEATURES.value, INCEPTION.value, FEATURE_WEIGHTS.value
+    )
+    evaluator.evaluate_run(
+        model_dir,
+        cli.CHECKPOINT.value,
+        PROTOCOL.value,
+        feature_model,
+        REFERENCE_PATH.value,
+        CACHE_DIR.value,
+        BATCH_SIZE.value,
+        cli.GIN_BINDINGS.value,
+    )
 
 
 def run():

@@ -43,8 +43,9 @@ __all__ = ["EXPORT_INFO", "GeneratorModule", "export_generator", "run"]
 EXPORT_INFO = "tfgda_export.json"
 
 _EXPORT_DIR = flags.DEFINE_string("export_dir", None, "Where to write.")
-_OVERWRITE = flags.DEFINE_bool("overwrite", False,
-                               "Replace an existing export_dir.")
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite", False, "Replace an existing export_dir."
+)
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
 flags.declare_key_flag("model_dir")
@@ -79,49 +80,73 @@ class GeneratorModule(tf.Module):
         z_spec = tf.TensorSpec([None, self.dim_z], tf.float32, name="z")
         if self.num_classes:
             label_spec = tf.TensorSpec([None], tf.int32, name="labels")
-            return tf.function(self._outputs,
-                               input_signature=[z_spec, label_spec])
+            return tf.function(
+                self._outputs, input_signature=[z_spec, label_spec]
+            )
         return tf.function(
             lambda z: self._outputs(z, tf.zeros([tf.shape(z)[0]], tf.int32)),
-            input_signature=[z_spec])
+            input_signature=[z_spec],
+        )
 
     def sample_fn(self):
         def sample(seed, count):
             seed = tf.stack([seed, tf.constant(0, tf.int64)])
             z = sample_z(self._generator.model, count, seed)
             labels = tf.random.stateless_uniform(
-                [count], seed + [0, 1], 0, max(self.num_classes, 1), tf.int32)
+                [count], seed + [0, 1], 0, max(self.num_classes, 1), tf.int32
+            )
             return self._outputs(z, labels)
-        return tf.function(sample, input_signature=[
-            tf.TensorSpec([], tf.int64, name="seed"),
-            tf.TensorSpec([], tf.int32, name="count")])
+
+        return tf.function(
+            sample,
+            input_signature=[
+                tf.TensorSpec([], tf.int64, name="seed"),
+                tf.TensorSpec([], tf.int32, name="count"),
+            ],
+        )
 
 
-def export_generator(model_dir, export_dir, which="latest", overwrite=False,
-                     gin_bindings=()):
+def export_generator(
+    model_dir, export_dir, which="latest", overwrite=False, gin_bindings=()
+):
     """Writes the SavedModel; returns the checkpoint path it came from."""
     if not export_dir:
         raise UserError("--export_dir is required.")
     export_dir = os.path.abspath(export_dir)
     if os.path.exists(export_dir) and not overwrite:
-        raise UserError(f"export_dir {export_dir!r} exists: choose another, "
-                        "or pass --overwrite to replace it.")
+        raise UserError(
+            f"export_dir {export_dir!r} exists: choose another, "
+            "or pass --overwrite to replace it."
+        )
     if which == "all":
-        raise UserError("--checkpoint=all is not for export: name one step "
-                        "or 'latest'.")
+        raise UserError(
+            "--checkpoint=all is not for export: name one step or 'latest'."
+        )
     (path,) = evaluator.checkpoints_to_evaluate(model_dir, which)
     run_info = evaluator.load_run(model_dir, gin_bindings)
     generator = evaluator.build_sampler(model_dir, run_info, path)
     module = GeneratorModule(generator, run_info["num_classes"])
     tmp = f"{export_dir}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    tf.saved_model.save(module, tmp, signatures={
-        "serving_default": module.serving_fn(), "sample": module.sample_fn()})
-    _write_export_info(tmp, {
-        "checkpoint": path, "step": checkpoint_step(path),
-        "model": run_info["model"], "ema": bool(run_info.get("ema")),
-        "z_distribution": generator.z_distribution,
-        "standing_stats_samples": standing.samples_used(generator)})
+    tf.saved_model.save(
+        module,
+        tmp,
+        signatures={
+            "serving_default": module.serving_fn(),
+            "sample": module.sample_fn(),
+        },
+    )
+    _write_export_info(
+        tmp,
+        {
+            "checkpoint": path,
+            "step": checkpoint_step(path),
+            "model": run_info["model"],
+            "ema": bool(run_info.get("ema")),
+            "z_distribution": generator.z_distribution,
+            "standing_stats_samples": standing.samples_used(generator),
+        },
+    )
     if os.path.exists(export_dir):  # overwrite: swap, then drop the old one
         old = f"{export_dir}.old-{os.getpid()}"
         os.rename(export_dir, old)
@@ -145,8 +170,13 @@ def _export():
     model_dir = cli.MODEL_DIR.value
     if not model_dir or not os.path.isdir(model_dir):
         raise UserError(f"--model_dir {model_dir!r} is not a directory.")
-    export_generator(model_dir, _EXPORT_DIR.value, cli.CHECKPOINT.value,
-                     _OVERWRITE.value, cli.GIN_BINDINGS.value)
+    export_generator(
+        model_dir,
+        _EXPORT_DIR.value,
+        cli.CHECKPOINT.value,
+        _OVERWRITE.value,
+        cli.GIN_BINDINGS.value,
+    )
 
 
 def run():

@@ -45,10 +45,25 @@ class GAN:
         optimizer updates stay outside, where tf.distribute merges them).
     """
 
-    def __init__(self, *, generator, discriminator, g_optimizer, d_optimizer,
-                 loss, global_batch, num_classes=0, n_disc=1, seed=0,
-                 augment=None, regularizers=(), ema_generator=None,
-                 ema_decay=0.9999, ema_start=0, jit_compile=False):
+    def __init__(
+        self,
+        *,
+        generator,
+        discriminator,
+        g_optimizer,
+        d_optimizer,
+        loss,
+        global_batch,
+        num_classes=0,
+        n_disc=1,
+        seed=0,
+        augment=None,
+        regularizers=(),
+        ema_generator=None,
+        ema_decay=0.9999,
+        ema_start=0,
+        jit_compile=False,
+    ):
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -64,8 +79,7 @@ class GAN:
         self.ema_generator = ema_generator
         self.ema_decay = ema_decay
         self.ema_start = ema_start
-        self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
-                                name="step")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         if jit_compile:
             self._d_grads = tf.function(self._d_grads, jit_compile=True)
             self._g_grads = tf.function(self._g_grads, jit_compile=True)
@@ -79,23 +93,25 @@ class GAN:
         features = self.discriminator.features(images, labels)
         for r in self.regularizers:
             self._regularizer_items.update(
-                r.build(self.discriminator, features))
+                r.build(self.discriminator, features)
+            )
         if self.ema_generator is not None:
             self.ema_generator(z, labels)
-            for e, v in zip(self.ema_generator.variables,
-                            self.generator.variables):
+            for e, v in zip(
+                self.ema_generator.variables, self.generator.variables
+            ):
                 e.assign(v)
         self.g_optimizer.build(self.generator.trainable_variables)
         self.d_optimizer.build(self.d_variables)
-        self.augment.schedule.build(self.step,
-                                    self.global_batch * self.n_disc)
+        self.augment.schedule.build(self.step, self.global_batch * self.n_disc)
 
     @property
     def d_variables(self):
         """What D's optimizer trains: D, and its regularizers' variables
         (e.g. the contrastive loss' projection head)."""
         return self.discriminator.trainable_variables + [
-            v for r in self.regularizers for v in r.variables]
+            v for r in self.regularizers for v in r.variables
+        ]
 
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this GAN exactly: every
@@ -103,21 +119,30 @@ class GAN:
         # A loss-scaling optimizer (mixed_float16) is checkpointed as its
         # inner optimizer, so checkpoints move between precision policies;
         # the loss scale itself restarts (it adapts within a few steps).
-        objects = {"generator": self.generator,
-                   "discriminator": self.discriminator,
-                   "g_optimizer": getattr(self.g_optimizer,
-                                          "inner_optimizer",
-                                          self.g_optimizer),
-                   "d_optimizer": getattr(self.d_optimizer,
-                                          "inner_optimizer",
-                                          self.d_optimizer),
-                   "generator_ema": self.ema_generator,
-                   **self._regularizer_items}
-        items = {name: VariableList(obj) for name, obj in objects.items()
-                 if obj is not None}
+        objects = {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "g_optimizer": getattr(
+                self.g_optimizer, "inner_optimizer", self.g_optimizer
+            ),
+            "d_optimizer": getattr(
+                self.d_optimizer, "inner_optimizer", self.d_optimizer
+            ),
+            "generator_ema": self.ema_generator,
+            **self._regularizer_items,
+        }
+        items = {
+            name: VariableList(obj)
+            for name, obj in objects.items()
+            if obj is not None
+        }
         items["step"] = self.step
-        items.update({f"augment_{name}": v for name, v in
-                      self.augment.schedule.variables().items()})
+        items.update(
+            {
+                f"augment_{name}": v
+                for name, v in self.augment.schedule.variables().items()
+            }
+        )
         return items
 
     # ------------------------------------------------------------ randomness
@@ -136,10 +161,16 @@ class GAN:
         fold = tf.random.experimental.stateless_fold_in
         z = sample_z(self.generator, self.global_batch, fold(seed, _Z))
         labels = tf.random.stateless_uniform(
-            [self.global_batch], fold(seed, _LABELS), 0,
-            max(self.num_classes, 1), tf.int32)
-        return (tf.slice(z, [start, 0], [local, -1]),
-                tf.slice(labels, [start], [local]))
+            [self.global_batch],
+            fold(seed, _LABELS),
+            0,
+            max(self.num_classes, 1),
+            tf.int32,
+        )
+        return (
+            tf.slice(z, [start, 0], [local, -1]),
+            tf.slice(labels, [start], [local]),
+        )
 
     def replica_seed(self, seed):
         """The seed of this replica's draws (see `_purposes`)."""
@@ -151,7 +182,8 @@ class GAN:
     def _purposes(replica_seed):
         """purpose -> the stateless seed of that draw on this replica."""
         return lambda purpose: tf.random.experimental.stateless_fold_in(
-            replica_seed, purpose)
+            replica_seed, purpose
+        )
 
     def mean(self, per_example):
         """This replica's share of the global-batch mean."""
@@ -163,24 +195,40 @@ class GAN:
         seed = self.phase_seed(phase)
         z, fake_labels = self.latents(seed)
         grads, metrics = self._d_grads(
-            batch["images"], batch["labels"], z, fake_labels,
-            self.replica_seed(seed))
+            batch["images"],
+            batch["labels"],
+            z,
+            fake_labels,
+            self.replica_seed(seed),
+        )
         self.d_optimizer.apply_gradients(zip(grads, self.d_variables))
         return metrics
 
     def _d_grads(self, real, real_labels, z, fake_labels, replica_seed):
         seeds = self._purposes(replica_seed)
-        fake = tf.cast(self.generator(z, fake_labels, training=True),
-                       real.dtype)
+        fake = tf.cast(
+            self.generator(z, fake_labels, training=True), real.dtype
+        )
         realness = None  # mixed real/fake targets (augment.mix_real_fake)
         if self.augment.mixes_real_and_fake:
             real_in, fake_in, realness = self.augment.joint(
-                real, fake, seeds(_AUG_REAL))
+                real, fake, seeds(_AUG_REAL)
+            )
         else:
             real_in = self.augment.real(real, seeds(_AUG_REAL))
             fake_in = self.augment.fake(fake, seeds(_AUG_FAKE))
-        step = DStep(self, real, fake, real_in, fake_in, real_labels,
-                     fake_labels, z, seeds, self.mean)
+        step = DStep(
+            self,
+            real,
+            fake,
+            real_in,
+            fake_in,
+            real_labels,
+            fake_labels,
+            z,
+            seeds,
+            self.mean,
+        )
         # Every image D judges, in one forward pass: the GAN loss' pair,
         # then each regularizer's own.
         inputs = [(real_in, real_labels), (fake_in, fake_labels)]
@@ -188,28 +236,34 @@ class GAN:
         for more in extra:
             inputs += more
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.discriminator(
-                tf.concat([x for x, _ in inputs], 0),
-                tf.concat([y for _, y in inputs], 0), training=True),
-                tf.float32)  # losses in float32 under mixed precision
+            logits = tf.cast(
+                self.discriminator(
+                    tf.concat([x for x, _ in inputs], 0),
+                    tf.concat([y for _, y in inputs], 0),
+                    training=True,
+                ),
+                tf.float32,
+            )  # losses in float32 under mixed precision
             logits = tf.split(logits, len(inputs))
             step.real_logits, step.fake_logits = logits[:2]
             if realness is None:
                 d_loss, _ = self.loss(*logits[:2])
             else:
                 d_loss = losses.mixed_target_d_loss(
-                    self.loss, tf.concat(logits[:2], 0), realness)
+                    self.loss, tf.concat(logits[:2], 0), realness
+                )
             d_loss = self.mean(d_loss)
-            metrics = {"d_loss": d_loss,
-                       "d_real": self.mean(step.real_logits),
-                       "d_fake": self.mean(step.fake_logits)}
+            metrics = {
+                "d_loss": d_loss,
+                "d_real": self.mean(step.real_logits),
+                "d_fake": self.mean(step.fake_logits),
+            }
             if self.augment.schedule.observes_d:  # the overfitting signal
                 metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(step.real_logits))
-                metrics[_COUNT] = tf.cast(tf.size(step.real_logits),
-                                          tf.float32)
+                metrics[_COUNT] = tf.cast(tf.size(step.real_logits), tf.float32)
             total, start = d_loss, 2
             for r, more in zip(self.regularizers, extra):
-                term = r.d_loss(step, logits[start:start + len(more)])
+                term = r.d_loss(step, logits[start : start + len(more)])
                 metrics[f"{r.name}_loss"] = term
                 total += term
                 start += len(more)
@@ -223,17 +277,20 @@ class GAN:
         z, labels = self.latents(seed)
         grads, metrics = self._g_grads(z, labels, self.replica_seed(seed))
         self.g_optimizer.apply_gradients(
-            zip(grads, self.generator.trainable_variables))
+            zip(grads, self.generator.trainable_variables)
+        )
         return metrics
 
     def _g_grads(self, z, labels, replica_seed):
         seeds = self._purposes(replica_seed)
         with tf.GradientTape() as tape:
-            clean = tf.cast(self.generator(z, labels, training=True),
-                            tf.float32)
+            clean = tf.cast(
+                self.generator(z, labels, training=True), tf.float32
+            )
             fake = self.augment.fake(clean, seeds(_AUG_FAKE))  # G learns
             fake_logits = tf.cast(
-                self.discriminator(fake, labels, training=True), tf.float32)
+                self.discriminator(fake, labels, training=True), tf.float32
+            )
             _, g_loss = self.loss(None, fake_logits)
             g_loss = self.mean(g_loss)
             metrics, total = {"g_loss": g_loss}, g_loss
@@ -253,11 +310,15 @@ class GAN:
         if self.ema_generator is None:
             return
         decay = tf.where(self.step < self.ema_start, 0.0, self.ema_decay)
-        for e, v in zip(self.ema_generator.trainable_variables,
-                        self.generator.trainable_variables):
+        for e, v in zip(
+            self.ema_generator.trainable_variables,
+            self.generator.trainable_variables,
+        ):
             e.assign(decay * e + (1.0 - decay) * v)
-        for e, v in zip(self.ema_generator.non_trainable_variables,
-                        self.generator.non_trainable_variables):
+        for e, v in zip(
+            self.ema_generator.non_trainable_variables,
+            self.generator.non_trainable_variables,
+        ):
             e.assign(v)
 
     def train_step(self, strategy, iterator):
@@ -265,15 +326,17 @@ class GAN:
         schedule's update; metrics summed over replicas, with the schedule's
         own. Call inside a tf.function. D metrics are those of the last D
         step."""
+
         def total(value):
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, value,
-                                   axis=None)
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+
         schedule = self.augment.schedule
         for phase in range(self.n_disc):
             metrics = strategy.run(self.d_step, (next(iterator), phase))
             if schedule.observes_d:
-                schedule.observe(total(metrics.pop(_SIGN_SUM)),
-                                 total(metrics.pop(_COUNT)))
+                schedule.observe(
+                    total(metrics.pop(_SIGN_SUM)), total(metrics.pop(_COUNT))
+                )
         metrics.update(strategy.run(self.g_step))
         self.update_ema()
         self.step.assign_add(1)
@@ -295,8 +358,13 @@ class GAN:
         num_samples of its samples (`tfgda.models.standing`); a raw G keeps
         its trained ones. Call before sampling from `sampler`."""
         if self.ema_generator is not None:
-            standing.recompute(self.ema_generator, self.num_classes,
-                               num_samples, batch_size, self.seed)
+            standing.recompute(
+                self.ema_generator,
+                self.num_classes,
+                num_samples,
+                batch_size,
+                self.seed,
+            )
 
     def sample(self, z, labels):
         """Sampler output in inference mode (for grids and evaluation)."""

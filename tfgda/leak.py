@@ -25,16 +25,25 @@ from tfgda.errors import UserError
 
 __all__ = ["run"]
 
-_AUGMENT = flags.DEFINE_string("augment", None, "The augmentation to look "
-                               "for, with its strength: 'blueness(0.5)'.")
+_AUGMENT = flags.DEFINE_string(
+    "augment",
+    None,
+    "The augmentation to look for, with its strength: 'blueness(0.5)'.",
+)
 _NUM_IMAGES = flags.DEFINE_integer(
-    "leak_images", 4096, "Real images to train and test the classifier on "
-    "(3/4 train, 1/4 held out), and generated images to label.")
-_STEPS = flags.DEFINE_integer("classifier_steps", 600,
-                              "Classifier training steps (batch 64).")
+    "leak_images",
+    4096,
+    "Real images to train and test the classifier on "
+    "(3/4 train, 1/4 held out), and generated images to label.",
+)
+_STEPS = flags.DEFINE_integer(
+    "classifier_steps", 600, "Classifier training steps (batch 64)."
+)
 _LEAK_REFERENCE = flags.DEFINE_string(
-    "leak_reference_path", None, "Real images (zip or folder) instead of "
-    "the run's own training data.")
+    "leak_reference_path",
+    None,
+    "Real images (zip or folder) instead of the run's own training data.",
+)
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
 flags.declare_key_flag("model_dir")
@@ -46,14 +55,24 @@ def _main():
     if not model_dir or not os.path.isdir(model_dir):
         raise UserError(f"--model_dir {model_dir!r} is not a directory.")
     if not _AUGMENT.value:
-        raise UserError("--augment is required: the augmentation to look "
-                        "for, e.g. --augment='blueness(0.5)'.")
+        raise UserError(
+            "--augment is required: the augmentation to look "
+            "for, e.g. --augment='blueness(0.5)'."
+        )
     augment_lib.get(_AUGMENT.value)  # a bad spec fails before any work
     report = leakage.leak_check(
-        model_dir, _AUGMENT.value, cli.CHECKPOINT.value, _NUM_IMAGES.value,
-        _STEPS.value, _LEAK_REFERENCE.value)
-    logging.info("leak check of step %s written under %s/eval/leak",
-                 report.step, model_dir)
+        model_dir,
+        _AUGMENT.value,
+        cli.CHECKPOINT.value,
+        _NUM_IMAGES.value,
+        _STEPS.value,
+        _LEAK_REFERENCE.value,
+    )
+    logging.info(
+        "leak check of step %s written under %s/eval/leak",
+        report.step,
+        model_dir,
+    )
     print(report.summary())
 
 

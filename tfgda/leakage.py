@@ -36,8 +36,13 @@ from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.models import standing
 
-__all__ = ["LeakDetector", "LeakReport", "TrainingLeakDetector",
-           "leak_check", "wilson_interval"]
+__all__ = [
+    "LeakDetector",
+    "LeakReport",
+    "TrainingLeakDetector",
+    "leak_check",
+    "wilson_interval",
+]
 
 _MIN_IMAGES = 64
 
@@ -48,14 +53,16 @@ def wilson_interval(successes, n, z=1.96):
         return 0.0, 1.0
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (
-        1 + z * z / n)
+    half = (
+        z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    )
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclasses.dataclass
 class LeakReport:
     """The answer: fractions classified as augmented, with 95% intervals."""
+
     augmentation: str
     accuracy: float  # held-out accuracy of the classifier, t(x) vs x
     generated: float
@@ -83,20 +90,30 @@ class LeakReport:
     def summary(self):
         def line(name, value):
             low, high = self.intervals[name]
-            return (f"  {name:<10} {value:.3f}  [{low:.3f}, {high:.3f}]  "
-                    f"of {self.counts[name]} images")
-        verdict = ("the classifier cannot tell this augmentation from real "
-                   "images: no conclusion" if math.isnan(self.score) else
-                   f"leak score {self.score:.2f} (0: none, 1: every sample "
-                   "augmented)")
-        return "\n".join([
-            f"augmentation {self.augmentation}: classifier held-out accuracy"
-            f" {self.accuracy:.3f}",
-            "fraction classified as augmented (95% interval):",
-            line("generated", self.generated),
-            line("baseline", self.baseline) + "  (held-out real images)",
-            line("ceiling", self.ceiling) + "  (augmented real images)",
-            verdict] + ([f"note: {self.caveat}"] if self.caveat else []))
+            return (
+                f"  {name:<10} {value:.3f}  [{low:.3f}, {high:.3f}]  "
+                f"of {self.counts[name]} images"
+            )
+
+        verdict = (
+            "the classifier cannot tell this augmentation from real "
+            "images: no conclusion"
+            if math.isnan(self.score)
+            else f"leak score {self.score:.2f} (0: none, 1: every sample "
+            "augmented)"
+        )
+        return "\n".join(
+            [
+                f"augmentation {self.augmentation}: classifier held-out "
+                f"accuracy {self.accuracy:.3f}",
+                "fraction classified as augmented (95% interval):",
+                line("generated", self.generated),
+                line("baseline", self.baseline) + "  (held-out real images)",
+                line("ceiling", self.ceiling) + "  (augmented real images)",
+                verdict,
+            ]
+            + ([f"note: {self.caveat}"] if self.caveat else [])
+        )
 
 
 def _classifier(channels, seed):
@@ -104,17 +121,31 @@ def _classifier(channels, seed):
     sees colour statistics (appearance shifts) and borders and textures
     (spatial resampling, reflections, boxes). Its initial weights come from
     `seed`, so a check is repeatable."""
+
     def init(i):
         return keras.initializers.GlorotUniform(seed=seed * 16 + i)
-    convs = [keras.layers.Conv2D(filters, size, stride, padding="same",
-                                 activation="relu",
-                                 kernel_initializer=init(i))
-             for i, (filters, size, stride) in enumerate(
-                 [(32, 3, 1), (64, 4, 2), (128, 4, 2), (128, 4, 2)])]
-    return keras.Sequential([
-        keras.layers.Input([None, None, channels]), *convs,
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(1, kernel_initializer=init(len(convs)))])
+
+    convs = [
+        keras.layers.Conv2D(
+            filters,
+            size,
+            stride,
+            padding="same",
+            activation="relu",
+            kernel_initializer=init(i),
+        )
+        for i, (filters, size, stride) in enumerate(
+            [(32, 3, 1), (64, 4, 2), (128, 4, 2), (128, 4, 2)]
+        )
+    ]
+    return keras.Sequential(
+        [
+            keras.layers.Input([None, None, channels]),
+            *convs,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(1, kernel_initializer=init(len(convs))),
+        ]
+    )
 
 
 class LeakDetector:
@@ -130,26 +161,31 @@ class LeakDetector:
         batches and every augmentation draw.
     """
 
-    def __init__(self, augmentation, real_images, steps=600, batch_size=64,
-                 seed=0):
+    def __init__(
+        self, augmentation, real_images, steps=600, batch_size=64, seed=0
+    ):
         self.pipeline = augment_lib.get(augmentation)
         if not self.pipeline:
-            raise UserError("the leak check needs an augmentation: "
-                            "--augment='blueness(0.5)'.")
-        if all(op.identity_at_zero and s == 0 for op, s in
-               self.pipeline.ops):
-            raise UserError(f"augmentation {self.pipeline.spec} at strength "
-                            "0 changes nothing: give it a strength, e.g. "
-                            "'blueness(0.5)'.")
+            raise UserError(
+                "the leak check needs an augmentation: "
+                "--augment='blueness(0.5)'."
+            )
+        if all(op.identity_at_zero and s == 0 for op, s in self.pipeline.ops):
+            raise UserError(
+                f"augmentation {self.pipeline.spec} at strength "
+                "0 changes nothing: give it a strength, e.g. "
+                "'blueness(0.5)'."
+            )
         real_images = tf.convert_to_tensor(real_images, tf.float32)
         n = int(real_images.shape[0])
         if n < _MIN_IMAGES:
-            raise UserError(f"the leak check needs at least {_MIN_IMAGES} "
-                            f"real images, got {n}.")
+            raise UserError(
+                f"the leak check needs at least {_MIN_IMAGES} "
+                f"real images, got {n}."
+            )
         self.pipeline.check_shape(real_images.shape)
         self.seed = seed
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(n), [seed, 1])
+        order = tf.random.experimental.stateless_shuffle(tf.range(n), [seed, 1])
         held = max(n // 4, 1)
         self.held_out = tf.gather(real_images, order[:held])
         self.train_images = tf.gather(real_images, order[held:])
@@ -159,7 +195,8 @@ class LeakDetector:
 
     def _augmented(self, images, purpose, index=0):
         seed = tf.random.experimental.stateless_fold_in(
-            tf.constant([self.seed, purpose], tf.int64), index)
+            tf.constant([self.seed, purpose], tf.int64), index
+        )
         return self.pipeline(images, seed)
 
     def _train(self, steps, batch_size):
@@ -170,58 +207,78 @@ class LeakDetector:
 
         @tf.function
         def step(i):
-            index = tf.random.stateless_uniform([batch_size],
-                                                [self.seed, 2 + i], 0, n,
-                                                tf.int32)
+            index = tf.random.stateless_uniform(
+                [batch_size], [self.seed, 2 + i], 0, n, tf.int32
+            )
             batch = tf.gather(images, index)
-            x = tf.concat([self._augmented(batch[:half], 10, i),
-                           batch[half:]], 0)
+            x = tf.concat(
+                [self._augmented(batch[:half], 10, i), batch[half:]], 0
+            )
             y = tf.concat([tf.ones([half]), tf.zeros([batch_size - half])], 0)
             with tf.GradientTape() as tape:
                 logits = tf.squeeze(self.model(x, training=True), -1)
                 loss = tf.reduce_mean(
-                    tf.nn.sigmoid_cross_entropy_with_logits(y, logits))
+                    tf.nn.sigmoid_cross_entropy_with_logits(y, logits)
+                )
             variables = self.model.trainable_variables
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables),
-                                          variables))
+            optimizer.apply_gradients(
+                zip(tape.gradient(loss, variables), variables)
+            )
             return loss
+
         for i in range(steps):
             step(tf.constant(i, tf.int64))
 
     def predict(self, images, batch_size=256):
         """Whether each image is classified as augmented (bool array)."""
         images = tf.convert_to_tensor(images, tf.float32)
-        out = [tf.squeeze(self.model(images[i:i + batch_size],
-                                     training=False), -1) > 0
-               for i in range(0, int(images.shape[0]), batch_size)]
+        out = [
+            tf.squeeze(
+                self.model(images[i : i + batch_size], training=False), -1
+            )
+            > 0
+            for i in range(0, int(images.shape[0]), batch_size)
+        ]
         return tf.concat(out, 0).numpy()
 
     def _accuracy(self):
         augmented = self.predict(self._augmented(self.held_out, 20))
         real = self.predict(self.held_out)
-        return float((augmented.sum() + (~real).sum()) /
-                     (augmented.size + real.size))
+        return float(
+            (augmented.sum() + (~real).sum()) / (augmented.size + real.size)
+        )
 
     def check(self, generated, step=None):
         """The LeakReport of generated images ([N, H, W, C] in [-1, 1])."""
-        fractions = {"generated": self.predict(generated),
-                     "baseline": self.predict(self.held_out),
-                     "ceiling": self.predict(
-                         self._augmented(self.held_out, 30))}
+        fractions = {
+            "generated": self.predict(generated),
+            "baseline": self.predict(self.held_out),
+            "ceiling": self.predict(self._augmented(self.held_out, 30)),
+        }
         return LeakReport(
-            augmentation=self.pipeline.spec, accuracy=self.accuracy,
+            augmentation=self.pipeline.spec,
+            accuracy=self.accuracy,
             **{k: float(v.mean()) for k, v in fractions.items()},
-            intervals={k: wilson_interval(int(v.sum()), v.size)
-                       for k, v in fractions.items()},
+            intervals={
+                k: wilson_interval(int(v.sum()), v.size)
+                for k, v in fractions.items()
+            },
             counts={k: int(v.size) for k, v in fractions.items()},
-            step=step)
+            step=step,
+        )
 
 
 def _real_images(count, seed, **dataset):
     """Up to `count` real images of a dataset, shuffled, float [-1, 1]."""
-    ds, _ = data_lib.make_dataset(min(count, 256), seed=seed, shuffle=True,
-                                  repeat=False, drop_remainder=False,
-                                  cache=False, **dataset)
+    ds, _ = data_lib.make_dataset(
+        min(count, 256),
+        seed=seed,
+        shuffle=True,
+        repeat=False,
+        drop_remainder=False,
+        cache=False,
+        **dataset,
+    )
     images = []
     for batch in ds:
         images.append(batch["images"])
@@ -233,35 +290,48 @@ def _real_images(count, seed, **dataset):
 def generate(sampler, num_classes, count, seed, batch_size=256):
     """`count` samples of a generator as float32, drawn as evaluation draws
     them (z of its own distribution, uniform labels, fixed seeds)."""
-    return tf.concat([tf.cast(batch, tf.float32) for batch in
-                      evaluation.generated_batches(
-                          sampler, num_classes, count, batch_size,
-                          seed)], 0)
+    return tf.concat(
+        [
+            tf.cast(batch, tf.float32)
+            for batch in evaluation.generated_batches(
+                sampler, num_classes, count, batch_size, seed
+            )
+        ],
+        0,
+    )
 
 
-def leak_check(model_dir, augmentation, checkpoint="latest",
-               num_images=4096, steps=600, reference_path=None, seed=0):
+def leak_check(
+    model_dir,
+    augmentation,
+    checkpoint="latest",
+    num_images=4096,
+    steps=600,
+    reference_path=None,
+    seed=0,
+):
     """Checks a run's (EMA) generator for `augmentation`; returns the
     LeakReport, also written to model_dir/eval/leak/<spec>/ckpt-<step>.json.
     """
     path = evaluator.checkpoints_to_evaluate(model_dir, checkpoint)[-1]
     run_info = evaluator.load_run(model_dir)
-    dataset, _ = evaluator.real_images_source(run_info, "train",
-                                              reference_path)
+    dataset, _ = evaluator.real_images_source(run_info, "train", reference_path)
     pipeline = augment_lib.get(augmentation)
     reals = _real_images(num_images, seed, **dataset)
     detector = LeakDetector(pipeline, reals, steps=steps, seed=seed)
     sampler = evaluator.build_sampler(model_dir, run_info, path)
     step = checkpoint_step(path)
-    report = detector.check(generate(sampler, run_info["num_classes"],
-                                     num_images, seed), step=step)
+    report = detector.check(
+        generate(sampler, run_info["num_classes"], num_images, seed), step=step
+    )
     report = dataclasses.replace(report, caveat=training_caveat(pipeline))
     folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
     tf.io.gfile.makedirs(folder)
     result = report.as_dict()
     result["standing_stats_samples"] = standing.samples_used(sampler)
-    write_atomically(os.path.join(folder, f"ckpt-{step}.json"),
-                     json.dumps(result, indent=2))
+    write_atomically(
+        os.path.join(folder, f"ckpt-{step}.json"), json.dumps(result, indent=2)
+    )
     return report
 
 
@@ -280,13 +350,18 @@ def training_caveat(pipeline):
         trained = {op.name for op, _ in augment_lib.get(name, strength).ops}
         if trained & {op.name for op, _ in pipeline.ops}:
             return ""
-    trained = "without augmenting real images" if mode == "none" else \
-        f"with {name!r}, not this augmentation"
-    return (f"this run trained {trained} (augment.mode = {mode!r}), so "
-            "nothing could leak it: a score above 0 means only that its "
-            "samples differ from real images in a way the classifier reads "
-            f"as {pipeline.spec} (a colour cast, or samples still far from "
-            "real images), not a leak.")
+    trained = (
+        "without augmenting real images"
+        if mode == "none"
+        else f"with {name!r}, not this augmentation"
+    )
+    return (
+        f"this run trained {trained} (augment.mode = {mode!r}), so "
+        "nothing could leak it: a score above 0 means only that its "
+        "samples differ from real images in a way the classifier reads "
+        f"as {pipeline.spec} (a colour cast, or samples still far from "
+        "real images), not a leak."
+    )
 
 
 def _safe(spec):
@@ -298,8 +373,9 @@ class TrainingLeakDetector:
     the run's real images, at the first check; each check then labels fresh
     samples and writes TensorBoard scalars."""
 
-    def __init__(self, augmentation, num_classes, num_images=2048,
-                 steps=600, seed=0):
+    def __init__(
+        self, augmentation, num_classes, num_images=2048, steps=600, seed=0
+    ):
         self.pipeline = augment_lib.get(augmentation)  # checked now
         self.num_classes = num_classes
         self.num_images = num_images
@@ -310,15 +386,22 @@ class TrainingLeakDetector:
     def __call__(self, sampler, step, writer):
         if self.detector is None:
             self.detector = LeakDetector(
-                self.pipeline, _real_images(self.num_images, self.seed),
-                steps=self.steps, seed=self.seed)
+                self.pipeline,
+                _real_images(self.num_images, self.seed),
+                steps=self.steps,
+                seed=self.seed,
+            )
         report = self.detector.check(
-            generate(sampler, self.num_classes, self.num_images,
-                     self.seed + step), step=step)
+            generate(
+                sampler, self.num_classes, self.num_images, self.seed + step
+            ),
+            step=step,
+        )
         with writer.as_default(step=step):
             for key in ("generated", "baseline", "ceiling", "score"):
                 value = getattr(report, key)
                 if not math.isnan(value):
-                    tf.summary.scalar(f"leak/{_safe(report.augmentation)}/"
-                                      f"{key}", value)
+                    tf.summary.scalar(
+                        f"leak/{_safe(report.augmentation)}/{key}", value
+                    )
         return report

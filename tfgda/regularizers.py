@@ -28,9 +28,22 @@ import tensorflow as tf
 from tfgda import augment as augment_lib
 from tfgda.errors import UserError
 
-__all__ = ["BCR", "BCR_INPUTS", "NEGATIVES", "Contrastive", "DStep",
-           "Regularizer", "ZCR", "bcr", "consistency", "contrastive",
-           "from_config", "nt_xent", "register", "zcr"]
+__all__ = [
+    "BCR",
+    "BCR_INPUTS",
+    "NEGATIVES",
+    "Contrastive",
+    "DStep",
+    "Regularizer",
+    "ZCR",
+    "bcr",
+    "consistency",
+    "contrastive",
+    "from_config",
+    "nt_xent",
+    "register",
+    "zcr",
+]
 
 _REGISTERED = {}
 
@@ -61,6 +74,7 @@ class DStep:
     seed: purpose -> this replica's stateless seed for that draw.
     mean: per-example values -> this replica's share of the global mean.
     """
+
     gan: object
     real: tf.Tensor
     fake: tf.Tensor
@@ -124,6 +138,7 @@ _BCR_REAL, _BCR_FAKE = 4, 5  # seed purposes
 @dataclasses.dataclass(frozen=True)
 class BCR(Regularizer):
     """Balanced consistency regularization (see `bcr`)."""
+
     lambda_real: float
     lambda_fake: float
     augment: object  # an augment.Pipeline, or None for the training one
@@ -141,15 +156,19 @@ class BCR(Regularizer):
         training = step.gan.augment
         transform = self.augment or training
         clean = self.inputs == "clean"
-        real, fake = ((step.real, step.fake) if clean
-                      else (step.real_in, step.fake_in))
-        transformed = [(transform(real, step.seed(_BCR_REAL)),
-                        step.real_labels),
-                       (transform(fake, step.seed(_BCR_FAKE)),
-                        step.fake_labels)]
+        real, fake = (
+            (step.real, step.fake) if clean else (step.real_in, step.fake_in)
+        )
+        transformed = [
+            (transform(real, step.seed(_BCR_REAL)), step.real_labels),
+            (transform(fake, step.seed(_BCR_FAKE)), step.fake_labels),
+        ]
         if clean and training.active:  # D's loss saw t(x), not x
-            return [(real, step.real_labels), (fake, step.fake_labels),
-                    *transformed]
+            return [
+                (real, step.real_labels),
+                (fake, step.fake_labels),
+                *transformed,
+            ]
         return transformed
 
     def d_loss(self, step, logits):
@@ -158,16 +177,24 @@ class BCR(Regularizer):
             real_logits, fake_logits, t_real, t_fake = logits
         else:
             (t_real, t_fake), real_logits, fake_logits = (
-                logits, step.real_logits, step.fake_logits)
-        return (self.lambda_real * step.mean(consistency(real_logits, t_real))
-                + self.lambda_fake * step.mean(consistency(fake_logits,
-                                                           t_fake)))
+                logits,
+                step.real_logits,
+                step.fake_logits,
+            )
+        return self.lambda_real * step.mean(
+            consistency(real_logits, t_real)
+        ) + self.lambda_fake * step.mean(consistency(fake_logits, t_fake))
 
 
 @register
 @gin.configurable("bcr")
-def bcr(lambda_real=0.0, lambda_fake=0.0, augment=None, strength=None,
-        inputs="clean"):
+def bcr(
+    lambda_real=0.0,
+    lambda_fake=0.0,
+    augment=None,
+    strength=None,
+    inputs="clean",
+):
     """Balanced consistency regularization (Zhao et al. 2020, ICR):
 
     L_D += lambda_real ||D(x) - D(T(x))||^2 + lambda_fake ||D(G(z)) -
@@ -191,12 +218,15 @@ def bcr(lambda_real=0.0, lambda_fake=0.0, augment=None, strength=None,
       strength: T's strength where the spec gives none.
       inputs: 'clean' or 'augmented' (above).
     """
-    _check_non_negative(bcr=dict(lambda_real=lambda_real,
-                                 lambda_fake=lambda_fake))
+    _check_non_negative(
+        bcr=dict(lambda_real=lambda_real, lambda_fake=lambda_fake)
+    )
     if inputs not in BCR_INPUTS:
-        raise UserError(f"bcr.inputs {inputs!r} is not one of "
-                        f"{BCR_INPUTS}: 'clean' is the paper's "
-                        "Algorithm 1.")
+        raise UserError(
+            f"bcr.inputs {inputs!r} is not one of "
+            f"{BCR_INPUTS}: 'clean' is the paper's "
+            "Algorithm 1."
+        )
     if not lambda_real and not lambda_fake:
         return None
     pipeline = None if augment is None else augment_lib.get(augment, strength)
@@ -235,17 +265,22 @@ def nt_xent(a, b, temperature=0.1, all_a=None, all_b=None, offset=0):
     self_mask = tf.one_hot(own, tf.shape(all_a)[0], dtype=a.dtype) * 1e9
 
     def direction(x, positives, same):
-        logits = tf.concat([
-            tf.matmul(x, positives, transpose_b=True) / temperature,
-            tf.matmul(x, same, transpose_b=True) / temperature - self_mask,
-        ], 1)
+        logits = tf.concat(
+            [
+                tf.matmul(x, positives, transpose_b=True) / temperature,
+                tf.matmul(x, same, transpose_b=True) / temperature - self_mask,
+            ],
+            1,
+        )
         return tf.nn.sparse_softmax_cross_entropy_with_logits(own, logits)
+
     return direction(a, all_b, all_a) + direction(b, all_a, all_b)
 
 
 @dataclasses.dataclass
 class Contrastive(Regularizer):
     """The contrastive loss on D (see `contrastive`)."""
+
     weight: float
     temperature: float
     projection_dim: int
@@ -255,9 +290,12 @@ class Contrastive(Regularizer):
     name = "contrastive"
 
     def build(self, discriminator, features):
-        self.head = keras.Sequential([
-            keras.layers.Dense(features.shape[-1], activation="relu"),
-            keras.layers.Dense(self.projection_dim)])
+        self.head = keras.Sequential(
+            [
+                keras.layers.Dense(features.shape[-1], activation="relu"),
+                keras.layers.Dense(self.projection_dim),
+            ]
+        )
         self.head(features)
         return {"projection_head": self.head}
 
@@ -270,14 +308,21 @@ class Contrastive(Regularizer):
         del logits
         images = tf.concat([step.real, step.fake], 0)
         labels = tf.concat([step.real_labels, step.fake_labels], 0)
-        views = tf.concat([self.views(images, step.seed(_VIEW_1)),
-                           self.views(images, step.seed(_VIEW_2))], 0)
+        views = tf.concat(
+            [
+                self.views(images, step.seed(_VIEW_1)),
+                self.views(images, step.seed(_VIEW_2)),
+            ],
+            0,
+        )
         h = step.gan.discriminator.features(
-            views, tf.concat([labels, labels], 0), training=True)
+            views, tf.concat([labels, labels], 0), training=True
+        )
         p = tf.cast(self.head(h, training=True), tf.float32)
         real_1, fake_1, real_2, fake_2 = tf.split(p, 4)
         return self.weight * step.mean(
-            self.nt_xent(real_1, real_2) + self.nt_xent(fake_1, fake_2))
+            self.nt_xent(real_1, real_2) + self.nt_xent(fake_1, fake_2)
+        )
 
     def nt_xent(self, a, b):
         """NT-Xent with the negatives asked for: this replica's batch, or
@@ -285,16 +330,29 @@ class Contrastive(Regularizer):
         ctx = tf.distribute.get_replica_context()
         if self.negatives != "global" or ctx.num_replicas_in_sync == 1:
             return nt_xent(a, b, self.temperature)
-        offset = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * \
-            tf.shape(a)[0]
-        return nt_xent(a, b, self.temperature, ctx.all_gather(a, 0),
-                       ctx.all_gather(b, 0), offset)
+        offset = (
+            tf.cast(ctx.replica_id_in_sync_group, tf.int32) * tf.shape(a)[0]
+        )
+        return nt_xent(
+            a,
+            b,
+            self.temperature,
+            ctx.all_gather(a, 0),
+            ctx.all_gather(b, 0),
+            offset,
+        )
 
 
 @register
 @gin.configurable("contrastive")
-def contrastive(weight=0.0, temperature=0.1, projection_dim=128,
-                views="simclr", strength=None, negatives="replica"):
+def contrastive(
+    weight=0.0,
+    temperature=0.1,
+    projection_dim=128,
+    views="simclr",
+    strength=None,
+    negatives="replica",
+):
     """The contrastive loss on D (Zhao et al. 2020, "Cntr"):
 
     L_D += weight (NT-Xent(f(h(t1(x))), f(h(t2(x)))) + the same for G(z)),
@@ -309,15 +367,22 @@ def contrastive(weight=0.0, temperature=0.1, projection_dim=128,
     """
     _check_non_negative(contrastive=dict(weight=weight))
     if temperature <= 0:
-        raise UserError(f"contrastive.temperature must be > 0, got "
-                        f"{temperature}.")
+        raise UserError(
+            f"contrastive.temperature must be > 0, got {temperature}."
+        )
     if negatives not in NEGATIVES:
-        raise UserError(f"contrastive.negatives {negatives!r} is not one "
-                        f"of {NEGATIVES}.")
+        raise UserError(
+            f"contrastive.negatives {negatives!r} is not one of {NEGATIVES}."
+        )
     if not weight:
         return None
-    return Contrastive(float(weight), float(temperature), int(projection_dim),
-                       augment_lib.get(views, strength), negatives)
+    return Contrastive(
+        float(weight),
+        float(temperature),
+        int(projection_dim),
+        augment_lib.get(views, strength),
+        negatives,
+    )
 
 
 # --------------------------------------------------------------------- zCR
@@ -327,6 +392,7 @@ _ZCR_D, _ZCR_G = 8, 9  # seed purposes
 @dataclasses.dataclass(frozen=True)
 class ZCR(Regularizer):
     """Latent consistency regularization (see `zcr`)."""
+
     lambda_dis: float
     lambda_gen: float
     sigma: float
@@ -334,8 +400,9 @@ class ZCR(Regularizer):
 
     def _perturbed(self, gan, z, labels, seed):
         """G(z + dz, labels), dz ~ N(0, sigma^2 I)."""
-        dz = self.sigma * tf.random.stateless_normal(tf.shape(z), seed,
-                                                     dtype=z.dtype)
+        dz = self.sigma * tf.random.stateless_normal(
+            tf.shape(z), seed, dtype=z.dtype
+        )
         return gan.generator(z + dz, labels, training=True)
 
     def d_inputs(self, step):
@@ -343,10 +410,12 @@ class ZCR(Regularizer):
         unaugmented); G(T(z)) is, like G(z) there, not trained here."""
         if not self.lambda_dis:
             return []
-        perturbed = tf.cast(self._perturbed(step.gan, step.z,
-                                            step.fake_labels,
-                                            step.seed(_ZCR_D)),
-                            step.fake.dtype)
+        perturbed = tf.cast(
+            self._perturbed(
+                step.gan, step.z, step.fake_labels, step.seed(_ZCR_D)
+            ),
+            step.fake.dtype,
+        )
         inputs = [(perturbed, step.fake_labels)]
         if step.gan.augment.active:
             inputs.insert(0, (step.fake, step.fake_labels))
@@ -357,18 +426,19 @@ class ZCR(Regularizer):
         if not self.lambda_dis:
             return tf.constant(0.0)
         fake_logits = logits[0] if len(logits) == 2 else step.fake_logits
-        return self.lambda_dis * step.mean(consistency(fake_logits,
-                                                       logits[-1]))
+        return self.lambda_dis * step.mean(consistency(fake_logits, logits[-1]))
 
     def g_loss(self, gan, z, labels, fake, seed):
         """-lambda_gen ||G(z) - G(T(z))||^2 (squared L2 over the image):
         G is rewarded for moving with its latent."""
         if not self.lambda_gen:
             return None
-        perturbed = tf.cast(self._perturbed(gan, z, labels, seed(_ZCR_G)),
-                            fake.dtype)
-        distance = tf.reduce_sum(tf.square(fake - perturbed),
-                                 axis=list(range(1, fake.shape.rank)))
+        perturbed = tf.cast(
+            self._perturbed(gan, z, labels, seed(_ZCR_G)), fake.dtype
+        )
+        distance = tf.reduce_sum(
+            tf.square(fake - perturbed), axis=list(range(1, fake.shape.rank))
+        )
         return -self.lambda_gen * gan.mean(distance)
 
 
@@ -387,13 +457,16 @@ def zcr(lambda_dis=0.0, lambda_gen=0.0, sigma=0.03):
     is no public code to check them against). Returns None when both
     lambdas are 0.
     """
-    _check_non_negative(zcr=dict(lambda_dis=lambda_dis,
-                                 lambda_gen=lambda_gen, sigma=sigma))
+    _check_non_negative(
+        zcr=dict(lambda_dis=lambda_dis, lambda_gen=lambda_gen, sigma=sigma)
+    )
     if not lambda_dis and not lambda_gen:
         return None
     if not sigma:
-        raise UserError("zcr.sigma must be > 0: with sigma 0, G(T(z)) is "
-                        "G(z) and zCR does nothing (the paper: 0.03).")
+        raise UserError(
+            "zcr.sigma must be > 0: with sigma 0, G(T(z)) is "
+            "G(z) and zCR does nothing (the paper: 0.03)."
+        )
     return ZCR(float(lambda_dis), float(lambda_gen), float(sigma))
 
 

@@ -66,8 +66,7 @@ def _create(path):
         if tf.io.gfile.exists(path):
             raise FileExistsError(path)
         return tf.io.gfile.GFile(path, "w")
-    return os.fdopen(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY),
-                     "w")
+    return os.fdopen(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY), "w")
 
 
 def _remove(path):
@@ -78,8 +77,11 @@ def _remove(path):
 
 
 def _me():
-    return {"pid": os.getpid(), "host": socket.gethostname(),
-            "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
 
 
 def _in_use(path, owner):
@@ -88,7 +90,8 @@ def _in_use(path, owner):
         f"{owner.get('host')} (since {owner.get('since')}; lock file "
         f"{path}): stop that trainer, or use another --model_dir. If it is "
         "gone (its machine or container restarted), delete the lock "
-        f"file: rm {path}")
+        f"file: rm {path}"
+    )
 
 
 _NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
@@ -118,8 +121,10 @@ def _acquire_flock(path):
             os.write(fd, json.dumps(_me()).encode())
             return fd
         os.close(fd)
-    raise UserError(f"could not lock {path!r}: another trainer is starting "
-                    "in the same --model_dir.")
+    raise UserError(
+        f"could not lock {path!r}: another trainer is starting "
+        "in the same --model_dir."
+    )
 
 
 def _acquire_exclusive(path):
@@ -131,16 +136,20 @@ def _acquire_exclusive(path):
             f = _create(path)
         except FileExistsError:
             owner = _read(path)
-            if owner and (owner.get("host") != me["host"] or
-                          _alive(int(owner.get("pid", -1)))):
+            if owner and (
+                owner.get("host") != me["host"]
+                or _alive(int(owner.get("pid", -1)))
+            ):
                 raise _in_use(path, owner) from None
             _remove(path)  # stale: its owner is gone
             continue
         with f:
             json.dump(me, f)
         return
-    raise UserError(f"could not lock {path!r}: another trainer is starting "
-                    "in the same --model_dir.")
+    raise UserError(
+        f"could not lock {path!r}: another trainer is starting "
+        "in the same --model_dir."
+    )
 
 
 @contextlib.contextmanager

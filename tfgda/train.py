@@ -15,7 +15,8 @@ from tfgda import trainer
 __all__ = ["GIN_FILE", "run", "train_cli"]
 
 GIN_FILE = flags.DEFINE_multi_string(
-    "gin_file", [], "Gin config file(s): a path, or a name under gin_configs/.")
+    "gin_file", [], "Gin config file(s): a path, or a name under gin_configs/."
+)
 
 # Shared flags this tool uses, listed by --help (not only --helpfull).
 flags.declare_key_flag("model_dir")
@@ -39,8 +40,13 @@ def train_cli(gin_files, gin_bindings, model_dir):
 
 def run():
     """The console entry point `tfgda-train`."""
-    app.run(cli.main(lambda: _train(GIN_FILE.value, cli.GIN_BINDINGS.value,
-                                    cli.MODEL_DIR.value)))
+    app.run(
+        cli.main(
+            lambda: _train(
+                GIN_FILE.value, cli.GIN_BINDINGS.value, cli.MODEL_DIR.value
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,22 +42,46 @@ from tfgda.errors import WorkerLostError
 from tfgda.errors import did_you_mean
 from tfgda.errors import first_line
 
-__all__ = ["PRECISIONS", "DivergenceError", "check_model_dir", "dtype_policy",
-           "loss_scaled", "train"]
+__all__ = [
+    "PRECISIONS",
+    "DivergenceError",
+    "check_model_dir",
+    "dtype_policy",
+    "loss_scaled",
+    "train",
+]
 
 _GRID_SIZE = 64
 
 
 @gin.configurable("train", denylist=["model_dir"])
-def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
-          model=models.sndcgan, loss=losses.hinge, n_disc=1,
-          g_optimizer=optim.adam, d_optimizer=optim.adam,
-          checkpoint_every=1000, keep_checkpoints=3, log_every=100,
-          image_every=1000, steps_per_call=1, jit_compile=False,
-          ema_decay=0.0, ema_start=0, eval_every=0,
-          eval_protocol="fid10k_test", eval_reference_path=None,
-          eval_features="inception", precision="float32", leak_every=0,
-          leak_augment=None):
+def train(
+    model_dir,
+    *,
+    steps=gin.REQUIRED,
+    batch_size=64,
+    seed=0,
+    model=models.sndcgan,
+    loss=losses.hinge,
+    n_disc=1,
+    g_optimizer=optim.adam,
+    d_optimizer=optim.adam,
+    checkpoint_every=1000,
+    keep_checkpoints=3,
+    log_every=100,
+    image_every=1000,
+    steps_per_call=1,
+    jit_compile=False,
+    ema_decay=0.0,
+    ema_start=0,
+    eval_every=0,
+    eval_protocol="fid10k_test",
+    eval_reference_path=None,
+    eval_features="inception",
+    precision="float32",
+    leak_every=0,
+    leak_augment=None,
+):
     """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
 
     Args:
@@ -106,31 +130,40 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
       The metrics of the last step, as Python floats.
     """
     # --- Check the inputs before touching model_dir.
-    _check_positive(steps=steps, batch_size=batch_size, n_disc=n_disc,
-                    eval_every=eval_every or 1, leak_every=leak_every or 1,
-                    checkpoint_every=checkpoint_every, log_every=log_every,
-                    image_every=image_every, steps_per_call=steps_per_call,
-                    keep_checkpoints=keep_checkpoints)
+    _check_positive(
+        steps=steps,
+        batch_size=batch_size,
+        n_disc=n_disc,
+        eval_every=eval_every or 1,
+        leak_every=leak_every or 1,
+        checkpoint_every=checkpoint_every,
+        log_every=log_every,
+        image_every=image_every,
+        steps_per_call=steps_per_call,
+        keep_checkpoints=keep_checkpoints,
+    )
     _check_precision(precision)
     check_model_dir(model_dir)
     strategy = distribute.make_strategy()
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
-        raise UserError(f"train.batch_size {batch_size} does not divide over "
-                        f"{replicas} replicas: use a multiple of {replicas}.")
+        raise UserError(
+            f"train.batch_size {batch_size} does not divide over "
+            f"{replicas} replicas: use a multiple of {replicas}."
+        )
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
     found = checkpointing.list_checkpoints(model_dir)  # the chief's
     start = found[-1][0] if found else 0
     augment = augment_lib.make_policy(total_steps=steps)
     dataset, info = data_lib.make_dataset(
-        batch_size, seed=_data_seed(seed, start))
+        batch_size, seed=_data_seed(seed, start)
+    )
     augment.pipeline.check_shape([None, *info.image_shape])
     regularizers = regularizers_lib.from_config()
     stats = models.standing_stats()  # of the EMA G, before it is sampled
     augment_lib.check_used(augment, regularizers)
     if not 0.0 <= ema_decay < 1.0:
-        raise UserError(f"train.ema_decay must be in [0, 1), got "
-                        f"{ema_decay}.")
+        raise UserError(f"train.ema_decay must be in [0, 1), got {ema_decay}.")
 
     # --- Build the GAN under the strategy (layers keep the policy they are
     # built under).
@@ -140,32 +173,54 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
             raise UserError(
                 f"the model is class-conditional but dataset {info.name!r} "
                 "has no labels: use a dataset with class folders or an "
-                "unconditional model.")
+                "unconditional model."
+            )
         with gin.config_scope("generator"):
             g_opt = loss_scaled(g_optimizer(), precision)
         with gin.config_scope("discriminator"):
             d_opt = loss_scaled(d_optimizer(), precision)
-        ema = model(info.image_shape, info.num_classes)[0] if ema_decay \
-            else None
+        ema = (
+            model(info.image_shape, info.num_classes)[0] if ema_decay else None
+        )
         gan = gan_lib.GAN(
-            generator=generator, discriminator=discriminator,
-            g_optimizer=g_opt, d_optimizer=d_opt, loss=loss,
-            global_batch=batch_size, num_classes=info.num_classes,
-            n_disc=n_disc, seed=seed, augment=augment,
-            regularizers=regularizers, ema_generator=ema,
-            ema_decay=ema_decay, ema_start=ema_start,
-            jit_compile=jit_compile)
+            generator=generator,
+            discriminator=discriminator,
+            g_optimizer=g_opt,
+            d_optimizer=d_opt,
+            loss=loss,
+            global_batch=batch_size,
+            num_classes=info.num_classes,
+            n_disc=n_disc,
+            seed=seed,
+            augment=augment,
+            regularizers=regularizers,
+            ema_generator=ema,
+            ema_decay=ema_decay,
+            ema_start=ema_start,
+            jit_compile=jit_compile,
+        )
         gan.build()
     run_info = _run_info(model, info, gan)
-    checks = _sampler_checks(model_dir, run_info, seed, eval_every,
-                             eval_protocol, eval_reference_path,
-                             eval_features, leak_every, leak_augment)
+    checks = _sampler_checks(
+        model_dir,
+        run_info,
+        seed,
+        eval_every,
+        eval_protocol,
+        eval_reference_path,
+        eval_features,
+        leak_every,
+        leak_augment,
+    )
     checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
     chief, task_id = distribute.worker_role(strategy)
     # Every worker saves (saving is collective); others into their own
     # folder under model_dir, so only the chief's checkpoints are the run's.
-    save_dir = model_dir if chief else os.path.join(
-        model_dir, "workers", f"worker-{task_id}")
+    save_dir = (
+        model_dir
+        if chief
+        else os.path.join(model_dir, "workers", f"worker-{task_id}")
+    )
     saver = checkpointing.Saver(checkpoint, save_dir, keep_checkpoints)
 
     tf.io.gfile.makedirs(save_dir)
@@ -173,82 +228,144 @@ def train(model_dir, *, steps=gin.REQUIRED, batch_size=64, seed=0,
         # --- Resume, from the newest readable checkpoint of the run's own
         # files (a copied run resumes from its copies).
         for left in checkpointing.clean_partial_writes(save_dir):
-            logging.warning("Removed %s, left by a save that did not "
-                            "finish.", os.path.join(save_dir, left))
-        resumed = checkpointing.restore_latest(checkpoint, model_dir,
-                                               quarantine_bad=chief)
-        logging.info(_summary(model, gan, info, steps, batch_size, resumed,
-                              model_dir))
+            logging.warning(
+                "Removed %s, left by a save that did not finish.",
+                os.path.join(save_dir, left),
+            )
+        resumed = checkpointing.restore_latest(
+            checkpoint, model_dir, quarantine_bad=chief
+        )
+        logging.info(
+            _summary(model, gan, info, steps, batch_size, resumed, model_dir)
+        )
         begun = time.time()
         if chief:
-            write_atomically(os.path.join(model_dir, "run_info.json"),
-                              json.dumps(run_info, indent=2))
+            write_atomically(
+                os.path.join(model_dir, "run_info.json"),
+                json.dumps(run_info, indent=2),
+            )
             _write_operative_config(model_dir)
         try:
             metrics = _loop(
-                gan, strategy, dataset, saver, model_dir=model_dir,
-                chief=chief, steps=steps, steps_per_call=steps_per_call,
-                log_every=log_every, checkpoint_every=checkpoint_every,
-                image_every=image_every, checks=checks, augment=augment,
-                seed=seed, stats=stats, batch_size=batch_size,
-                data_info=info, interrupt=interrupt)
+                gan,
+                strategy,
+                dataset,
+                saver,
+                model_dir=model_dir,
+                chief=chief,
+                steps=steps,
+                steps_per_call=steps_per_call,
+                log_every=log_every,
+                checkpoint_every=checkpoint_every,
+                image_every=image_every,
+                checks=checks,
+                augment=augment,
+                seed=seed,
+                stats=stats,
+                batch_size=batch_size,
+                data_info=info,
+                interrupt=interrupt,
+            )
         except (tf.errors.OpError, OSError) as e:  # samples, summaries
             if not checkpointing.is_disk_full(e):
                 raise
             raise saver.disk_full() from e
-    logging.info("Finished: step %d of %d in %s; latest checkpoint %s.",
-                 int(gan.step.numpy()), steps,
-                 _clock(time.time() - begun), saver.latest())
+    logging.info(
+        "Finished: step %d of %d in %s; latest checkpoint %s.",
+        int(gan.step.numpy()),
+        steps,
+        _clock(time.time() - begun),
+        saver.latest(),
+    )
     return metrics
 
 
 def _summary(model, gan, info, steps, batch_size, resumed, model_dir):
     """The run in one line, before its first step."""
     h, w, c = info.image_shape
-    images = f"{info.num_examples} images" if info.num_examples > 0 else \
-        "images"
-    start = (f"resuming at step {checkpointing.checkpoint_step(resumed)}"
-             if resumed else "from scratch")
+    images = (
+        f"{info.num_examples} images" if info.num_examples > 0 else "images"
+    )
+    start = (
+        f"resuming at step {checkpointing.checkpoint_step(resumed)}"
+        if resumed
+        else "from scratch"
+    )
     g_count = models.count_params(gan.generator)
     d_count = models.count_params(gan.discriminator)
-    return (f"Training {model.__name__} (G {g_count:,}, D {d_count:,} "
-            "parameters) on "
-            f"{info.name} ({images}, {info.num_classes} classes, {h}x{w}x{c})"
-            f": {steps} steps of batch {batch_size}, {start}; writing to "
-            f"{model_dir}.")
+    return (
+        f"Training {model.__name__} (G {g_count:,}, D {d_count:,} "
+        "parameters) on "
+        f"{info.name} ({images}, {info.num_classes} classes, {h}x{w}x{c})"
+        f": {steps} steps of batch {batch_size}, {start}; writing to "
+        f"{model_dir}."
+    )
 
 
-def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
-          steps_per_call, log_every, checkpoint_every, image_every, checks,
-          augment, seed, stats, batch_size, data_info, interrupt):
+def _loop(
+    gan,
+    strategy,
+    dataset,
+    saver,
+    *,
+    model_dir,
+    chief,
+    steps,
+    steps_per_call,
+    log_every,
+    checkpoint_every,
+    image_every,
+    checks,
+    augment,
+    seed,
+    stats,
+    batch_size,
+    data_info,
+    interrupt,
+):
     """The training loop: compiled calls, then logs, samples, checkpoints
     and the sampler checks at their steps (files from the chief only),
     until the last step or an interrupt (`_InterruptGuard`). Returns the
     last metrics."""
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
-    writer = tf.summary.create_file_writer(model_dir) if chief else \
-        tf.summary.create_noop_writer()
+    writer = (
+        tf.summary.create_file_writer(model_dir)
+        if chief
+        else tf.summary.create_noop_writer()
+    )
     grid_z, grid_labels = _grid_latents(gan, data_info.num_classes, seed)
     grid_reals = _grid_reals(batch_size) if augment.active else None
     step = int(gan.step.numpy())
     metrics, timer, first_call = {}, _Progress(step, steps), True
     while step < steps:
-        n = _steps_until_event(step, steps, steps_per_call, log_every,
-                               checkpoint_every, image_every,
-                               *(check.every for check in checks))
+        n = _steps_until_event(
+            step,
+            steps,
+            steps_per_call,
+            log_every,
+            checkpoint_every,
+            image_every,
+            *(check.every for check in checks),
+        )
         started = time.time()
         if first_call:
-            logging.info("Compiling the training step (the first call "
-                         "traces and compiles it) ...")
-        metrics = _run_call(train_call, iterator, n, strategy, step,
-                            saver.latest(), data_info)
+            logging.info(
+                "Compiling the training step (the first call "
+                "traces and compiles it) ..."
+            )
+        metrics = _run_call(
+            train_call, iterator, n, strategy, step, saver.latest(), data_info
+        )
         step += n
         _check_finite(metrics, step, saver.latest())
         if first_call:  # tracing and compiling: not in the rate or the ETA
-            logging.info("First compiled call (tracing, compiling, %d "
-                         "step%s): %.1f s.", n, "s"[:n > 1],
-                         time.time() - started)
+            logging.info(
+                "First compiled call (tracing, compiling, %d step%s): %.1f s.",
+                n,
+                "s"[: n > 1],
+                time.time() - started,
+            )
             timer.restart(step)
             if chief:  # now every configurable has been called
                 _write_operative_config(model_dir)
@@ -258,20 +375,30 @@ def _loop(gan, strategy, dataset, saver, *, model_dir, chief, steps,
             if rate is None:
                 logging.info("step %d/%d  %s", step, steps, _format(metrics))
             else:
-                logging.info("step %d/%d  %.2f steps/s  ETA %s  %s", step,
-                             steps, rate, timer.eta(step), _format(metrics))
+                logging.info(
+                    "step %d/%d  %.2f steps/s  ETA %s  %s",
+                    step,
+                    steps,
+                    rate,
+                    timer.eta(step),
+                    _format(metrics),
+                )
                 _write_scalars(writer, step, metrics, rate)
         if chief and (step % image_every == 0 or step == steps):
             gan.prepare_sampler(stats.grid_samples, stats.batch_size)
             samples = gan.sample(grid_z, grid_labels)
             _write_samples(writer, model_dir, step, samples)
             if augment.active:
-                _write_augmented(writer, step, augment, grid_reals, samples,
-                                 seed)
+                _write_augmented(
+                    writer, step, augment, grid_reals, samples, seed
+                )
         if step % checkpoint_every == 0 or step == steps:
             saver.save(step)
-        due = [check for check in checks
-               if chief and (step % check.every == 0 or step == steps)]
+        due = [
+            check
+            for check in checks
+            if chief and (step % check.every == 0 or step == steps)
+        ]
         if due:
             gan.prepare_sampler(stats.num_samples, stats.batch_size)
         for check in due:
@@ -299,9 +426,11 @@ class _InterruptGuard:
             signal.signal(signum, signal.SIG_DFL)
             raise KeyboardInterrupt
         self.signum = signum
-        logging.warning("%s received: stopping after this step with a "
-                        "checkpoint (again to stop at once).",
-                        signal.Signals(signum).name)
+        logging.warning(
+            "%s received: stopping after this step with a "
+            "checkpoint (again to stop at once).",
+            signal.Signals(signum).name,
+        )
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -326,14 +455,19 @@ def _stop_at_interrupt(signum, step, saver, strategy):
             saver.save(step)
         where = saver.latest()
     error = Terminated if signum == signal.SIGTERM else Interrupted
-    raise error(f"stopped by {name} at step {step}; rerun the same command "
-                f"to resume from {where}.")
+    raise error(
+        f"stopped by {name} at step {step}; rerun the same command "
+        f"to resume from {where}."
+    )
 
 
 # What a collective op raises when a peer worker stops answering.
-_LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.CancelledError,
-                     tf.errors.DeadlineExceededError,
-                     tf.errors.AbortedError)
+_LOST_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.CancelledError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.AbortedError,
+)
 
 
 def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
@@ -341,17 +475,21 @@ def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
     that cannot be read stops the run with its name (data_lib.explain_error);
     the latest checkpoint stays the run's."""
     try:
-        return {k: float(v) for k, v in
-                train_call(iterator, tf.constant(n)).items()}
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError,
-            tf.errors.UnknownError, tf.errors.DataLossError) as e:
+        return {
+            k: float(v) for k, v in train_call(iterator, tf.constant(n)).items()
+        }
+    except (
+        tf.errors.InvalidArgumentError,
+        tf.errors.NotFoundError,
+        tf.errors.UnknownError,
+        tf.errors.DataLossError,
+    ) as e:
         explained = data_lib.explain_error(data_info, e, latest)
         if explained is None:
             raise
         raise explained from e
     except _LOST_PEER_ERRORS as e:
-        if not isinstance(strategy,
-                          tf.distribute.MultiWorkerMirroredStrategy):
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
         tasks = _lost_tasks(str(e))
         lost = ", ".join(tasks) or "see the other workers' logs"
@@ -359,7 +497,8 @@ def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
             f"a worker of the cluster was lost after step {step} "
             f"({type(e).__name__}; unhealthy: {lost}). Restart every worker "
             "with its command: the job resumes from "
-            f"{latest or 'its start (no checkpoint yet)'}.") from e
+            f"{latest or 'its start (no checkpoint yet)'}."
+        ) from e
 
 
 def _lost_tasks(text):
@@ -368,7 +507,7 @@ def _lost_tasks(text):
     closed."""
     task = r"/job:\w+/replica:\d+/task:\d+"
     if "unhealthy" in text:
-        return sorted(set(re.findall(task, text[text.find("unhealthy"):])))
+        return sorted(set(re.findall(task, text[text.find("unhealthy") :])))
     return sorted(set(re.findall(rf"remote target ({task})", text)))
 
 
@@ -379,7 +518,8 @@ def _check_finite(metrics, step, latest):
     raise DivergenceError(
         f"training diverged at step {step}: {_format(metrics)}. The last "
         f"good checkpoint, {latest or 'none'}, is kept; "
-        "lower the learning rates or the regularizer weights and resume.")
+        "lower the learning rates or the regularizer weights and resume."
+    )
 
 
 class DivergenceError(UserError):
@@ -389,8 +529,10 @@ class DivergenceError(UserError):
 def check_model_dir(model_dir):
     """Raises a UserError if model_dir cannot hold a run."""
     if not model_dir:
-        raise UserError("--model_dir is required: the directory for "
-                        "checkpoints and summaries.")
+        raise UserError(
+            "--model_dir is required: the directory for "
+            "checkpoints and summaries."
+        )
     if "://" in model_dir:  # gs://, ram://...: TensorFlow's filesystems
         try:
             tf.io.gfile.exists(model_dir)
@@ -400,22 +542,32 @@ def check_model_dir(model_dir):
                 f"filesystem here ({type(e).__name__}: "
                 f"{first_line(e)}). For gs:// "
                 "install tensorflow with GCS support and authenticate, or "
-                "use a local --model_dir.") from e
+                "use a local --model_dir."
+            ) from e
         return
     if os.path.exists(model_dir) and not os.path.isdir(model_dir):
-        raise UserError(f"model_dir {model_dir!r} is a file, not a "
-                        "directory: choose another --model_dir.")
-    parent = model_dir if os.path.isdir(model_dir) else \
-        os.path.dirname(os.path.abspath(model_dir))
+        raise UserError(
+            f"model_dir {model_dir!r} is a file, not a "
+            "directory: choose another --model_dir."
+        )
+    parent = (
+        model_dir
+        if os.path.isdir(model_dir)
+        else os.path.dirname(os.path.abspath(model_dir))
+    )
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
-        raise UserError(f"model_dir {model_dir!r} lies under the file "
-                        f"{parent!r}: choose another --model_dir.")
+        raise UserError(
+            f"model_dir {model_dir!r} lies under the file "
+            f"{parent!r}: choose another --model_dir."
+        )
     if not os.access(parent, os.W_OK):
-        raise UserError(f"model_dir {model_dir!r} is not writable (no write "
-                        f"permission on {parent!r}): choose another "
-                        "--model_dir.")
+        raise UserError(
+            f"model_dir {model_dir!r} is not writable (no write "
+            f"permission on {parent!r}): choose another "
+            "--model_dir."
+        )
 
 
 # A periodic check of the sampler (evaluation, leak check), run by the chief
@@ -423,37 +575,63 @@ def check_model_dir(model_dir):
 _Check = collections.namedtuple("_Check", ["every", "run"])
 
 
-def _sampler_checks(model_dir, run_info, seed, eval_every, eval_protocol,
-                    eval_reference_path, eval_features, leak_every,
-                    leak_augment):
+def _sampler_checks(
+    model_dir,
+    run_info,
+    seed,
+    eval_every,
+    eval_protocol,
+    eval_reference_path,
+    eval_features,
+    leak_every,
+    leak_augment,
+):
     """The sampler checks the config asks for, each set up (and its inputs
     checked) now, before training starts."""
     checks = []
     if eval_every:
         evaluator = evaluator_lib.TrainingEvaluator(
-            model_dir, run_info, eval_protocol, eval_reference_path,
-            features=eval_features)
+            model_dir,
+            run_info,
+            eval_protocol,
+            eval_reference_path,
+            features=eval_features,
+        )
 
         def evaluate(sampler, step, writer, strategy):
             result = evaluator(sampler, step, writer, strategy)
-            logging.info("step %d  %s  %s", step, result["protocol"],
-                         evaluator_lib.summary(result))
+            logging.info(
+                "step %d  %s  %s",
+                step,
+                result["protocol"],
+                evaluator_lib.summary(result),
+            )
+
         checks.append(_Check(eval_every, evaluate))
     if leak_every:
         if not leak_augment:
-            raise UserError("train.leak_every needs train.leak_augment: the "
-                            "augmentation to look for, e.g. "
-                            "'blueness(0.5)'.")
+            raise UserError(
+                "train.leak_every needs train.leak_augment: the "
+                "augmentation to look for, e.g. "
+                "'blueness(0.5)'."
+            )
         detector = leakage.TrainingLeakDetector(
-            leak_augment, run_info["num_classes"], seed=seed)
+            leak_augment, run_info["num_classes"], seed=seed
+        )
 
         def check_leak(sampler, step, writer, strategy):
             del strategy
             report = detector(sampler, step, writer)
-            logging.info("step %d  leak of %s: %.3f of samples look "
-                         "augmented (real %.3f, augmented real %.3f)", step,
-                         report.augmentation, report.generated,
-                         report.baseline, report.ceiling)
+            logging.info(
+                "step %d  leak of %s: %.3f of samples look "
+                "augmented (real %.3f, augmented real %.3f)",
+                step,
+                report.augmentation,
+                report.generated,
+                report.baseline,
+                report.ceiling,
+            )
+
         checks.append(_Check(leak_every, check_leak))
     return checks
 
@@ -463,8 +641,10 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 def _check_precision(precision):
     if precision not in PRECISIONS:
-        raise UserError(f"train.precision {precision!r} is not one of "
-                        f"{PRECISIONS}.{did_you_mean(precision, PRECISIONS)}")
+        raise UserError(
+            f"train.precision {precision!r} is not one of "
+            f"{PRECISIONS}.{did_you_mean(precision, PRECISIONS)}"
+        )
 
 
 @contextlib.contextmanager
@@ -488,8 +668,9 @@ def loss_scaled(optimizer, precision):
 def _check_positive(**values):
     for name, value in values.items():
         if not isinstance(value, int) or value <= 0:
-            raise UserError(f"train.{name} must be a positive integer, got "
-                            f"{value!r}.")
+            raise UserError(
+                f"train.{name} must be a positive integer, got {value!r}."
+            )
 
 
 def _data_seed(seed, start_step):
@@ -504,6 +685,7 @@ def _compile_train_call(gan, strategy):
         for _ in tf.range(num_steps - 1):
             metrics = gan.train_step(strategy, iterator)
         return metrics
+
     return train_call
 
 
@@ -524,9 +706,12 @@ def _grid_latents(gan, num_classes, seed):
 
 def _grid_reals(batch_size):
     """A fixed batch of real images for the augmented-inputs grid."""
-    dataset, _ = data_lib.make_dataset(min(batch_size, _GRID_SIZE // 2),
-                                       shuffle=False, repeat=False,
-                                       cache=False)
+    dataset, _ = data_lib.make_dataset(
+        min(batch_size, _GRID_SIZE // 2),
+        shuffle=False,
+        repeat=False,
+        cache=False,
+    )
     return next(iter(dataset))["images"]
 
 
@@ -534,8 +719,13 @@ def _write_augmented(writer, step, augment, reals, fakes, seed):
     """What D sees: augmented reals (top) beside augmented fakes (bottom)."""
     n = min(len(reals), _GRID_SIZE // 2)
     aug_seed = tf.constant([seed, step], tf.int64)
-    images = tf.concat([augment.real(reals[:n], aug_seed),
-                        augment.fake(fakes[:n], aug_seed + 1)], 0)
+    images = tf.concat(
+        [
+            augment.real(reals[:n], aug_seed),
+            augment.fake(fakes[:n], aug_seed + 1),
+        ],
+        0,
+    )
     grid = visualize.image_grid(images, columns=8)
     with writer.as_default(step=step):
         tf.summary.image("augmented_real_top_fake_bottom", grid[None])
@@ -543,15 +733,22 @@ def _write_augmented(writer, step, augment, reals, fakes, seed):
 
 def _run_info(model, info, gan):
     """What evaluation and export need to rebuild the generator."""
-    return {"model": model.__name__, "dataset": info.name,
-            "source": info.source, "image_shape": list(info.image_shape),
-            "num_classes": info.num_classes, "dim_z": gan.generator.dim_z,
-            "ema": gan.ema_generator is not None}
+    return {
+        "model": model.__name__,
+        "dataset": info.name,
+        "source": info.source,
+        "image_shape": list(info.image_shape),
+        "num_classes": info.num_classes,
+        "dim_z": gan.generator.dim_z,
+        "ema": gan.ema_generator is not None,
+    }
 
 
 def _write_operative_config(model_dir):
-    write_atomically(os.path.join(model_dir, "operative_config.gin"),
-                      gin.operative_config_str())
+    write_atomically(
+        os.path.join(model_dir, "operative_config.gin"),
+        gin.operative_config_str(),
+    )
 
 
 def _write_scalars(writer, step, metrics, rate):
@@ -567,7 +764,8 @@ def _write_samples(writer, model_dir, step, images):
         tf.summary.image("samples", grid[None])
     tf.io.gfile.makedirs(os.path.join(model_dir, "samples"))
     visualize.write_png(
-        os.path.join(model_dir, "samples", f"step_{step:07d}.png"), grid)
+        os.path.join(model_dir, "samples", f"step_{step:07d}.png"), grid
+    )
 
 
 def _format(metrics):
@@ -591,8 +789,7 @@ class _Progress:
         if step == self._last_step:
             return None
         now = time.time()
-        self.rate = (step - self._last_step) / max(now - self._last_time,
-                                                   1e-9)
+        self.rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
         self._last_step, self._last_time = step, now
         return self.rate
 

@@ -22,12 +22,13 @@ def image_grid(images, columns=None, pad=1):
     n, h, w, c = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, c),
-                   255, np.uint8)
+    grid = np.full(
+        (rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, np.uint8
+    )
     for i, image in enumerate(images):
         r, q = divmod(i, columns)
         y, x = pad + r * (h + pad), pad + q * (w + pad)
-        grid[y:y + h, x:x + w] = image
+        grid[y : y + h, x : x + w] = image
     return grid
 
 

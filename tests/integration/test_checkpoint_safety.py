@@ -22,8 +22,16 @@ from tfgda.errors import UserError
 
 def _train(model_dir, data, steps, *extra):
     gin.clear_config()
-    configs.parse([], tiny_bindings(data, steps, "train.checkpoint_every = 1",
-                                    "train.keep_checkpoints = 2", *extra))
+    configs.parse(
+        [],
+        tiny_bindings(
+            data,
+            steps,
+            "train.checkpoint_every = 1",
+            "train.keep_checkpoints = 2",
+            *extra,
+        ),
+    )
     return trainer.train(str(model_dir))
 
 
@@ -32,18 +40,23 @@ def _steps(model_dir):
 
 
 def _files(model_dir):
-    return {name: os.path.getmtime(os.path.join(model_dir, name))
-            for name in os.listdir(model_dir) if name.startswith("ckpt-")}
+    return {
+        name: os.path.getmtime(os.path.join(model_dir, name))
+        for name in os.listdir(model_dir)
+        if name.startswith("ckpt-")
+    }
 
 
 def _resumed_step(caplog):
-    lines = [r.getMessage() for r in caplog.records
-             if r.getMessage().startswith("Resumed from")]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("Resumed from")
+    ]
     return int(lines[-1].rsplit("step ", 1)[1].rstrip(".")) if lines else 0
 
 
-def test_training_a_copy_leaves_the_original_alone(tmp_path, tiny_zip,
-                                                   caplog):
+def test_training_a_copy_leaves_the_original_alone(tmp_path, tiny_zip, caplog):
     caplog.set_level(logging.INFO, logger="absl")
     original = tmp_path / "a"
     _train(original, tiny_zip, 3)
@@ -55,11 +68,15 @@ def test_training_a_copy_leaves_the_original_alone(tmp_path, tiny_zip,
     assert _resumed_step(caplog) == 3  # from its own copy of ckpt-3
     # One summary line first, one last.
     messages = [r.getMessage() for r in caplog.records]
-    assert any(m.startswith("Training sndcgan (G ") and
-               "resuming at step 3; writing to " in m for m in messages)
+    assert any(
+        m.startswith("Training sndcgan (G ")
+        and "resuming at step 3; writing to " in m
+        for m in messages
+    )
     assert messages[-1].startswith("Finished: step 6 of 6 in ")
-    assert messages[-1].endswith(f"; latest checkpoint "
-                                 f"{copy.absolute()}/ckpt-6.")
+    assert messages[-1].endswith(
+        f"; latest checkpoint {copy.absolute()}/ckpt-6."
+    )
     assert _files(original) == before  # not one file touched
     assert _steps(copy) == [5, 6]
     # The state file names the copy's own checkpoints, relatively.
@@ -70,7 +87,8 @@ def test_training_a_copy_leaves_the_original_alone(tmp_path, tiny_zip,
 
 @pytest.mark.parametrize("damage", ["delete", "garble", "move"])
 def test_a_lost_or_stale_state_file_resumes_from_the_files(
-        tmp_path, tiny_zip, caplog, damage):
+    tmp_path, tiny_zip, caplog, damage
+):
     caplog.set_level(logging.INFO, logger="absl")
     run = tmp_path / "run"
     _train(run, tiny_zip, 3)
@@ -80,8 +98,10 @@ def test_a_lost_or_stale_state_file_resumes_from_the_files(
     elif damage == "garble":
         state.write_text("\x00garbage{{{")
     else:  # a state file with absolute paths, then the run moved
-        state.write_text(f'model_checkpoint_path: "{run}/ckpt-3"\n'
-                         f'all_model_checkpoint_paths: "{run}/ckpt-3"\n')
+        state.write_text(
+            f'model_checkpoint_path: "{run}/ckpt-3"\n'
+            f'all_model_checkpoint_paths: "{run}/ckpt-3"\n'
+        )
         moved = tmp_path / "moved"
         run.rename(moved)
         run = moved
@@ -89,14 +109,17 @@ def test_a_lost_or_stale_state_file_resumes_from_the_files(
     assert _resumed_step(caplog) == 3
     assert _steps(run) == [4, 5]
     if damage != "move":
-        assert any("found from its files" in r.getMessage()
-                   for r in caplog.records)
+        assert any(
+            "found from its files" in r.getMessage() for r in caplog.records
+        )
 
 
-@pytest.mark.parametrize("damage", ["truncate_data", "zero_data",
-                                    "truncate_index"])
+@pytest.mark.parametrize(
+    "damage", ["truncate_data", "zero_data", "truncate_index"]
+)
 def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
-        tmp_path, tiny_zip, caplog, damage):
+    tmp_path, tiny_zip, caplog, damage
+):
     caplog.set_level(logging.INFO, logger="absl")
     run = tmp_path / "run"
     _train(run, tiny_zip, 3)
@@ -110,41 +133,47 @@ def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
             f.write(b"\0" * size)
     # Evaluation and export name the problem and the other checkpoints.
     run_info = evaluator.load_run(str(run))
-    with pytest.raises(UserError, match=r"unreadable \(corrupt or "
-                       r"truncated.*steps \[2\]"):
+    with pytest.raises(
+        UserError,
+        match=r"unreadable \(corrupt or "
+        r"truncated.*steps \[2\]",
+    ):
         evaluator.build_sampler(str(run), run_info, str(run / "ckpt-3"))
     _train(run, tiny_zip, 4)
     assert _resumed_step(caplog) == 2
-    warned = [r.getMessage() for r in caplog.records
-              if "is unreadable" in r.getMessage()]
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if "is unreadable" in r.getMessage()
+    ]
     assert warned and "ckpt-3" in warned[0]
     # Kept for inspection under another name; training went on past it.
-    assert (run / f"corrupt-ckpt-3.{kind}").stat().st_size in (size,
-                                                               size // 3)
+    assert (run / f"corrupt-ckpt-3.{kind}").stat().st_size in (size, size // 3)
     assert _steps(run) == [3, 4]
 
 
-def test_a_run_whose_every_checkpoint_is_unreadable_is_refused(tmp_path,
-                                                                tiny_zip):
+def test_a_run_whose_every_checkpoint_is_unreadable_is_refused(
+    tmp_path, tiny_zip
+):
     run = tmp_path / "run"
     _train(run, tiny_zip, 2)
     for _, path in checkpointing.list_checkpoints(str(run)):
         with open(f"{path}.index", "r+b") as f:
             f.truncate(10)
-    with pytest.raises(UserError, match="every checkpoint in .* is "
-                       "unreadable"):
+    with pytest.raises(UserError, match="every checkpoint in .* is unreadable"):
         _train(run, tiny_zip, 3)
-    assert sorted(n for n in os.listdir(run) if "ckpt" in n and
-                  n.endswith(".index")) == ["corrupt-ckpt-1.index",
-                                            "corrupt-ckpt-2.index"]
+    assert sorted(
+        n for n in os.listdir(run) if "ckpt" in n and n.endswith(".index")
+    ) == ["corrupt-ckpt-1.index", "corrupt-ckpt-2.index"]
 
 
 def test_partial_writes_are_cleaned_on_the_next_start(tmp_path, tiny_zip):
     run = tmp_path / "run"
     _train(run, tiny_zip, 2)
     (run / "ckpt-3_temp").mkdir()
-    (run / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001"
-     ).write_bytes(b"half")
+    (
+        run / "ckpt-3_temp" / "part-00000-of-00001.data-00000-of-00001"
+    ).write_bytes(b"half")
     _train(run, tiny_zip, 3)
     assert not (run / "ckpt-3_temp").exists()
     assert _steps(run) == [2, 3]
@@ -155,25 +184,34 @@ def small_disk(tmp_path):
     """A 2 MB tmpfs: room for three tiny checkpoints (0.5 MB each)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
-                           str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip()}")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path, tiny_zip,
-                                                     small_disk):
+def test_a_full_disk_is_one_line_and_the_run_resumes(
+    tmp_path, tiny_zip, small_disk
+):
     model_dir = small_disk / "run"
-    bindings = tiny_bindings(tiny_zip, 50, "train.checkpoint_every = 1",
-                             "train.keep_checkpoints = 50",
-                             "train.image_every = 1000")
+    bindings = tiny_bindings(
+        tiny_zip,
+        50,
+        "train.checkpoint_every = 1",
+        "train.keep_checkpoints = 50",
+        "train.image_every = 1000",
+    )
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
     args += [f"--gin_bindings={b}" for b in bindings]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(args, cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 2, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
@@ -181,14 +219,19 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(tmp_path, tiny_zip,
     good = checkpointing.list_checkpoints(str(model_dir))
     assert good and last.endswith(
         f"the last good checkpoint is {good[-1][1]}. Free space and rerun "
-        "the same command to resume from it."), last
+        "the same command to resume from it."
+    ), last
     assert not [n for n in os.listdir(model_dir) if "_temp" in n]
     # Free space (drop the oldest checkpoints): the same command resumes.
     for _, path in good[:-1]:
         checkpointing.remove_checkpoint(path)
-    again = subprocess.run(args[:-1] + [f"--gin_bindings=train.steps = "
-                                        f"{good[-1][0] + 1}"],
-                           cwd=REPO, env=env, capture_output=True, text=True,
-                           timeout=600)
+    again = subprocess.run(
+        args[:-1] + [f"--gin_bindings=train.steps = {good[-1][0] + 1}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"Resumed from {good[-1][1]}" in again.stderr

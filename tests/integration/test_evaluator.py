@@ -30,45 +30,52 @@ class _CountingActivations:
             for batch in batches:
                 self.images += int(batch.shape[0])
                 yield batch
+
         return self._activations(model, counted(), strategy, what)
 
 
-def test_whole_pipeline_and_reference_cache(run_dir, tiny_zip, tmp_path,
-                                            standin_inception, monkeypatch):
+def test_whole_pipeline_and_reference_cache(
+    run_dir, tiny_zip, tmp_path, standin_inception, monkeypatch
+):
     features = inception.load_feature_model(standin_inception)
     counter = _CountingActivations(monkeypatch)
     cache = str(tmp_path / "cache")
-    results = evaluate.evaluate_run(run_dir, "latest", "fid16_test", features,
-                                    tiny_zip, cache, batch_size=8)
+    results = evaluate.evaluate_run(
+        run_dir, "latest", "fid16_test", features, tiny_zip, cache, batch_size=8
+    )
     (result,) = results
     assert result["step"] == 2 and result["protocol"] == "fid16_test"
     assert result["num_generated"] == 16 and result["num_reference"] == 16
     assert result["fid"] > 0 and np.isfinite(result["kid"])
     assert 1.0 <= result["inception_score"] <= 10.0
-    saved = json.loads(open(os.path.join(
-        run_dir, "eval", "fid16_test", "ckpt-2.json")).read())
+    saved = json.loads(
+        open(os.path.join(run_dir, "eval", "fid16_test", "ckpt-2.json")).read()
+    )
     assert saved["fid"] == pytest.approx(result["fid"])
     # The EMA generator had its own BN statistics (the run's binding).
     assert saved["standing_stats_samples"] == 64
     assert saved["resize"] == "bilinear"  # TF1's only under fid10k_test
     assert counter.images == 32  # 16 reference + 16 generated
     # The second evaluation reads the reference statistics from the cache.
-    again = evaluate.evaluate_run(run_dir, "latest", "fid16_test", features,
-                                  tiny_zip, cache, batch_size=8)
+    again = evaluate.evaluate_run(
+        run_dir, "latest", "fid16_test", features, tiny_zip, cache, batch_size=8
+    )
     assert counter.images == 48  # only the 16 generated images
     assert again[0]["fid"] == pytest.approx(result["fid"], rel=1e-5)
 
 
 def test_a_cache_from_another_protocol_is_refused_and_kept(
-        tmp_path, tiny_zip, standin_inception):
+    tmp_path, tiny_zip, standin_inception
+):
     features = inception.load_feature_model(standin_inception)
     protocol = protocols.parse("fid8_test")
     batches, dataset_id = evaluate.reference_batches(
-        {"dataset": "images", "image_shape": [32, 32, 3]}, protocol, 8,
-        tiny_zip)
+        {"dataset": "images", "image_shape": [32, 32, 3]}, protocol, 8, tiny_zip
+    )
     cache = str(tmp_path / "cache")
-    stats = evaluation.reference_statistics(protocol, features, batches,
-                                            dataset_id, cache)
+    stats = evaluation.reference_statistics(
+        protocol, features, batches, dataset_id, cache
+    )
     assert not stats["cached"]
     (path,) = [os.path.join(cache, f) for f in os.listdir(cache)]
     with np.load(path) as f:
@@ -77,8 +84,9 @@ def test_a_cache_from_another_protocol_is_refused_and_kept(
     np.savez(path, **forged)
     before = open(path, "rb").read()
     with pytest.raises(UserError, match="is for protocol 'fid50k_train'"):
-        evaluation.reference_statistics(protocol, features, batches,
-                                        dataset_id, cache)
+        evaluation.reference_statistics(
+            protocol, features, batches, dataset_id, cache
+        )
     assert open(path, "rb").read() == before
 
 
@@ -86,12 +94,13 @@ def test_too_few_reference_images(tmp_path, tiny_zip, standin_inception):
     features = inception.load_feature_model(standin_inception)
     protocol = protocols.parse("fid1k_test")
     batches, dataset_id = evaluate.reference_batches(
-        {"dataset": "images", "image_shape": [32, 32, 3]}, protocol, 8,
-        tiny_zip)
+        {"dataset": "images", "image_shape": [32, 32, 3]}, protocol, 8, tiny_zip
+    )
     cache = tmp_path / "cache"
     with pytest.raises(UserError, match="needs 1000 reference images"):
-        evaluation.reference_statistics(protocol, features, batches,
-                                        dataset_id, str(cache))
+        evaluation.reference_statistics(
+            protocol, features, batches, dataset_id, str(cache)
+        )
     assert not cache.exists()  # nothing cached
 
 
@@ -102,7 +111,8 @@ def test_missing_inception_says_how_to_provide_it(tmp_path):
 
 def test_checkpoint_choices(run_dir):
     assert evaluate.checkpoints_to_evaluate(run_dir, "latest")[0].endswith(
-        "ckpt-2")
+        "ckpt-2"
+    )
     assert len(evaluate.checkpoints_to_evaluate(run_dir, "all")) == 1
     with pytest.raises(UserError, match=r"there are steps \[2\]"):
         evaluate.checkpoints_to_evaluate(run_dir, "7")
@@ -113,18 +123,25 @@ def test_no_checkpoint(tmp_path):
         evaluate.checkpoints_to_evaluate(str(tmp_path), "latest")
 
 
-def test_trainer_evaluates_every_n_steps(tmp_path, tiny_zip,
-                                         standin_inception):
-    configs.parse([], tiny_bindings(
-        tiny_zip, 4, "train.eval_every = 2", "train.eval_protocol = "
-        "'fid8_train'", f"inception.handle = '{standin_inception}'"))
+def test_trainer_evaluates_every_n_steps(tmp_path, tiny_zip, standin_inception):
+    configs.parse(
+        [],
+        tiny_bindings(
+            tiny_zip,
+            4,
+            "train.eval_every = 2",
+            "train.eval_protocol = 'fid8_train'",
+            f"inception.handle = '{standin_inception}'",
+        ),
+    )
     trainer.train(str(tmp_path / "run"))
     folder = tmp_path / "run" / "eval" / "fid8_train"
     assert sorted(os.listdir(folder)) == ["ckpt-2.json", "ckpt-4.json"]
 
 
 def test_trainer_rejects_an_unservable_protocol_before_starting(
-        tmp_path, tiny_zip):
+    tmp_path, tiny_zip
+):
     configs.parse([], tiny_bindings(tiny_zip, 4, "train.eval_every = 2"))
     with pytest.raises(UserError, match="pass --reference_path"):
         trainer.train(str(tmp_path / "run"))
@@ -132,7 +149,8 @@ def test_trainer_rejects_an_unservable_protocol_before_starting(
 
 
 def test_the_reference_is_the_whole_split_when_training_used_a_subset(
-        tiny_zip, tmp_path, standin_inception):
+    tiny_zip, tmp_path, standin_inception
+):
     # A data-scarce run (dataset.subset, bound in its operative config) is
     # still scored against every image of the protocol's split.
     model_dir = str(tmp_path / "run")
@@ -140,6 +158,13 @@ def test_the_reference_is_the_whole_split_when_training_used_a_subset(
     trainer.train(model_dir)
     gin.clear_config()
     features = inception.load_feature_model(standin_inception)
-    (result,) = evaluate.evaluate_run(model_dir, "latest", "fid40_test",
-                                      features, tiny_zip, None, batch_size=8)
+    (result,) = evaluate.evaluate_run(
+        model_dir,
+        "latest",
+        "fid40_test",
+        features,
+        tiny_zip,
+        None,
+        batch_size=8,
+    )
     assert result["num_reference"] == 40

@@ -36,21 +36,31 @@ def _in_process_images(model_dir, z, labels=None):
     return sampler(tf.constant(z), labels, training=False).numpy()
 
 
-def test_reload_in_a_fresh_process_matches_the_ema_generator(run_dir,
-                                                             tmp_path):
+def test_reload_in_a_fresh_process_matches_the_ema_generator(run_dir, tmp_path):
     out = tmp_path / "exported"
     export.export_generator(run_dir, str(out))
     z = np.random.default_rng(0).normal(size=(5, 8)).astype(np.float32)
     np.save(tmp_path / "z.npy", z)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(
-        [sys.executable, "-c", _RELOAD, str(out), str(tmp_path / "z.npy"),
-         str(tmp_path / "images.npy")], capture_output=True, text=True,
-        env=env, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            _RELOAD,
+            str(out),
+            str(tmp_path / "z.npy"),
+            str(tmp_path / "images.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     reloaded = np.load(tmp_path / "images.npy")
-    np.testing.assert_allclose(reloaded, _in_process_images(run_dir, z),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded, _in_process_images(run_dir, z), atol=1e-5
+    )
 
 
 def test_signatures_shapes_dtypes_and_tools(run_dir, tmp_path):
@@ -66,9 +76,14 @@ def test_signatures_shapes_dtypes_and_tools(run_dir, tmp_path):
     assert a["images"].shape == (4, 32, 32, 3)
     np.testing.assert_array_equal(a["images"], b["images"])
     import tensorflow_hub as hub
+
     assert "sample" in hub.load(out).signatures
-    shown = subprocess.run(["saved_model_cli", "show", "--dir", out, "--all"],
-                           capture_output=True, text=True, timeout=300)
+    shown = subprocess.run(
+        ["saved_model_cli", "show", "--dir", out, "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "serving_default" in shown.stdout and "sample" in shown.stdout
     # The EMA generator went out with its own BN statistics, and says so.
     with open(os.path.join(out, "assets.extra", export.EXPORT_INFO)) as f:
@@ -79,8 +94,16 @@ def test_signatures_shapes_dtypes_and_tools(run_dir, tmp_path):
 
 def test_conditional_export_honours_labels(tmp_path, tiny_zip):
     model_dir = str(tmp_path / "run")
-    configs.parse([], tiny_bindings(tiny_zip, 1, "train.model = @biggan",
-                                    "biggan.ch = 4", "biggan.dim_z = 8"))
+    configs.parse(
+        [],
+        tiny_bindings(
+            tiny_zip,
+            1,
+            "train.model = @biggan",
+            "biggan.ch = 4",
+            "biggan.dim_z = 8",
+        ),
+    )
     trainer.train(model_dir)
     out = str(tmp_path / "exported")
     export.export_generator(model_dir, out)
@@ -90,8 +113,10 @@ def test_conditional_export_honours_labels(tmp_path, tiny_zip):
     b = serve(z=z, labels=tf.constant([2, 2]))["float_images"]
     assert not np.allclose(a, b)
     np.testing.assert_allclose(
-        a, _in_process_images(model_dir, z.numpy(), tf.constant([0, 0])),
-        atol=1e-5)
+        a,
+        _in_process_images(model_dir, z.numpy(), tf.constant([0, 0])),
+        atol=1e-5,
+    )
 
 
 def test_existing_export_is_kept_without_overwrite(run_dir, tmp_path):
@@ -111,21 +136,29 @@ def test_no_checkpoint_and_another_architecture(run_dir, tmp_path):
     with pytest.raises(UserError, match="no checkpoint"):
         export.export_generator(str(tmp_path), str(tmp_path / "x"))
     with pytest.raises(UserError, match="does not fit the model"):
-        export.export_generator(run_dir, str(tmp_path / "x"),
-                                gin_bindings=["sndcgan.ch = 8"])
+        export.export_generator(
+            run_dir, str(tmp_path / "x"), gin_bindings=["sndcgan.ch = 8"]
+        )
     assert not (tmp_path / "x").exists()
 
 
 def test_cli_exports_and_refuses_an_existing_directory(run_dir, tmp_path):
     out = tmp_path / "cli_export"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    args = [sys.executable, "-m", "tfgda.export", f"--model_dir={run_dir}",
-            f"--export_dir={out}"]
-    first = subprocess.run(args, capture_output=True, text=True, cwd=REPO,
-                           env=env, timeout=300)
+    args = [
+        sys.executable,
+        "-m",
+        "tfgda.export",
+        f"--model_dir={run_dir}",
+        f"--export_dir={out}",
+    ]
+    first = subprocess.run(
+        args, capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+    )
     assert first.returncode == 0, first.stderr
     assert (out / "saved_model.pb").exists()
-    again = subprocess.run(args, capture_output=True, text=True, cwd=REPO,
-                           env=env, timeout=300)
+    again = subprocess.run(
+        args, capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+    )
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert "exists: choose another, or pass --overwrite" in again.stderr

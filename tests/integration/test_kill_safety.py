@@ -18,15 +18,25 @@ STEPS = 600
 
 
 def _start(model_dir, data, log):
-    bindings = tiny_bindings(data, STEPS, "train.checkpoint_every = 5",
-                             "train.image_every = 50", "train.log_every = 5",
-                             "train.ema_decay = 0.9")
+    bindings = tiny_bindings(
+        data,
+        STEPS,
+        "train.checkpoint_every = 5",
+        "train.image_every = 50",
+        "train.log_every = 5",
+        "train.ema_decay = 0.9",
+    )
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
     args += [f"--gin_bindings={b}" for b in bindings]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.Popen(args, cwd=REPO, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(log, "w"),
-                            text=True)
+    return subprocess.Popen(
+        args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+        text=True,
+    )
 
 
 def _wait_for_training(process, log, timeout=300):
@@ -46,7 +56,7 @@ def _wait_for_training(process, log, timeout=300):
 def _check_every_checkpoint(model_dir):
     state = tf.train.get_checkpoint_state(model_dir)
     steps = []
-    for path in (state.all_model_checkpoint_paths if state else []):
+    for path in state.all_model_checkpoint_paths if state else []:
         reader = tf.train.load_checkpoint(path)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)  # every value is readable
@@ -64,8 +74,9 @@ def _wait_for_step(process, log, step, timeout=300):
         if process.poll() is not None:
             return False
         with open(log) as f:
-            logged = [int(n) for n in re.findall(rf"step (\d+)/{STEPS}",
-                                                 f.read())]
+            logged = [
+                int(n) for n in re.findall(rf"step (\d+)/{STEPS}", f.read())
+            ]
         if logged and max(logged) >= step:
             return True
         time.sleep(0.02)
@@ -108,21 +119,31 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_and_sigterm_save_a_checkpoint_and_exit_cleanly(
-        tmp_path, tiny_zip, signum):
+    tmp_path, tiny_zip, signum
+):
     """Ctrl-C (SIGINT) or a scheduler's SIGTERM: the step reached is saved
     (checkpoints are otherwise 1000 steps apart here), the lock released,
     one line printed, and the conventional status 128 + signal."""
     model_dir = tmp_path / "run"
     log = tmp_path / "log"
-    bindings = tiny_bindings(tiny_zip, 100_000, "train.checkpoint_every = "
-                             "1000", "train.image_every = 1000",
-                             "train.log_every = 1")
+    bindings = tiny_bindings(
+        tiny_zip,
+        100_000,
+        "train.checkpoint_every = 1000",
+        "train.image_every = 1000",
+        "train.log_every = 1",
+    )
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
     args += [f"--gin_bindings={b}" for b in bindings]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen(args, cwd=REPO, env=env,
-                               stdout=subprocess.DEVNULL,
-                               stderr=open(log, "w"), text=True)
+    process = subprocess.Popen(
+        args,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "w"),
+        text=True,
+    )
     try:
         assert _wait_for_training(process, log)
         process.send_signal(signum)
@@ -133,8 +154,9 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_exit_cleanly(
     assert status == 128 + signum, text[-2000:]
     assert "Traceback" not in text
     last = text.strip().splitlines()[-1]
-    assert last.startswith(f"error: stopped by {signal.Signals(signum).name}"
-                           " at step "), last
+    assert last.startswith(
+        f"error: stopped by {signal.Signals(signum).name} at step "
+    ), last
     step = int(last.split(" at step ")[1].split(";")[0])
     assert last.endswith(f"ckpt-{step}."), last
     assert 0 < step < 1000

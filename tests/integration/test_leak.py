@@ -32,8 +32,9 @@ def _smooth_images(n, seed, size=16):
 
 @pytest.fixture(scope="module")
 def detector():
-    return leak.LeakDetector("blueness(0.5)", _smooth_images(768, 0),
-                             steps=300, seed=0)
+    return leak.LeakDetector(
+        "blueness(0.5)", _smooth_images(768, 0), steps=300, seed=0
+    )
 
 
 def test_wilson_interval():
@@ -45,23 +46,25 @@ def test_wilson_interval():
 
 
 def test_a_generator_that_applies_the_augmentation_reads_near_the_ceiling(
-        detector):
+    detector,
+):
     assert detector.accuracy > 0.75
     reals = _smooth_images(512, 1)  # images the classifier never saw
-    blue = augment.get("blueness(0.5)")(reals, tf.constant([5, 5],
-                                                           tf.int64))
+    blue = augment.get("blueness(0.5)")(reals, tf.constant([5, 5], tf.int64))
     report = detector.check(blue)
     low, high = report.intervals["ceiling"]
     assert report.ceiling > 0.6 and report.baseline < 0.2
     assert abs(report.generated - report.ceiling) < 0.08
     assert report.score > 0.85
-    assert report.intervals["generated"][0] < report.generated < \
-        report.intervals["generated"][1]
+    assert (
+        report.intervals["generated"][0]
+        < report.generated
+        < report.intervals["generated"][1]
+    )
     assert "leak score" in report.summary()
 
 
-def test_a_generator_that_returns_real_images_reads_near_the_baseline(
-        detector):
+def test_a_generator_that_returns_real_images_reads_near_the_baseline(detector):
     report = detector.check(_smooth_images(512, 2))
     assert abs(report.generated - report.baseline) < 0.08
     assert report.score < 0.15
@@ -69,19 +72,23 @@ def test_a_generator_that_returns_real_images_reads_near_the_baseline(
 
 def test_an_invisible_augmentation_gives_no_verdict(tmp_path):
     # Strength 1e-4 blueness: the classifier cannot tell; no score.
-    weak = leak.LeakDetector("blueness(0.0001)", _smooth_images(128, 0),
-                             steps=20)
+    weak = leak.LeakDetector(
+        "blueness(0.0001)", _smooth_images(128, 0), steps=20
+    )
     report = weak.check(_smooth_images(64, 3))
     assert np.isnan(report.score)
     assert "no conclusion" in report.summary()
 
 
-@pytest.mark.parametrize("spec, count, message", [
-    ("blueness(0)", 128, "at strength 0 changes nothing"),
-    ("blueness(0.5)", 32, "needs at least 64 real images, got 32"),
-    ("blueness(2)", 128, "out of range"),
-    ("blue(0.5)", 128, "unknown augmentation 'blue'"),
-])
+@pytest.mark.parametrize(
+    "spec, count, message",
+    [
+        ("blueness(0)", 128, "at strength 0 changes nothing"),
+        ("blueness(0.5)", 32, "needs at least 64 real images, got 32"),
+        ("blueness(2)", 128, "out of range"),
+        ("blue(0.5)", 128, "unknown augmentation 'blue'"),
+    ],
+)
 def test_bad_leak_checks(spec, count, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(")):
         leak.LeakDetector(spec, _smooth_images(count, 0), steps=1)
@@ -89,46 +96,70 @@ def test_bad_leak_checks(spec, count, message):
 
 @pytest.fixture
 def run_with_images(tmp_path):
-    folder = write_images(tmp_path / "images", {"a": 80, "b": 80},
-                          size=(32, 32))
+    folder = write_images(
+        tmp_path / "images", {"a": 80, "b": 80}, size=(32, 32)
+    )
     data = zip_folder(folder, tmp_path / "data.zip")
     model_dir = tmp_path / "run"
-    configs.parse([], tiny_bindings(data, 2, "train.leak_every = 2",
-                                    "train.leak_augment = 'blueness(0.5)'"))
+    configs.parse(
+        [],
+        tiny_bindings(
+            data,
+            2,
+            "train.leak_every = 2",
+            "train.leak_augment = 'blueness(0.5)'",
+        ),
+    )
     trainer.train(str(model_dir))
     return model_dir
 
 
 def _cli(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "tfgda.leak", *args],
-                          capture_output=True, text=True, cwd=REPO, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "tfgda.leak", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
 
 
-def test_cli_checks_a_run_and_training_logs_the_check(run_with_images,
-                                                      tmp_path):
+def test_cli_checks_a_run_and_training_logs_the_check(
+    run_with_images, tmp_path
+):
     model_dir = run_with_images
     # During training: the scalars of the check at step 2.
     tags = set()
     for name in os.listdir(model_dir):
         if name.startswith("events.out.tfevents"):
             for event in tf.compat.v1.train.summary_iterator(
-                    str(model_dir / name)):
+                str(model_dir / name)
+            ):
                 tags |= {v.tag for v in event.summary.value}
-    assert {"leak/blueness_0.5_/generated", "leak/blueness_0.5_/baseline",
-            "leak/blueness_0.5_/ceiling"} <= tags
+    assert {
+        "leak/blueness_0.5_/generated",
+        "leak/blueness_0.5_/baseline",
+        "leak/blueness_0.5_/ceiling",
+    } <= tags
     # From the command line, on the run's own training images.
-    done = _cli(f"--model_dir={model_dir}", "--augment=blueness(0.5)",
-                "--leak_images=160", "--classifier_steps=60")
+    done = _cli(
+        f"--model_dir={model_dir}",
+        "--augment=blueness(0.5)",
+        "--leak_images=160",
+        "--classifier_steps=60",
+    )
     assert done.returncode == 0, done.stderr
     assert "classifier held-out accuracy" in done.stdout
     # Trained without augmentation: the score is said not to be a leak.
-    assert "note: this run trained without augmenting real images" in \
-        done.stdout
+    assert (
+        "note: this run trained without augmenting real images" in done.stdout
+    )
     assert "generated" in done.stdout and "ceiling" in done.stdout
-    with open(model_dir / "eval" / "leak" / "blueness_0.5_" /
-              "ckpt-2.json") as f:
+    with open(
+        model_dir / "eval" / "leak" / "blueness_0.5_" / "ckpt-2.json"
+    ) as f:
         result = json.load(f)
     assert result["step"] == 2 and result["counts"]["generated"] == 160
     assert result["counts"]["baseline"] == 40  # a quarter held out
@@ -140,13 +171,28 @@ def test_cli_checks_a_run_and_training_logs_the_check(run_with_images,
     assert "no checkpoint in" in none.stderr
 
 
-@pytest.mark.parametrize("bindings, caveat", [
-    ([], "without augmenting real images"),
-    (["augment.mode = 'real_only'", "augment.name = 'translation'",
-      "augment.strength = 0.2"], "with 'translation', not this"),
-    (["augment.mode = 'real_only'", "augment.name = 'translation+blueness'",
-      "augment.strength = 0.2"], None),
-])
+@pytest.mark.parametrize(
+    "bindings, caveat",
+    [
+        ([], "without augmenting real images"),
+        (
+            [
+                "augment.mode = 'real_only'",
+                "augment.name = 'translation'",
+                "augment.strength = 0.2",
+            ],
+            "with 'translation', not this",
+        ),
+        (
+            [
+                "augment.mode = 'real_only'",
+                "augment.name = 'translation+blueness'",
+                "augment.strength = 0.2",
+            ],
+            None,
+        ),
+    ],
+)
 def test_a_score_is_a_leak_only_where_the_run_could_leak(bindings, caveat):
     configs.parse([], bindings)
     text = leak.training_caveat(augment.get("blueness(0.5)"))
@@ -158,8 +204,9 @@ def test_a_score_is_a_leak_only_where_the_run_could_leak(bindings, caveat):
 
 def test_leak_every_needs_an_augmentation(tmp_path, tiny_zip):
     configs.parse([], tiny_bindings(tiny_zip, 1, "train.leak_every = 1"))
-    with pytest.raises(UserError, match="train.leak_every needs "
-                       "train.leak_augment"):
+    with pytest.raises(
+        UserError, match="train.leak_every needs train.leak_augment"
+    ):
         trainer.train(str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()
 
@@ -167,6 +214,10 @@ def test_leak_every_needs_an_augmentation(tmp_path, tiny_zip):
 def test_a_check_is_repeatable_with_its_seed():
     images = _smooth_images(128, 0)
     generated = _smooth_images(64, 4)
-    reports = [leak.LeakDetector("blueness(0.5)", images, steps=20,
-                                 seed=3).check(generated) for _ in range(2)]
+    reports = [
+        leak.LeakDetector("blueness(0.5)", images, steps=20, seed=3).check(
+            generated
+        )
+        for _ in range(2)
+    ]
     assert reports[0].as_dict() == reports[1].as_dict()

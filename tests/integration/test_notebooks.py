@@ -11,17 +11,26 @@ import papermill
 import pytest
 
 COLAB = os.path.join(REPO, "colab")
-TINY = ["sndcgan.ch = 4", "sndcgan.dim_z = 8", "train.batch_size = 8",
-        "train.image_every = 2", "train.log_every = 1",
-        "dataset.shuffle_buffer = 64"]
+TINY = [
+    "sndcgan.ch = 4",
+    "sndcgan.dim_z = 8",
+    "train.batch_size = 8",
+    "train.image_every = 2",
+    "train.log_every = 1",
+    "dataset.shuffle_buffer = 64",
+]
 
 
 def _run(name, tmp_path, **parameters):
     out = tmp_path / name
     papermill.execute_notebook(
-        os.path.join(COLAB, name), str(out),
-        parameters=dict(INSTALL=False, **parameters), cwd=str(tmp_path),
-        kernel_name="python3", progress_bar=False)
+        os.path.join(COLAB, name),
+        str(out),
+        parameters=dict(INSTALL=False, **parameters),
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     return nbformat.read(str(out), as_version=4)
 
 
@@ -45,21 +54,35 @@ def test_notebooks_are_committed_clean_with_a_badge_and_parameters(name):
 
 
 def test_quickstart(tmp_path, tiny_zip):
-    nb = _run("quickstart.ipynb", tmp_path, MODEL_DIR=str(tmp_path / "run"),
-              STEPS=2, DATA_PATH=tiny_zip, EXTRA_BINDINGS=TINY,
-              SHOW_TENSORBOARD=False)
+    nb = _run(
+        "quickstart.ipynb",
+        tmp_path,
+        MODEL_DIR=str(tmp_path / "run"),
+        STEPS=2,
+        DATA_PATH=tiny_zip,
+        EXTRA_BINDINGS=TINY,
+        SHOW_TENSORBOARD=False,
+    )
     assert "step_0000002.png" in _text(nb)
     assert (tmp_path / "run" / "ckpt-2.index").exists()
 
 
 def test_augmentations(tmp_path):
     # 96 images: the leak check's classifier needs at least 64.
-    folder = write_images(tmp_path / "images", {"a": 48, "b": 48},
-                          size=(32, 32))
+    folder = write_images(
+        tmp_path / "images", {"a": 48, "b": 48}, size=(32, 32)
+    )
     images = zip_folder(folder, tmp_path / "images.zip")
-    nb = _run("augmentations.ipynb", tmp_path, IMAGES=images, STEPS=2,
-              ROOT=str(tmp_path / "leak"), EXTRA_BINDINGS=TINY,
-              LEAK_IMAGES=96, CLASSIFIER_STEPS=10)
+    nb = _run(
+        "augmentations.ipynb",
+        tmp_path,
+        IMAGES=images,
+        STEPS=2,
+        ROOT=str(tmp_path / "leak"),
+        EXTRA_BINDINGS=TINY,
+        LEAK_IMAGES=96,
+        CLASSIFIER_STEPS=10,
+    )
     text = _text(nb)
     assert "real_only: generated - real mean" in text
     assert "real_and_fake: generated - real mean" in text
@@ -71,10 +94,17 @@ def test_augmentations(tmp_path):
 
 
 def test_evaluate_and_export(tmp_path, tiny_zip, standin_inception):
-    nb = _run("evaluate_and_export.ipynb", tmp_path,
-              MODEL_DIR=str(tmp_path / "run"), TRAIN_STEPS=2,
-              DATA_PATH=tiny_zip, PROTOCOL="fid8_test",
-              INCEPTION=standin_inception, REFERENCE_PATH=tiny_zip,
-              EXPORT_DIR=str(tmp_path / "export"), EXTRA_BINDINGS=TINY)
+    nb = _run(
+        "evaluate_and_export.ipynb",
+        tmp_path,
+        MODEL_DIR=str(tmp_path / "run"),
+        TRAIN_STEPS=2,
+        DATA_PATH=tiny_zip,
+        PROTOCOL="fid8_test",
+        INCEPTION=standin_inception,
+        REFERENCE_PATH=tiny_zip,
+        EXPORT_DIR=str(tmp_path / "export"),
+        EXTRA_BINDINGS=TINY,
+    )
     assert "'fid':" in _text(nb) or '"fid"' in _text(nb)
     assert (tmp_path / "export" / "saved_model.pb").exists()

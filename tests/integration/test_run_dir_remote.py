@@ -21,14 +21,21 @@ from tfgda.errors import UserError
 from tfgda.metrics import inception
 
 
-def test_train_resume_evaluate_export_on_ram(tmp_path, tiny_zip,
-                                             standin_inception):
+def test_train_resume_evaluate_export_on_ram(
+    tmp_path, tiny_zip, standin_inception
+):
     model_dir = f"ram://run-{uuid.uuid4().hex}"
     for steps in (2, 3):  # the second call resumes in the same process
         gin.clear_config()
-        configs.parse([], tiny_bindings(tiny_zip, steps,
-                                        "train.ema_decay = 0.5",
-                                        "train.checkpoint_every = 1"))
+        configs.parse(
+            [],
+            tiny_bindings(
+                tiny_zip,
+                steps,
+                "train.ema_decay = 0.5",
+                "train.checkpoint_every = 1",
+            ),
+        )
         trainer.train(model_dir)
     assert [s for s, _ in list_checkpoints(model_dir)] == [1, 2, 3]
     names = set(tf.io.gfile.listdir(model_dir))
@@ -36,21 +43,27 @@ def test_train_resume_evaluate_export_on_ram(tmp_path, tiny_zip,
     assert not tf.io.gfile.exists(f"{model_dir}/.tfgda.lock")  # released
     assert tf.io.gfile.glob(f"{model_dir}/samples/step_*.png")
     (result,) = evaluator.evaluate_run(
-        model_dir, "latest", "fid8_test",
-        inception.load_feature_model(standin_inception), tiny_zip,
-        str(tmp_path / "cache"), batch_size=8)
+        model_dir,
+        "latest",
+        "fid8_test",
+        inception.load_feature_model(standin_inception),
+        tiny_zip,
+        str(tmp_path / "cache"),
+        batch_size=8,
+    )
     with tf.io.gfile.GFile(f"{model_dir}/eval/fid8_test/ckpt-3.json") as f:
         assert json.load(f)["fid"] == pytest.approx(result["fid"])
     out = str(tmp_path / "exported")
     export.export_generator(model_dir, out)
     images = tf.saved_model.load(out).signatures["sample"](
-        seed=tf.constant(1, tf.int64), count=tf.constant(2))["images"]
+        seed=tf.constant(1, tf.int64), count=tf.constant(2)
+    )["images"]
     assert images.shape == (2, 32, 32, 3)
     assert np.asarray(images).std() > 0
 
 
 def test_an_unknown_filesystem_is_one_line():
-    with pytest.raises(UserError, match="TensorFlow cannot use this "
-                       "filesystem here"):
+    with pytest.raises(
+        UserError, match="TensorFlow cannot use this filesystem here"
+    ):
         trainer.check_model_dir("nosuchfs://bucket/run")
-

@@ -20,9 +20,10 @@ from tfgda import report
 from tfgda import sweep
 from tfgda.errors import UserError
 
-PAPER = sorted(os.path.relpath(p, os.path.join(REPO, "gin_configs"))
-               for p in glob.glob(os.path.join(REPO, "gin_configs", "paper",
-                                               "*.gin")))
+PAPER = sorted(
+    os.path.relpath(p, os.path.join(REPO, "gin_configs"))
+    for p in glob.glob(os.path.join(REPO, "gin_configs", "paper", "*.gin"))
+)
 # Points per paper config: the paper's grids.
 EXPECTED_POINTS = {
     "paper/fig2_sndcgan_real_only.gin": 65,
@@ -52,11 +53,13 @@ def test_paper_configs_expand_and_build_their_models(name):
     for point in (grid.points[0], grid.points[-1]):
         gin.clear_config()
         from tfgda import configs
+
         configs.parse([name], list(point.bindings))
         model = getattr(models, point.settings["model"])
         generator, discriminator = model((32, 32, 3), 10)
-        images = generator(np.zeros([2, generator.dim_z], np.float32),
-                           np.zeros([2], np.int32))
+        images = generator(
+            np.zeros([2, generator.dim_z], np.float32), np.zeros([2], np.int32)
+        )
         assert images.shape == (2, 32, 32, 3)
         assert discriminator(images, np.zeros([2], np.int32)).shape[0] == 2
 
@@ -67,23 +70,33 @@ def test_paper_grids_are_the_papers():
     # Two methods per augmentation and strength, not four combinations:
     # vanilla real+fake without bCR, and bCR on clean images (Algorithm 1).
     assert {(s["mode"], s["lambda_bcr_real"]) for s in settings} == {
-        ("real_and_fake", 0.0), ("none", 10.0)}
+        ("real_and_fake", 0.0),
+        ("none", 10.0),
+    }
     assert {s["strength"] for s in settings} == {0.1, 0.2, 0.3, 0.4, 0.5}
-    assert all(s["steps"] == 200_000 and s["batch_size"] == 64
-               for s in settings)
+    assert all(
+        s["steps"] == 200_000 and s["batch_size"] == 64 for s in settings
+    )
     assert fig3.points[1].bindings == (
-        "augment.name = 'zoom_in'", "augment.strength = 0.1",
-        "augment.mode = 'none'", "augment.mix_real_fake = False",
-        "LAMBDA_BCR = 10.0")
+        "augment.name = 'zoom_in'",
+        "augment.strength = 0.1",
+        "augment.mode = 'none'",
+        "augment.mix_real_fake = False",
+        "LAMBDA_BCR = 10.0",
+    )
     fig2 = sweep.expand(["paper/fig2_sndcgan_real_only.gin"])
     assert {p.settings["mode"] for p in fig2.points} == {"real_only"}
     table1 = sweep.expand(["paper/table1_biggan_cntr_bcr.gin"])
-    assert [(p.settings["lambda_cntr"], p.settings["lambda_bcr_fake"])
-            for p in table1.points] == [(0.0, 0.0), (0.0, 5.0), (0.1, 0.0),
-                                        (0.1, 5.0)]
+    assert [
+        (p.settings["lambda_cntr"], p.settings["lambda_bcr_fake"])
+        for p in table1.points
+    ] == [(0.0, 0.0), (0.0, 5.0), (0.1, 0.0), (0.1, 5.0)]
     annealing = sweep.expand(["paper/fig13_strength_annealing.gin"])
     assert [p.settings["schedule"] for p in annealing.points] == [
-        "constant", "linear_decay", "cosine_decay"]
+        "constant",
+        "linear_decay",
+        "cosine_decay",
+    ]
 
 
 @pytest.mark.parametrize("name", PAPER)
@@ -93,14 +106,18 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
     from tfgda import augment
     from tfgda import configs
     from tfgda import regularizers
+
     for point in sweep.expand([name]).points:
         if not point.settings["lambda_bcr_real"]:
             continue
         gin.clear_config()
         configs.parse([name], list(point.bindings))
         policy = augment.make_policy(total_steps=1)
-        x = np.random.RandomState(0).uniform(-1, 1, [2, 32, 32, 3]).astype(
-            np.float32)
+        x = (
+            np.random.RandomState(0)
+            .uniform(-1, 1, [2, 32, 32, 3])
+            .astype(np.float32)
+        )
         assert not policy.active, point.name
         np.testing.assert_array_equal(policy.real(x, [0, 1]), x)
         np.testing.assert_array_equal(policy.fake(x, [0, 1]), x)
@@ -110,18 +127,28 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
 
 def test_the_cpu_sweep_is_the_issues_six_methods_seed_first():
     grid = sweep.expand(["cpu/findings_small.gin"])
-    methods = [(p.settings["mode"], p.settings["augmentation"],
-                p.settings["lambda_bcr_real"]) for p in grid.points]
+    methods = [
+        (
+            p.settings["mode"],
+            p.settings["augmentation"],
+            p.settings["lambda_bcr_real"],
+        )
+        for p in grid.points
+    ]
     assert methods[:6] == [
-        ("none", None, 0.0), ("real_only", "translation", 0.0),
+        ("none", None, 0.0),
+        ("real_only", "translation", 0.0),
         ("real_and_fake", "translation", 0.0),
-        ("real_and_fake", "zoom_out", 0.0), ("none", "translation", 10.0),
-        ("real_and_fake", "brightness", 0.0)]
+        ("real_and_fake", "zoom_out", 0.0),
+        ("none", "translation", 10.0),
+        ("real_and_fake", "brightness", 0.0),
+    ]
     assert methods[6:] == methods[:6]  # every method's seed 0 first
     assert [p.settings["seed"] for p in grid.points] == [0] * 6 + [1] * 6
-    assert {(p.settings["steps"], p.settings["batch_size"],
-             p.settings["strength"]) for p in grid.points} == {
-                 (2500, 64, 0.2)}
+    assert {
+        (p.settings["steps"], p.settings["batch_size"], p.settings["strength"])
+        for p in grid.points
+    } == {(2500, 64, 0.2)}
     gin.clear_config()
     configs.parse(["cpu/findings_small.gin"], list(grid.points[4].bindings))
     assert gin.query_parameter("dataset.subset") == 5000
@@ -129,49 +156,70 @@ def test_the_cpu_sweep_is_the_issues_six_methods_seed_first():
 
 
 def test_zipped_axes_bind_their_names_in_step():
-    assert configs.axis_bindings("augment.mode, LAMBDA_BCR",
-                               "('none', 10.0, )") == [
-        ("augment.mode", "'none'"), ("LAMBDA_BCR", "10.0")]
+    assert configs.axis_bindings(
+        "augment.mode, LAMBDA_BCR", "('none', 10.0, )"
+    ) == [("augment.mode", "'none'"), ("LAMBDA_BCR", "10.0")]
     with pytest.raises(UserError, match="must be a tuple of 2 literals"):
         configs.axis_bindings("augment.mode, LAMBDA_BCR", "'none'")
 
 
 def test_flags_add_to_and_replace_the_configs_grid():
-    grid = sweep.expand(["paper/fig14_translation_brightness.gin"], (),
-                        ["LAMBDA_BCR=[10.0]", "train.seed=[0, 1]"])
+    grid = sweep.expand(
+        ["paper/fig14_translation_brightness.gin"],
+        (),
+        ["LAMBDA_BCR=[10.0]", "train.seed=[0, 1]"],
+    )
     assert len(grid.points) == 5 * 1 * 2
-    assert grid.points[0].bindings == ("augment.strength = 0.1",
-                                       "LAMBDA_BCR = 10.0", "train.seed = 0")
+    assert grid.points[0].bindings == (
+        "augment.strength = 0.1",
+        "LAMBDA_BCR = 10.0",
+        "train.seed = 0",
+    )
     assert grid.points[0].name == "strength=0.1,LAMBDA_BCR=10.0,seed=0"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("augment.strength", "is malformed: write NAME=[v1, v2, ...]"),
-    ("augment.strength=0.1,0.2", "the values must be a non-empty list"),
-    ("augment.strength=[0.1,", "are not a list of Python literals"),
-    ("augment.strength=[]", "the values must be a non-empty list"),
-    ("augment.name=[translation]", "are not a list of Python literals"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("augment.strength", "is malformed: write NAME=[v1, v2, ...]"),
+        ("augment.strength=0.1,0.2", "the values must be a non-empty list"),
+        ("augment.strength=[0.1,", "are not a list of Python literals"),
+        ("augment.strength=[]", "the values must be a non-empty list"),
+        ("augment.name=[translation]", "are not a list of Python literals"),
+    ],
+)
 def test_malformed_value_lists(text, message):
     with pytest.raises(UserError, match=message.replace("[", r"\[")):
         sweep.parse_sweep(text)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("trian.steps=[1, 2]", "not bindable: No configurable matching 'trian'"),
-    ("train.stepz=[1, 2]", "doesn't have a parameter named 'stepz'"),
-    ("LAMBDA_BCRR=[1.0]", "neither a configurable.parameter nor a macro"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "trian.steps=[1, 2]",
+            "not bindable: No configurable matching 'trian'",
+        ),
+        ("train.stepz=[1, 2]", "doesn't have a parameter named 'stepz'"),
+        ("LAMBDA_BCRR=[1.0]", "neither a configurable.parameter nor a macro"),
+    ],
+)
 def test_names_that_are_not_bindable(text, message):
     with pytest.raises(UserError, match=message):
         sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"], (), [text])
 
 
 def test_a_bad_value_is_caught_at_its_point():
-    with pytest.raises(UserError, match=r"sweep point augment.name = "
-                       r"'zoomout'.*unknown augmentation 'zoomout'"):
-        sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"], (),
-                     ["augment.name=['zoom_out', 'zoomout']"])
+    with pytest.raises(
+        UserError,
+        match=r"sweep point augment.name = "
+        r"'zoomout'.*unknown augmentation 'zoomout'",
+    ):
+        sweep.expand(
+            ["paper/fig3_sndcgan_real_and_fake.gin"],
+            (),
+            ["augment.name=['zoom_out', 'zoomout']"],
+        )
 
 
 def test_a_root_of_another_sweep_is_refused_and_kept(tmp_path):
@@ -201,37 +249,62 @@ def test_dry_run_prints_one_command_per_point_and_writes_nothing(tmp_path):
 
         def flush(self):
             pass
-    sweep.run_sweep(grid, str(tmp_path / "root"), "fid10k_test",
-                    ["--protocol=fid10k_test"], dry_run=True, out=Out())
+
+    sweep.run_sweep(
+        grid,
+        str(tmp_path / "root"),
+        "fid10k_test",
+        ["--protocol=fid10k_test"],
+        dry_run=True,
+        out=Out(),
+    )
     assert len(lines) == 3
-    assert all("-m tfgda.train" in x and "&&" in x and "-m tfgda.evaluate"
-               in x for x in lines)
-    assert "'--gin_bindings=augment.schedule = '\"'\"'linear_decay'" in \
-        lines[1]
+    assert all(
+        "-m tfgda.train" in x and "&&" in x and "-m tfgda.evaluate" in x
+        for x in lines
+    )
+    assert "'--gin_bindings=augment.schedule = '\"'\"'linear_decay'" in lines[1]
     assert not (tmp_path / "root").exists()
 
 
 def _sweep_cli(root, data, standin_inception, cache, *extra):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(_sweep_args(root, data, standin_inception, cache,
-                                      *extra),
-                          capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=600)
+    return subprocess.run(
+        _sweep_args(root, data, standin_inception, cache, *extra),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+    )
 
 
 def _sweep_args(root, data, standin_inception, cache, *extra):
-    args = [sys.executable, "-m", "tfgda.sweep", f"--root={root}",
-            "--sweep=augment.name=['translation', 'brightness']",
-            f"--inception={standin_inception}", f"--reference_path={data}",
-            "--protocol=fid8_test", "--batch_size=8", f"--cache_dir={cache}",
-            *extra]
-    args += [f"--gin_bindings={b}" for b in tiny_bindings(
-        data, 2, "augment.mode = 'real_and_fake'", "augment.strength = 0.2")]
+    args = [
+        sys.executable,
+        "-m",
+        "tfgda.sweep",
+        f"--root={root}",
+        "--sweep=augment.name=['translation', 'brightness']",
+        f"--inception={standin_inception}",
+        f"--reference_path={data}",
+        "--protocol=fid8_test",
+        "--batch_size=8",
+        f"--cache_dir={cache}",
+        *extra,
+    ]
+    args += [
+        f"--gin_bindings={b}"
+        for b in tiny_bindings(
+            data, 2, "augment.mode = 'real_and_fake'", "augment.strength = 0.2"
+        )
+    ]
     return args
 
 
 def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
-        tmp_path, tiny_zip, standin_inception):
+    tmp_path, tiny_zip, standin_inception
+):
     root = tmp_path / "sweep"
     first = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
     assert first.returncode == 0, first.stdout + first.stderr
@@ -245,8 +318,9 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
         assert row["protocol"] == "fid8_test" and row["steps"] == "2"
         assert row["mode"] == "real_and_fake" and row["strength"] == "0.2"
         assert np.isfinite(float(row["fid"])) and float(row["fid"]) >= 0
-        with open(os.path.join(row["model_dir"], "eval", "fid8_test",
-                               "ckpt-2.json")) as f:
+        with open(
+            os.path.join(row["model_dir"], "eval", "fid8_test", "ckpt-2.json")
+        ) as f:
             assert json.load(f)["fid"] == pytest.approx(float(row["fid"]))
     # Rerun: both points are finished and skipped; the rows stay.
     again = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
@@ -255,41 +329,60 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
     with open(root / "results.csv", newline="") as f:
         assert list(csv.DictReader(f)) == rows
     # Another grid in the same root: refused before anything runs.
-    other = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c",
-                       "--sweep=train.seed=[0, 1]")
+    other = _sweep_cli(
+        root,
+        tiny_zip,
+        standin_inception,
+        tmp_path / "c",
+        "--sweep=train.seed=[0, 1]",
+    )
     assert other.returncode == 2 and "Traceback" not in other.stderr
     assert "holds another sweep's results" in other.stderr
 
     # The report: the bars are the results, in the paper's layout.
     out = tmp_path / "report"
-    made = subprocess.run([sys.executable, "-m", "tfgda.report",
-                           f"--root={root}", f"--out={out}"],
-                          capture_output=True, text=True, cwd=REPO,
-                          timeout=300)
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tfgda.report",
+            f"--root={root}",
+            f"--out={out}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+    )
     assert made.returncode == 0, made.stderr
     assert (out / "bars.png").stat().st_size > 10_000
     grid, read = report.read_sweep(str(root))
     figure = report.draw(grid, read)["bars"]
     spatial, appearance = figure.axes[0], figure.axes[1]
-    heights = {ax: [p.get_height() for p in ax.patches] for ax in
-               (spatial, appearance)}
-    assert [t.get_text() for t in spatial.get_xticklabels()] == [
-        "translation"]
+    heights = {
+        ax: [p.get_height() for p in ax.patches] for ax in (spatial, appearance)
+    }
+    assert [t.get_text() for t in spatial.get_xticklabels()] == ["translation"]
     assert [t.get_text() for t in appearance.get_xticklabels()] == [
-        "brightness"]
+        "brightness"
+    ]
     np.testing.assert_allclose(heights[spatial], [float(rows[0]["fid"])])
     np.testing.assert_allclose(heights[appearance], [float(rows[1]["fid"])])
     # The paper's SNDCGAN baseline is drawn as a line.
-    assert any(list(line.get_ydata()) == [24.73, 24.73]
-               for line in spatial.get_lines())
+    assert any(
+        list(line.get_ydata()) == [24.73, 24.73] for line in spatial.get_lines()
+    )
     table = (out / "results.md").read_text()
-    fid = float(rows[0]['fid'])  # one seed, one checkpoint: all three
-    assert f"augment.name = translation | 1 | 2 | fid8_test | " \
+    fid = float(rows[0]["fid"])  # one seed, one checkpoint: all three
+    assert (
+        f"augment.name = translation | 1 | 2 | fid8_test | "
         f"{fid:.2f} | {fid:.2f} | {fid:.2f} | not in the text |" in table
+    )
 
 
 def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     # train.eval_every writes the final evaluation itself: the sweep then
     # skips its own evaluation of that point.
     grid = sweep.expand([], ["train.steps = 3"], ["train.seed=[0, 1]"])
@@ -306,9 +399,11 @@ def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
             return 0
         os.makedirs(folder)
         with open(os.path.join(folder, "ckpt-3.json"), "w") as f:
-            json.dump({"step": 3, "fid": 1.5, "inception_score": 1.0,
-                       "kid": 0.0}, f)
+            json.dump(
+                {"step": 3, "fid": 1.5, "inception_score": 1.0, "kid": 0.0}, f
+            )
         return 0
+
     monkeypatch.setattr(sweep, "_run_logged", fake_run)
     failed = sweep.run_sweep(grid, str(tmp_path / "root"), "fid8_test")
     assert not failed
@@ -319,10 +414,20 @@ def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
 def test_dry_run_from_the_command_line_prints_only_commands(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
-        [sys.executable, "-m", "tfgda.sweep", "--dry_run",
-         "--gin_file=paper/table1_biggan_cntr_bcr.gin",
-         f"--root={tmp_path / 'root'}"], capture_output=True, text=True,
-        cwd=REPO, env=env, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "tfgda.sweep",
+            "--dry_run",
+            "--gin_file=paper/table1_biggan_cntr_bcr.gin",
+            f"--root={tmp_path / 'root'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 4 and all("tfgda.train" in x for x in lines)
@@ -338,12 +443,16 @@ def test_every_evaluated_checkpoint_is_a_row_and_all_can_be_asked(tmp_path):
     folder = tmp_path / point.name / "eval" / "fid8_test"
     folder.mkdir(parents=True)
     for step, fid in ((2, 30.0), (4, 20.0)):
-        (folder / f"ckpt-{step}.json").write_text(json.dumps(
-            {"step": step, "fid": fid, "inception_score": 1.0,
-             "kid": 0.1}))
+        (folder / f"ckpt-{step}.json").write_text(
+            json.dumps(
+                {"step": step, "fid": fid, "inception_score": 1.0, "kid": 0.1}
+            )
+        )
     rows = sweep.gather(str(tmp_path), grid, "fid8_test")
     assert [(r["step"], r["final"], r["fid"]) for r in rows] == [
-        (2, False, 30.0), (4, True, 20.0)]
+        (2, False, 30.0),
+        (4, True, 20.0),
+    ]
     _, eval_cmd = sweep.commands(grid, point, "DIR", [], checkpoints="all")
     assert "--checkpoint=all" in eval_cmd
     _, eval_cmd = sweep.commands(grid, point, "DIR", [])
@@ -354,42 +463,64 @@ def test_offline_scores_are_gathered_from_their_own_folder(tmp_path):
     grid = sweep.expand([], ["train.steps = 4"], ["train.seed=[0]"])
     (point,) = grid.points
     inception = tmp_path / point.name / "eval" / "fid8_test"
-    offline = tmp_path / point.name / "eval" / "cifar10_classifier" / \
-        "fid8_test"
-    for folder, result in ((inception, {"fid": 30.0}),
-                           (offline, {"fcd": 3.0, "kid_fcd": 0.01})):
+    offline = (
+        tmp_path / point.name / "eval" / "cifar10_classifier" / "fid8_test"
+    )
+    for folder, result in (
+        (inception, {"fid": 30.0}),
+        (offline, {"fcd": 3.0, "kid_fcd": 0.01}),
+    ):
         folder.mkdir(parents=True)
-        (folder / "ckpt-4.json").write_text(json.dumps({"step": 4,
-                                                        **result}))
-    (row,) = sweep.write_results(str(tmp_path), grid, "fid8_test",
-                                 "cifar10_classifier")
+        (folder / "ckpt-4.json").write_text(json.dumps({"step": 4, **result}))
+    (row,) = sweep.write_results(
+        str(tmp_path), grid, "fid8_test", "cifar10_classifier"
+    )
     assert (row["features"], row["fcd"], row["kid_fcd"], row["fid"]) == (
-        "cifar10_classifier", 3.0, 0.01, None)
+        "cifar10_classifier",
+        3.0,
+        0.01,
+        None,
+    )
     with open(tmp_path / "results.csv") as f:
         assert "fcd" in f.readline()
     (row,) = sweep.gather(str(tmp_path), grid, "fid8_test")
-    assert (row["features"], row["fid"], row["fcd"]) == ("inception", 30.0,
-                                                          None)
-    _, eval_cmd = sweep.commands(grid, point, "DIR", [
-        "--features=cifar10_classifier"])
+    assert (row["features"], row["fid"], row["fcd"]) == (
+        "inception",
+        30.0,
+        None,
+    )
+    _, eval_cmd = sweep.commands(
+        grid, point, "DIR", ["--features=cifar10_classifier"]
+    )
     assert "--features=cifar10_classifier" in eval_cmd
 
 
-@pytest.mark.parametrize("drop, message", [
-    ("--reference_path", "needs the test split, but the run trained on an "
-     "image archive: pass --reference_path"),
-    ("--inception", "the Inception module directory"),
-])
+@pytest.mark.parametrize(
+    "drop, message",
+    [
+        (
+            "--reference_path",
+            "needs the test split, but the run trained on an "
+            "image archive: pass --reference_path",
+        ),
+        ("--inception", "the Inception module directory"),
+    ],
+)
 def test_evaluation_inputs_are_checked_before_any_training(
-        tmp_path, tiny_zip, standin_inception, drop, message):
+    tmp_path, tiny_zip, standin_inception, drop, message
+):
     root = tmp_path / "sweep"
-    args = [a for a in _sweep_args(root, tiny_zip, standin_inception,
-                                   tmp_path / "c") if not a.startswith(drop)]
+    args = [
+        a
+        for a in _sweep_args(root, tiny_zip, standin_inception, tmp_path / "c")
+        if not a.startswith(drop)
+    ]
     if drop == "--inception":
         args.append(f"--inception={tmp_path / 'no_inception'}")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(args, capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=600)
+    done = subprocess.run(
+        args, capture_output=True, text=True, cwd=REPO, env=env, timeout=600
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not root.exists()  # nothing trained, nothing written

@@ -24,8 +24,9 @@ def _cli(model_dir, bindings, *gin_files):
     args += [f"--gin_file={f}" for f in gin_files]
     args += [f"--gin_bindings={b}" for b in bindings]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run(args, capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=300)
+    return subprocess.run(
+        args, capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+    )
 
 
 def _checkpoint_steps(model_dir):
@@ -41,8 +42,9 @@ def test_cli_trains_checkpoints_and_resumes(tmp_path, tiny_zip):
     operative = (model_dir / "operative_config.gin").read_text()
     assert "train.steps = 3" in operative and "sndcgan.ch = 4" in operative
     assert (model_dir / "samples" / "step_0000002.png").exists()
-    assert any(f.startswith("events.out.tfevents") for f in
-               os.listdir(model_dir))
+    assert any(
+        f.startswith("events.out.tfevents") for f in os.listdir(model_dir)
+    )
 
     second = _cli(model_dir, tiny_bindings(tiny_zip, 5), "quickstart.gin")
     assert second.returncode == 0, second.stderr
@@ -59,35 +61,47 @@ def _train(model_dir, data_path, steps, *extra):
 def test_mirrored_matches_one_device(tmp_path, tiny_zip):
     one = _train(tmp_path / "one", tiny_zip, 3)
     gin.clear_config()
-    two = _train(tmp_path / "two", tiny_zip, 3, "strategy.kind = 'mirrored'",
-                 "strategy.devices = ['/cpu:0', '/cpu:1']")
+    two = _train(
+        tmp_path / "two",
+        tiny_zip,
+        3,
+        "strategy.kind = 'mirrored'",
+        "strategy.devices = ['/cpu:0', '/cpu:1']",
+    )
     assert set(one) == {"d_loss", "g_loss", "d_real", "d_fake"}
     for name in one:
         assert two[name] == pytest.approx(one[name], abs=1e-5), name
 
 
-def test_mirrored_ema_sample_grids_use_standing_statistics(tmp_path,
-                                                          tiny_zip):
+def test_mirrored_ema_sample_grids_use_standing_statistics(tmp_path, tiny_zip):
     """The EMA generator's batch-norm statistics are recomputed before each
     grid, on two replicas too (outside the compiled step)."""
-    _train(tmp_path, tiny_zip, 2, "strategy.kind = 'mirrored'",
-           "strategy.devices = ['/cpu:0', '/cpu:1']", "train.ema_decay = 0.5")
+    _train(
+        tmp_path,
+        tiny_zip,
+        2,
+        "strategy.kind = 'mirrored'",
+        "strategy.devices = ['/cpu:0', '/cpu:1']",
+        "train.ema_decay = 0.5",
+    )
     assert (tmp_path / "samples" / "step_0000002.png").exists()
     config = (tmp_path / "operative_config.gin").read_text()
     assert "standing_stats.grid_samples = 16" in config
 
 
-def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip,
-                                               monkeypatch):
+def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
     """A resumed run starts from every variable of its checkpoint: both
     networks, both optimizers (slots and iteration counts), the EMA
     generator and the step."""
     extra = ("train.checkpoint_every = 2", "train.ema_decay = 0.5")
     _train(tmp_path, tiny_zip, 2, *extra)
     reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-2"))
-    keys = [k for k in reader.get_variable_to_shape_map()
-            if k.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and
-            not k.startswith("save_counter/")]  # the saver's own count
+    keys = [
+        k
+        for k in reader.get_variable_to_shape_map()
+        if k.endswith("/.ATTRIBUTES/VARIABLE_VALUE")
+        and not k.startswith("save_counter/")
+    ]  # the saver's own count
     restored = {}
     real_restore = checkpointing.restore_latest
 
@@ -101,37 +115,57 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip,
                     item = item.values[int(rest.split("/")[1])]
                 out[key] = np.array(item.numpy())
             return out
+
         restored["before"] = values()
         path = real_restore(checkpoint, *args, **kwargs)
         restored["after"] = values()
         return path
+
     monkeypatch.setattr(checkpointing, "restore_latest", spy)
     gin.clear_config()
     _train(tmp_path, tiny_zip, 3, *extra)
     assert len(keys) > 50 and set(restored["after"]) == set(keys)
     for key in keys:
-        np.testing.assert_array_equal(restored["after"][key],
-                                      reader.get_tensor(key), err_msg=key)
+        np.testing.assert_array_equal(
+            restored["after"][key], reader.get_tensor(key), err_msg=key
+        )
     groups = {k.split("/")[0] for k in keys}
-    assert groups == {"generator", "discriminator", "g_optimizer",
-                      "d_optimizer", "generator_ema", "step"}
-    changed = {k.split("/")[0] for k in keys if not np.array_equal(
-        restored["before"][k], restored["after"][k])}
+    assert groups == {
+        "generator",
+        "discriminator",
+        "g_optimizer",
+        "d_optimizer",
+        "generator_ema",
+        "step",
+    }
+    changed = {
+        k.split("/")[0]
+        for k in keys
+        if not np.array_equal(restored["before"][k], restored["after"][k])
+    }
     assert changed == groups  # every group came from the checkpoint
 
 
 def test_n_disc_and_steps_per_call(tmp_path, tiny_zip, caplog):
     caplog.set_level("INFO")
-    metrics = _train(tmp_path, tiny_zip, 4, "train.n_disc = 2",
-                     "train.steps_per_call = 3", "train.log_every = 4",
-                     "train.image_every = 4")
+    metrics = _train(
+        tmp_path,
+        tiny_zip,
+        4,
+        "train.n_disc = 2",
+        "train.steps_per_call = 3",
+        "train.log_every = 4",
+        "train.image_every = 4",
+    )
     assert all(tf.math.is_finite(v) for v in metrics.values())
     assert _checkpoint_steps(tmp_path) == [4]
     reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-4"))
 
     def iterations(optimizer):  # a Keras optimizer's first variable
         return reader.get_tensor(
-            f"{optimizer}/values/0/.ATTRIBUTES/VARIABLE_VALUE")
+            f"{optimizer}/values/0/.ATTRIBUTES/VARIABLE_VALUE"
+        )
+
     assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4
     assert iterations("g_optimizer") == 4
     assert iterations("d_optimizer") == 8  # n_disc D updates per step
@@ -150,76 +184,118 @@ def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
     assert message in err, err
     assert sorted(os.listdir(tmp_path)) == before  # model_dir untouched
 
-ADAPTIVE = ("augment.mode = 'real_and_fake'", "augment.name = 'translation'",
-            "augment.strength = 0.5", "augment.schedule = 'adaptive'",
-            "adaptive.interval = 1", "adaptive.speed_images = 80",
-            "adaptive.initial = 0.5")
+
+ADAPTIVE = (
+    "augment.mode = 'real_and_fake'",
+    "augment.name = 'translation'",
+    "augment.strength = 0.5",
+    "augment.schedule = 'adaptive'",
+    "adaptive.interval = 1",
+    "adaptive.speed_images = 80",
+    "adaptive.initial = 0.5",
+)
 
 
-@pytest.mark.parametrize("bindings, message", [
-    (["trian.steps = 3"], "No configurable matching 'trian'. Did you mean "
-     "'train'?"),
-    (["train.stepz = 3"], "doesn't have a parameter named 'stepz'"),
-    (["train.steps = [3"], "gin config error"),
-    (["train.steps = 0"], "train.steps must be a positive integer"),
-    (["train.steps = 1", "train.model = @bigan"],
-     "No configurable matching reference '@bigan'. Did you mean 'biggan'?"),
-    (["train.steps = 1", "train.loss = @hingee"], "Did you mean 'hinge'?"),
-    (["train.steps = 1", "dataset.path = '/nonexistent/x.zip'"],
-     "does not exist"),
-    (["train.steps = 1", *ADAPTIVE[:4], "adaptive.target = 1.2"],
-     "adaptive.target must be in (0, 1)"),
-    (["train.steps = 1", *ADAPTIVE[:2], "augment.schedule = 'adaptive'"],
-     "augment.schedule 'adaptive' scales the strength of 'translation', "
-     "which has none"),
-    (["train.steps = 1", "augment.schedule = 'anneal'"],
-     "augment.schedule 'anneal' is not one of"),
-    (["train.steps = 1", "train.batchsize = 4"],
-     "doesn't have a parameter named 'batchsize'. Did you mean "
-     "'batch_size'?"),
-    (["train.steps = 1", "dataset.path=/x/y.zip"],
-     "the binding 'dataset.path=/x/y.zip' has a value that is not a Python "
-     "literal: quote strings, e.g. dataset.path = '/x/y.zip'."),
-    (["train.steps = 1", "augment.mode = 'real_and_fake'",
-      "augment.name = 'translation'", "augment.strength = '0.4'"],
-     "the strength of 'translation' must be a number, got '0.4' (str)"),
-    (["train.steps = 1", "dataset.resize = 0"],
-     "dataset.resize must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "bindings, message",
+    [
+        (
+            ["trian.steps = 3"],
+            "No configurable matching 'trian'. Did you mean 'train'?",
+        ),
+        (["train.stepz = 3"], "doesn't have a parameter named 'stepz'"),
+        (["train.steps = [3"], "gin config error"),
+        (["train.steps = 0"], "train.steps must be a positive integer"),
+        (
+            ["train.steps = 1", "train.model = @bigan"],
+            "No configurable matching reference '@bigan'. Did you mean "
+            "'biggan'?",
+        ),
+        (["train.steps = 1", "train.loss = @hingee"], "Did you mean 'hinge'?"),
+        (
+            ["train.steps = 1", "dataset.path = '/nonexistent/x.zip'"],
+            "does not exist",
+        ),
+        (
+            ["train.steps = 1", *ADAPTIVE[:4], "adaptive.target = 1.2"],
+            "adaptive.target must be in (0, 1)",
+        ),
+        (
+            ["train.steps = 1", *ADAPTIVE[:2], "augment.schedule = 'adaptive'"],
+            "augment.schedule 'adaptive' scales the strength of 'translation', "
+            "which has none",
+        ),
+        (
+            ["train.steps = 1", "augment.schedule = 'anneal'"],
+            "augment.schedule 'anneal' is not one of",
+        ),
+        (
+            ["train.steps = 1", "train.batchsize = 4"],
+            "doesn't have a parameter named 'batchsize'. Did you mean "
+            "'batch_size'?",
+        ),
+        (
+            ["train.steps = 1", "dataset.path=/x/y.zip"],
+            "the binding 'dataset.path=/x/y.zip' has a value that is not a "
+            "Python literal: quote strings, e.g. dataset.path = '/x/y.zip'.",
+        ),
+        (
+            [
+                "train.steps = 1",
+                "augment.mode = 'real_and_fake'",
+                "augment.name = 'translation'",
+                "augment.strength = '0.4'",
+            ],
+            "the strength of 'translation' must be a number, got '0.4' (str)",
+        ),
+        (
+            ["train.steps = 1", "dataset.resize = 0"],
+            "dataset.resize must be a positive integer",
+        ),
+    ],
+)
 def test_bad_config_is_one_line_and_leaves_model_dir_alone(
-        tmp_path, capsys, bindings, message):
+    tmp_path, capsys, bindings, message
+):
     _assert_user_error(tmp_path, capsys, tmp_path / "run", bindings, message)
 
 
 def test_model_dir_that_is_a_file(tmp_path, capsys, tiny_zip):
     path = tmp_path / "file"
     path.write_text("keep me")
-    _assert_user_error(tmp_path, capsys, path, tiny_bindings(tiny_zip, 1),
-                       "is a file")
+    _assert_user_error(
+        tmp_path, capsys, path, tiny_bindings(tiny_zip, 1), "is a file"
+    )
     assert path.read_text() == "keep me"
 
 
-@pytest.mark.parametrize("layout, message", [
-    ({}, "no images"),
-    ({"a": 1, "b": 1}, "mixed sizes"),
-])
-def test_bad_archives_stop_before_model_dir(tmp_path, capsys, layout,
-                                            message):
+@pytest.mark.parametrize(
+    "layout, message",
+    [
+        ({}, "no images"),
+        ({"a": 1, "b": 1}, "mixed sizes"),
+    ],
+)
+def test_bad_archives_stop_before_model_dir(tmp_path, capsys, layout, message):
     data = tmp_path / "data"
     data.mkdir()
     for i, (cls, count) in enumerate(layout.items()):
         write_images(data, {cls: count}, size=(8 + i, 8))
-    _assert_user_error(tmp_path, capsys, tmp_path / "run",
-                       tiny_bindings(str(data), 1), message)
+    _assert_user_error(
+        tmp_path, capsys, tmp_path / "run", tiny_bindings(str(data), 1), message
+    )
 
 
 def test_cli_prints_user_errors_without_traceback(tmp_path):
-    result = _cli(tmp_path / "run", ["train.steps = 1",
-                                     "dataset.path = '/nonexistent.zip'"])
+    result = _cli(
+        tmp_path / "run",
+        ["train.steps = 1", "dataset.path = '/nonexistent.zip'"],
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "error: dataset.path '/nonexistent.zip' does not exist" in \
-        result.stderr
+    assert (
+        "error: dataset.path '/nonexistent.zip' does not exist" in result.stderr
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -239,36 +315,54 @@ def _summary_tags(model_dir):
     for name in os.listdir(model_dir):
         if name.startswith("events.out.tfevents"):
             for event in tf.compat.v1.train.summary_iterator(
-                    os.path.join(model_dir, name)):
+                os.path.join(model_dir, name)
+            ):
                 tags |= {v.tag for v in event.summary.value}
     return tags
 
 
 def test_augmented_run_shows_what_d_sees(tmp_path, tiny_zip):
-    metrics = _train(tmp_path, tiny_zip, 2, "augment.mode = 'real_and_fake'",
-                     "augment.name = 'translation+brightness'",
-                     "augment.strength = 0.3")
+    metrics = _train(
+        tmp_path,
+        tiny_zip,
+        2,
+        "augment.mode = 'real_and_fake'",
+        "augment.name = 'translation+brightness'",
+        "augment.strength = 0.3",
+    )
     assert all(tf.math.is_finite(v) for v in metrics.values())
     tags = _summary_tags(tmp_path)
-    assert {"augmented_real_top_fake_bottom", "samples",
-            "train/d_loss"} <= tags
+    assert {"augmented_real_top_fake_bottom", "samples", "train/d_loss"} <= tags
     operative = (tmp_path / "operative_config.gin").read_text()
     assert "augment.mode = 'real_and_fake'" in operative
 
 
 def test_unknown_augmentation_is_a_config_error(tmp_path, capsys, tiny_zip):
-    _assert_user_error(tmp_path, capsys, tmp_path / "run",
-                       tiny_bindings(tiny_zip, 1,
-                                     "augment.mode = 'real_and_fake'",
-                                     "augment.name = 'zoomout'"),
-                       "unknown augmentation 'zoomout'. Did you mean "
-                       "'zoom_out'?")
+    _assert_user_error(
+        tmp_path,
+        capsys,
+        tmp_path / "run",
+        tiny_bindings(
+            tiny_zip,
+            1,
+            "augment.mode = 'real_and_fake'",
+            "augment.name = 'zoomout'",
+        ),
+        "unknown augmentation 'zoomout'. Did you mean 'zoom_out'?",
+    )
 
 
-BIGGAN = ("train.model = @biggan", "biggan.ch = 4", "biggan.dim_z = 8",
-          "train.n_disc = 2", "train.ema_decay = 0.9", "bcr.lambda_real = 5.0",
-          "bcr.lambda_fake = 5.0", "bcr.augment = 'translation(0.4)'",
-          "contrastive.weight = 0.1")
+BIGGAN = (
+    "train.model = @biggan",
+    "biggan.ch = 4",
+    "biggan.dim_z = 8",
+    "train.n_disc = 2",
+    "train.ema_decay = 0.9",
+    "bcr.lambda_real = 5.0",
+    "bcr.lambda_fake = 5.0",
+    "bcr.augment = 'translation(0.4)'",
+    "contrastive.weight = 0.1",
+)
 
 
 def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
@@ -283,53 +377,84 @@ def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
     from tfgda import models
     from tfgda import optim
     from tfgda import regularizers
+
     g, d = models.biggan((32, 32, 3), 3)
     ema = models.biggan((32, 32, 3), 3)[0]
     contrastive = regularizers.contrastive()
-    gan = gan_lib.GAN(generator=g, discriminator=d, g_optimizer=optim.adam(),
-                      d_optimizer=optim.adam(), loss=losses.hinge,
-                      global_batch=8, num_classes=3,
-                      regularizers=[contrastive], ema_generator=ema)
+    gan = gan_lib.GAN(
+        generator=g,
+        discriminator=d,
+        g_optimizer=optim.adam(),
+        d_optimizer=optim.adam(),
+        loss=losses.hinge,
+        global_batch=8,
+        num_classes=3,
+        regularizers=[contrastive],
+        ema_generator=ema,
+    )
     gan.build()
     before = [v.numpy().copy() for v in ema.trainable_variables]
-    head_before = [v.numpy().copy() for v in
-                   contrastive.head.trainable_variables]
+    head_before = [
+        v.numpy().copy() for v in contrastive.head.trainable_variables
+    ]
     tf.train.Checkpoint(**gan.checkpoint_items()).restore(
-        tf.train.latest_checkpoint(str(tmp_path))).assert_consumed()
+        tf.train.latest_checkpoint(str(tmp_path))
+    ).assert_consumed()
     assert int(gan.step.numpy()) == 2
-    assert any(not np.array_equal(b, v.numpy()) for b, v in
-               zip(before, ema.trainable_variables))
-    assert any(not np.array_equal(b, v.numpy()) for b, v in
-               zip(head_before, contrastive.head.trainable_variables))
+    assert any(
+        not np.array_equal(b, v.numpy())
+        for b, v in zip(before, ema.trainable_variables)
+    )
+    assert any(
+        not np.array_equal(b, v.numpy())
+        for b, v in zip(head_before, contrastive.head.trainable_variables)
+    )
     # The EMA differs from G after training steps with decay 0.9.
-    assert any(not np.allclose(e.numpy(), v.numpy()) for e, v in
-               zip(ema.trainable_variables, g.trainable_variables))
+    assert any(
+        not np.allclose(e.numpy(), v.numpy())
+        for e, v in zip(ema.trainable_variables, g.trainable_variables)
+    )
 
 
 def test_conditional_model_on_unlabelled_data(tmp_path, capsys):
     data = write_images(tmp_path / "flat", {"": 4}, size=(32, 32))
-    _assert_user_error(tmp_path, capsys, tmp_path / "run",
-                       tiny_bindings(data, 1, "train.model = @biggan"),
-                       "needs a dataset with labels")
+    _assert_user_error(
+        tmp_path,
+        capsys,
+        tmp_path / "run",
+        tiny_bindings(data, 1, "train.model = @biggan"),
+        "needs a dataset with labels",
+    )
 
 
-def test_bcr_without_any_augmentation_is_a_config_error(tmp_path, capsys,
-                                                        tiny_zip):
-    _assert_user_error(tmp_path, capsys, tmp_path / "run",
-                       tiny_bindings(tiny_zip, 1, "bcr.lambda_real = 10.0"),
-                       "bCR needs an augmentation")
+def test_bcr_without_any_augmentation_is_a_config_error(
+    tmp_path, capsys, tiny_zip
+):
+    _assert_user_error(
+        tmp_path,
+        capsys,
+        tmp_path / "run",
+        tiny_bindings(tiny_zip, 1, "bcr.lambda_real = 10.0"),
+        "bCR needs an augmentation",
+    )
 
 
-@pytest.mark.parametrize("name", ["biggan_cifar10.gin",
-                                  "biggan_cifar10_bcr.gin",
-                                  "biggan_cifar10_cntr.gin",
-                                  "biggan_cifar10_cntr_bcr.gin"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "biggan_cifar10.gin",
+        "biggan_cifar10_bcr.gin",
+        "biggan_cifar10_cntr.gin",
+        "biggan_cifar10_cntr_bcr.gin",
+    ],
+)
 def test_biggan_configs_parse_and_build(name):
     configs.parse([name])
     assert gin.query_parameter("train.batch_size") == 256
     assert gin.query_parameter("train.n_disc") == 2
     from tfgda import models
     from tfgda import regularizers
+
     g, d = models.biggan((32, 32, 3), 10, ch=4)
     models.build(g, d)
     if "bcr" in name:
@@ -348,11 +473,15 @@ def exploding_loss(real_logits, fake_logits):
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(
-        tmp_path, capsys, tiny_zip):
+    tmp_path, capsys, tiny_zip
+):
     _train(tmp_path, tiny_zip, 2)
     gin.clear_config()
-    status = train_cli_lib.train_cli([], tiny_bindings(
-        tiny_zip, 4, "train.loss = @exploding_loss"), str(tmp_path))
+    status = train_cli_lib.train_cli(
+        [],
+        tiny_bindings(tiny_zip, 4, "train.loss = @exploding_loss"),
+        str(tmp_path),
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert status == 2
     assert err.startswith("error: training diverged at step 3: ")
@@ -362,13 +491,15 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
 
 
-def test_resume_with_another_architecture_is_refused(tmp_path, capsys,
-                                                     tiny_zip):
+def test_resume_with_another_architecture_is_refused(
+    tmp_path, capsys, tiny_zip
+):
     _train(tmp_path / "run", tiny_zip, 1)
     gin.clear_config()
     before = sorted(os.listdir(tmp_path / "run"))
-    status = train_cli_lib.train_cli([], tiny_bindings(
-        tiny_zip, 2, "sndcgan.ch = 8"), str(tmp_path / "run"))
+    status = train_cli_lib.train_cli(
+        [], tiny_bindings(tiny_zip, 2, "sndcgan.ch = 8"), str(tmp_path / "run")
+    )
     err = capsys.readouterr().err.strip()
     assert status == 2 and "does not fit this model" in err
     assert sorted(os.listdir(tmp_path / "run")) == before
@@ -377,9 +508,13 @@ def test_resume_with_another_architecture_is_refused(tmp_path, capsys,
 
 def test_model_dir_under_a_file(tmp_path, capsys, tiny_zip):
     (tmp_path / "file").write_text("x")
-    _assert_user_error(tmp_path, capsys, tmp_path / "file" / "run",
-                       tiny_bindings(tiny_zip, 1), "lies under the file")
-
+    _assert_user_error(
+        tmp_path,
+        capsys,
+        tmp_path / "file" / "run",
+        tiny_bindings(tiny_zip, 1),
+        "lies under the file",
+    )
 
 
 def test_adaptive_strength_is_the_same_on_two_replicas(tmp_path):
@@ -393,14 +528,20 @@ def test_adaptive_strength_is_the_same_on_two_replicas(tmp_path):
     for i in range(48):
         folder = tmp_path / "flat" / "abc"[i % 3]
         folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.full((32, 32, 3), rng.integers(0, 256, 3),
-                                np.uint8)).save(folder / f"{i:02d}.png")
+        Image.fromarray(
+            np.full((32, 32, 3), rng.integers(0, 256, 3), np.uint8)
+        ).save(folder / f"{i:02d}.png")
     flat = str(tmp_path / "flat")
     one = _train(tmp_path / "one", flat, 1, *ADAPTIVE)
     gin.clear_config()
-    two = _train(tmp_path / "two", flat, 1, *ADAPTIVE,
-                 "strategy.kind = 'mirrored'",
-                 "strategy.devices = ['/cpu:0', '/cpu:1']")
+    two = _train(
+        tmp_path / "two",
+        flat,
+        1,
+        *ADAPTIVE,
+        "strategy.kind = 'mirrored'",
+        "strategy.devices = ['/cpu:0', '/cpu:1']",
+    )
     # D's first step on these images has signs of both kinds (else any
     # count would agree), and p moved once by 0.1.
     assert -1.0 < one["aug_rt"] < 1.0
@@ -409,8 +550,9 @@ def test_adaptive_strength_is_the_same_on_two_replicas(tmp_path):
         assert two[name] == pytest.approx(one[name], abs=1e-6), name
 
 
-def test_adaptive_strength_is_logged_checkpointed_and_resumed(tmp_path,
-                                                              tiny_zip):
+def test_adaptive_strength_is_logged_checkpointed_and_resumed(
+    tmp_path, tiny_zip
+):
     model_dir = tmp_path / "run"
     first = _cli(model_dir, tiny_bindings(tiny_zip, 2, *ADAPTIVE))
     assert first.returncode == 0, first.stderr
@@ -419,7 +561,8 @@ def test_adaptive_strength_is_logged_checkpointed_and_resumed(tmp_path,
     assert "aug_rt=" in line and 0.0 <= p <= 1.0
     reader = tf.train.load_checkpoint(str(model_dir / "ckpt-2"))
     assert reader.get_tensor(
-        "augment_p/.ATTRIBUTES/VARIABLE_VALUE") == pytest.approx(p, abs=1e-4)
+        "augment_p/.ATTRIBUTES/VARIABLE_VALUE"
+    ) == pytest.approx(p, abs=1e-4)
     assert {"train/aug_p", "train/aug_rt"} <= _summary_tags(model_dir)
     # Resumed, p moves on from its checkpointed value by one adjustment
     # (8 images x 1 step / 80 = 0.1), not from adaptive.initial.
@@ -432,19 +575,25 @@ def test_adaptive_strength_is_logged_checkpointed_and_resumed(tmp_path,
 
 # BigGAN (attention, conditional BN, class embedding, bCR, Cntr, EMA) in
 # bfloat16; SNDCGAN in float16, with loss scaling.
-@pytest.mark.parametrize("precision, model", [("mixed_bfloat16", BIGGAN),
-                                              ("mixed_float16", ())])
+@pytest.mark.parametrize(
+    "precision, model", [("mixed_bfloat16", BIGGAN), ("mixed_float16", ())]
+)
 def test_mixed_precision_runs_stay_finite_and_restore_under_float32(
-        tmp_path, tiny_zip, precision, model):
+    tmp_path, tiny_zip, precision, model
+):
     import keras
-    metrics = _train(tmp_path, tiny_zip, 3, f"train.precision = "
-                     f"'{precision}'", *model)
+
+    metrics = _train(
+        tmp_path, tiny_zip, 3, f"train.precision = '{precision}'", *model
+    )
     assert all(np.isfinite(v) for v in metrics.values())
     assert keras.mixed_precision.global_policy().name == "float32"
     reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-3"))
-    weights = {n: reader.get_tensor(n) for n in
-               reader.get_variable_to_shape_map()
-               if n.startswith("generator/")}
+    weights = {
+        n: reader.get_tensor(n)
+        for n in reader.get_variable_to_shape_map()
+        if n.startswith("generator/")
+    }
     assert weights and all(w.dtype == np.float32 for w in weights.values())
     # The same run resumes under float32 (and its weights are the same).
     gin.clear_config()
@@ -454,9 +603,12 @@ def test_mixed_precision_runs_stay_finite_and_restore_under_float32(
 
 
 def test_unknown_precision_is_a_config_error(tmp_path, capsys, tiny_zip):
-    _assert_user_error(tmp_path, capsys, tmp_path / "run",
-                       tiny_bindings(tiny_zip, 1,
-                                     "train.precision = 'bfloat16'"),
-                       "train.precision 'bfloat16' is not one of ('float32', "
-                       "'mixed_float16', 'mixed_bfloat16'). Did you mean "
-                       "'mixed_bfloat16'?")
+    _assert_user_error(
+        tmp_path,
+        capsys,
+        tmp_path / "run",
+        tiny_bindings(tiny_zip, 1, "train.precision = 'bfloat16'"),
+        "train.precision 'bfloat16' is not one of ('float32', "
+        "'mixed_float16', 'mixed_bfloat16'). Did you mean "
+        "'mixed_bfloat16'?",
+    )

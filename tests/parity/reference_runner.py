@@ -20,8 +20,15 @@ import sys
 import numpy as np
 import torch
 
-REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                         "..", "..", "shared", "reference", "diffaugment")
+REFERENCE = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)),
+    "..",
+    "..",
+    "..",
+    "shared",
+    "reference",
+    "diffaugment",
+)
 sys.path.insert(0, REFERENCE)
 
 CH, DIM_Z, CLASSES, BATCH = 4, 128, 10, 6
@@ -37,20 +44,31 @@ def inputs():
 
 def biggan(out):
     import BigGAN  # pylint: disable=g-import-not-at-top,import-error
+
     torch.manual_seed(0)
-    g = BigGAN.Generator(G_ch=CH, dim_z=DIM_Z, bottom_width=4, resolution=32,
-                         G_attn="0", n_classes=CLASSES, G_shared=True,
-                         hier=False, no_optim=True)
-    d = BigGAN.Discriminator(D_ch=CH, resolution=32, D_attn="0",
-                             n_classes=CLASSES, D_wide=True)
+    g = BigGAN.Generator(
+        G_ch=CH,
+        dim_z=DIM_Z,
+        bottom_width=4,
+        resolution=32,
+        G_attn="0",
+        n_classes=CLASSES,
+        G_shared=True,
+        hier=False,
+        no_optim=True,
+    )
+    d = BigGAN.Discriminator(
+        D_ch=CH, resolution=32, D_attn="0", n_classes=CLASSES, D_wide=True
+    )
     with torch.no_grad():  # batch-norm statistics as after some training
         for module in g.modules():
             if hasattr(module, "stored_mean"):
                 module.stored_mean.uniform_(-0.3, 0.3)
                 module.stored_var.uniform_(0.5, 1.5)
     saved = {f"G.{k}": v.numpy().copy() for k, v in g.state_dict().items()}
-    saved.update({f"D.{k}": v.numpy().copy()
-                  for k, v in d.state_dict().items()})
+    saved.update(
+        {f"D.{k}": v.numpy().copy() for k, v in d.state_dict().items()}
+    )
     z, labels, images = inputs()
     y = torch.from_numpy(labels)
     x = torch.from_numpy(np.transpose(images, (0, 3, 1, 2)))
@@ -69,6 +87,7 @@ def biggan(out):
 
 def diffaugment(out):
     import DiffAugment_pytorch as ops  # pylint: disable=g-import-not-at-top,import-error
+
     draws = {}
 
     def recording(name, fn):
@@ -76,11 +95,15 @@ def diffaugment(out):
             value = fn(*args, **kwargs)
             draws.setdefault(name, []).append(value.numpy().copy())
             return value
+
         return wrapped
+
     torch.manual_seed(0)
     rand, randint = torch.rand, torch.randint
-    torch.rand, torch.randint = (recording("rand", rand),
-                                 recording("randint", randint))
+    torch.rand, torch.randint = (
+        recording("rand", rand),
+        recording("randint", randint),
+    )
     try:
         _, _, images = inputs()
         x = torch.from_numpy(np.transpose(images, (0, 3, 1, 2)))

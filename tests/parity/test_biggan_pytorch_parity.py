@@ -44,9 +44,10 @@ def _copy_bn(ours, ref, name, affine=False):
 def _nchw_to_nhwc_order(channels, side):
     """For each NHWC flat index of a [side, side, channels] tensor, the
     NCHW flat index of the same element."""
-    c, h, w = np.meshgrid(np.arange(channels), np.arange(side),
-                          np.arange(side), indexing="ij")
-    nchw = (c * side * side + h * side + w)  # indexed [c, h, w]
+    c, h, w = np.meshgrid(
+        np.arange(channels), np.arange(side), np.arange(side), indexing="ij"
+    )
+    nchw = c * side * side + h * side + w  # indexed [c, h, w]
     return np.transpose(nchw, (1, 2, 0)).reshape(-1)
 
 
@@ -111,11 +112,12 @@ def test_same_weights_same_images_and_logits(biggan_reference, mode):
     scale = max(1.0, float(np.abs(want).max()))
     np.testing.assert_allclose(logits, want, atol=1e-4 * scale)
     if training:  # one power iteration each, to the same u
-        np.testing.assert_allclose(g.to_rgb.sn_u.numpy(),
-                                   ref["after.G.output_layer.2.u0"],
-                                   atol=1e-5)
-        np.testing.assert_allclose(d.embed.sn_u.numpy(),
-                                   ref["after.D.embed.u0"], atol=1e-5)
+        np.testing.assert_allclose(
+            g.to_rgb.sn_u.numpy(), ref["after.G.output_layer.2.u0"], atol=1e-5
+        )
+        np.testing.assert_allclose(
+            d.embed.sn_u.numpy(), ref["after.D.embed.u0"], atol=1e-5
+        )
 
 
 def test_the_copy_is_not_vacuous(biggan_reference):

@@ -19,12 +19,15 @@ def _images():
 
 def test_color_equals_the_reference(diffaugment_reference):
     ref = diffaugment_reference
-    brightness, saturation, contrast = (ref[f"color.rand.{i}"]
-                                        for i in range(3))
-    out = diffaugment.color_with(_images(), np.transpose(brightness - 0.5,
-                                                         (0, 2, 3, 1)),
-                                 np.transpose(saturation * 2, (0, 2, 3, 1)),
-                                 np.transpose(contrast + 0.5, (0, 2, 3, 1)))
+    brightness, saturation, contrast = (
+        ref[f"color.rand.{i}"] for i in range(3)
+    )
+    out = diffaugment.color_with(
+        _images(),
+        np.transpose(brightness - 0.5, (0, 2, 3, 1)),
+        np.transpose(saturation * 2, (0, 2, 3, 1)),
+        np.transpose(contrast + 0.5, (0, 2, 3, 1)),
+    )
     np.testing.assert_allclose(out, ref["color.out"], atol=1e-5)
 
 
@@ -49,6 +52,7 @@ def test_cutout_offsets_follow_the_reference_law():
     """Offsets in [0, size] for an even side (33 values at 32 x 32 with
     side 16), as DiffAugment draws them, and every square clipped."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
     images = tf.ones([4000, 32, 32, 1])
     out = diffaugment.diffaugment_cutout(images, tf.constant([3, 4]), 0.5)
     zeroed_rows = tf.reduce_any(out[..., 0] == 0, axis=2).numpy()

@@ -27,5 +27,15 @@ from tfgda.augment.registry import get
 from tfgda.augment.registry import names
 from tfgda.augment.schedule import SCHEDULES
 
-__all__ = ["MODES", "SCHEDULES", "AugmentPolicy", "MixInfo", "Pipeline",
-           "check_used", "describe", "get", "make_policy", "names"]
+__all__ = [
+    "MODES",
+    "SCHEDULES",
+    "AugmentPolicy",
+    "MixInfo",
+    "Pipeline",
+    "check_used",
+    "describe",
+    "get",
+    "make_policy",
+    "names",
+]

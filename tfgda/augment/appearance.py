@@ -10,14 +10,14 @@ import tensorflow as tf
 
 from tfgda.augment.registry import register
 
-__all__ = ["blueness", "brightness", "greenness", "instance_noise",
-           "redness"]
+__all__ = ["blueness", "brightness", "greenness", "instance_noise", "redness"]
 
 
 def _per_image(images, seed, strength):
     """c ~ U(-lambda, lambda) per image, in [-1, 1] units, shape [B,1,1,1]."""
-    shift = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed,
-                                        -strength, strength)
+    shift = tf.random.stateless_uniform(
+        [tf.shape(images)[0], 1, 1, 1], seed, -strength, strength
+    )
     return tf.cast(2.0 * shift, images.dtype)
 
 
@@ -53,6 +53,7 @@ def blueness(images, seed, strength):
 @register("instance_noise", family="appearance")
 def instance_noise(images, seed, strength):
     """Adds N(0, lambda^2) noise ([0, 1] units) to every pixel."""
-    noise = tf.random.stateless_normal(tf.shape(images), seed,
-                                       stddev=2.0 * strength)
+    noise = tf.random.stateless_normal(
+        tf.shape(images), seed, stddev=2.0 * strength
+    )
     return images + tf.cast(noise, images.dtype)

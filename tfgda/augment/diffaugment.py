@@ -22,13 +22,23 @@ from tfgda.augment import sampling
 from tfgda.augment.registry import register
 from tfgda.augment.spatial import box_mask_at
 
-__all__ = ["color", "color_with", "cutout_at", "diffaugment_cutout",
-           "diffaugment_translation", "translation_by"]
+__all__ = [
+    "color",
+    "color_with",
+    "cutout_at",
+    "diffaugment_cutout",
+    "diffaugment_translation",
+    "translation_by",
+]
 
 
 def _factor(seed, images, low, high):
-    return tf.cast(tf.random.stateless_uniform(
-        [tf.shape(images)[0], 1, 1, 1], seed, low, high), images.dtype)
+    return tf.cast(
+        tf.random.stateless_uniform(
+            [tf.shape(images)[0], 1, 1, 1], seed, low, high
+        ),
+        images.dtype,
+    )
 
 
 def color_with(images, brightness, saturation, contrast):
@@ -41,15 +51,17 @@ def color_with(images, brightness, saturation, contrast):
     return (x - mean) * contrast + mean
 
 
-@register("color", family="diffaugment", default_strength=1.0,
-          needs_rgb=True)
+@register("color", family="diffaugment", default_strength=1.0, needs_rgb=True)
 def color(images, seed, strength):
     """DiffAugment's brightness, saturation and contrast, in that order."""
     s = strength
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
-    return color_with(images, _factor(seeds[0], images, -0.5 * s, 0.5 * s),
-                      _factor(seeds[1], images, 1 - s, 1 + s),
-                      _factor(seeds[2], images, 1 - 0.5 * s, 1 + 0.5 * s))
+    return color_with(
+        images,
+        _factor(seeds[0], images, -0.5 * s, 0.5 * s),
+        _factor(seeds[1], images, 1 - s, 1 + s),
+        _factor(seeds[2], images, 1 - 0.5 * s, 1 + 0.5 * s),
+    )
 
 
 def _side(size, strength):
@@ -62,24 +74,38 @@ def translation_by(images, rows, cols):
     outside: DiffAugment's `rand_translation` for given shifts."""
     mats = []
     for shift, size in ((rows, images.shape[1]), (cols, images.shape[2])):
-        mats.append(sampling.window_matrices(
-            tf.ones_like(shift, tf.float32), tf.cast(shift, tf.float32),
-            size, padding="zeros"))
+        mats.append(
+            sampling.window_matrices(
+                tf.ones_like(shift, tf.float32),
+                tf.cast(shift, tf.float32),
+                size,
+                padding="zeros",
+            )
+        )
     return sampling.resample(images, *mats)
 
 
-@register("diffaugment_translation", family="diffaugment",
-          default_strength=0.125, max_strength=0.5)
+@register(
+    "diffaugment_translation",
+    family="diffaugment",
+    default_strength=0.125,
+    max_strength=0.5,
+)
 def diffaugment_translation(images, seed, strength):
     """Integer shifts in [-r size, r size] per axis, zero padding."""
     batch = tf.shape(images)[0]
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     shifts = []
-    for axis_seed, size in ((seeds[0], images.shape[1]),
-                            (seeds[1], images.shape[2])):
+    for axis_seed, size in (
+        (seeds[0], images.shape[1]),
+        (seeds[1], images.shape[2]),
+    ):
         most = tf.cast(_side(size, strength), tf.int32)
-        shifts.append(tf.random.stateless_uniform([batch], axis_seed, -most,
-                                                  most + 1, tf.int32))
+        shifts.append(
+            tf.random.stateless_uniform(
+                [batch], axis_seed, -most, most + 1, tf.int32
+            )
+        )
     return translation_by(images, *shifts)
 
 
@@ -91,8 +117,7 @@ def cutout_at(images, offset_y, offset_x, strength):
     top = tf.cast(offset_y, tf.float32) - tf.floor(side_h / 2)
     left = tf.cast(offset_x, tf.float32) - tf.floor(side_w / 2)
     ones = tf.ones_like(top)
-    mask = box_mask_at(top, left, height, width, ones * side_h,
-                       ones * side_w)
+    mask = box_mask_at(top, left, height, width, ones * side_h, ones * side_w)
     return images * (1 - tf.cast(mask, images.dtype))
 
 
@@ -103,9 +128,14 @@ def diffaugment_cutout(images, seed, strength):
     batch = tf.shape(images)[0]
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     offsets = []
-    for axis_seed, size in ((seeds[0], images.shape[1]),
-                            (seeds[1], images.shape[2])):
+    for axis_seed, size in (
+        (seeds[0], images.shape[1]),
+        (seeds[1], images.shape[2]),
+    ):
         side = tf.cast(_side(size, strength), tf.int32)
-        offsets.append(tf.random.stateless_uniform(
-            [batch], axis_seed, 0, size + 1 - side % 2, tf.int32))
+        offsets.append(
+            tf.random.stateless_uniform(
+                [batch], axis_seed, 0, size + 1 - side % 2, tf.int32
+            )
+        )
     return cutout_at(images, *offsets, strength)

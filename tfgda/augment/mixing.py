@@ -32,10 +32,17 @@ def cutmix(images, seed, strength):
     height, width = images.shape[1], images.shape[2]
     seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
     partner = _partners(seeds[0], batch)
-    side = tf.sqrt(tf.random.stateless_uniform([batch], seeds[1], 0.0,
-                                               strength))
-    mask = box_mask(seeds[2], batch, height, width,
-                    tf.round(side * height), tf.round(side * width))
+    side = tf.sqrt(
+        tf.random.stateless_uniform([batch], seeds[1], 0.0, strength)
+    )
+    mask = box_mask(
+        seeds[2],
+        batch,
+        height,
+        width,
+        tf.round(side * height),
+        tf.round(side * width),
+    )
     mask = tf.cast(mask, images.dtype)
     mixed = images * (1 - mask) + tf.gather(images, partner) * mask
     weight = tf.reduce_mean(mask, axis=[1, 2, 3])
@@ -50,8 +57,7 @@ def mixup(images, seed, strength):
     lambda bounds the partner's share.
     """
     batch = tf.shape(images)[0]
-    seed_p, seed_a = tf.unstack(
-        tf.random.experimental.stateless_split(seed, 2))
+    seed_p, seed_a = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     partner = _partners(seed_p, batch)
     a = tf.random.stateless_uniform([batch], seed_a, 0.0, strength)
     a_images = tf.cast(a, images.dtype)[:, None, None, None]

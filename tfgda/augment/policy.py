@@ -32,10 +32,12 @@ MODES = ("none", "real_only", "real_and_fake")
 class AugmentPolicy:
     """An augmentation pipeline, the D inputs it applies to, and the
     schedule of its strength."""
+
     mode: str
     pipeline: registry.Pipeline
     schedule: schedule_lib.Constant = dataclasses.field(
-        default_factory=schedule_lib.Constant)
+        default_factory=schedule_lib.Constant
+    )
     mix_real_fake: bool = False  # see `make_policy`
 
     def __call__(self, images, seed):
@@ -59,14 +61,15 @@ class AugmentPolicy:
         real, augmented fake, realness), realness the real share of each
         image's target: 1 for reals, 0 for fakes, mixed by each mixing
         op's weight."""
-        images, mixes = self.pipeline.apply(tf.concat([real, fake], 0), seed,
-                                            self.schedule.scale())
+        images, mixes = self.pipeline.apply(
+            tf.concat([real, fake], 0), seed, self.schedule.scale()
+        )
         n = tf.shape(real)[0]
-        realness = tf.concat([tf.ones([n]), tf.zeros([tf.shape(fake)[0]])],
-                             0)
+        realness = tf.concat([tf.ones([n]), tf.zeros([tf.shape(fake)[0]])], 0)
         for mix in mixes:
             realness = (1.0 - mix.weight) * realness + mix.weight * tf.gather(
-                realness, mix.partner)
+                realness, mix.partner
+            )
         return images[:n], images[n:], realness
 
     @property
@@ -84,8 +87,14 @@ class AugmentPolicy:
 
 
 @gin.configurable("augment", denylist=["total_steps"])
-def make_policy(mode="none", name=None, strength=None, schedule="constant",
-                total_steps=None, mix_real_fake=False):
+def make_policy(
+    mode="none",
+    name=None,
+    strength=None,
+    schedule="constant",
+    total_steps=None,
+    mix_real_fake=False,
+):
     """Builds and checks the augmentation policy of a run.
 
     Args:
@@ -108,22 +117,29 @@ def make_policy(mode="none", name=None, strength=None, schedule="constant",
     if mode not in MODES:
         raise UserError(f"augment.mode {mode!r} is not one of {MODES}.")
     if schedule not in schedule_lib.SCHEDULES:
-        raise UserError(f"augment.schedule {schedule!r} is not one of "
-                        f"{schedule_lib.SCHEDULES}.")
+        raise UserError(
+            f"augment.schedule {schedule!r} is not one of "
+            f"{schedule_lib.SCHEDULES}."
+        )
     if mix_real_fake and mode != "real_and_fake":
-        raise UserError(f"augment.mix_real_fake mixes real with generated "
-                        f"images in D's inputs, but augment.mode is "
-                        f"{mode!r}: use it with 'real_and_fake'.")
+        raise UserError(
+            f"augment.mix_real_fake mixes real with generated "
+            f"images in D's inputs, but augment.mode is "
+            f"{mode!r}: use it with 'real_and_fake'."
+        )
     if name in (None, "", "none"):
         if mode == "none":
             if schedule != "constant":
-                raise UserError(f"augment.schedule is {schedule!r} but "
-                                "there is no augmentation to schedule: bind "
-                                "augment.mode and augment.name.")
+                raise UserError(
+                    f"augment.schedule is {schedule!r} but "
+                    "there is no augmentation to schedule: bind "
+                    "augment.mode and augment.name."
+                )
             return AugmentPolicy.none()
-        raise UserError(f"augment.mode is {mode!r} but no augment.name is "
-                        "set: name one of " + ", ".join(registry.names())
-                        + ".")
+        raise UserError(
+            f"augment.mode is {mode!r} but no augment.name is "
+            "set: name one of " + ", ".join(registry.names()) + "."
+        )
     try:
         pipeline = registry.get(name, strength)
     except registry.MissingStrengthError as e:
@@ -135,12 +151,17 @@ def make_policy(mode="none", name=None, strength=None, schedule="constant",
             f"strength at scale 1, e.g. 0.5) or write '{e.op_name}(0.5)'."
         ) from e
     if schedule != "constant" and not any(s > 0 for _, s in pipeline.ops):
-        raise UserError(f"augment.schedule {schedule!r} scales the "
-                        f"strength of {pipeline.spec}, which is 0: give it "
-                        "the strength reached at scale 1.")
-    return AugmentPolicy(mode, pipeline,
-                         schedule_lib.make_schedule(schedule, total_steps),
-                         bool(mix_real_fake))
+        raise UserError(
+            f"augment.schedule {schedule!r} scales the "
+            f"strength of {pipeline.spec}, which is 0: give it "
+            "the strength reached at scale 1."
+        )
+    return AugmentPolicy(
+        mode,
+        pipeline,
+        schedule_lib.make_schedule(schedule, total_steps),
+        bool(mix_real_fake),
+    )
 
 
 def check_used(policy, regularizers):
@@ -157,7 +178,10 @@ def check_used(policy, regularizers):
             f"augment.name is {policy.pipeline.spec!r} but augment.mode is "
             "'none' and no bCR uses it as T: bind augment.mode = "
             "'real_and_fake' (or 'real_only'), or bcr.lambda_real and "
-            "bcr.lambda_fake to use it as bCR's T.")
+            "bcr.lambda_fake to use it as bCR's T."
+        )
     if uses_it and not policy.pipeline.ops:
-        raise UserError("bCR needs an augmentation T: bind bcr.augment "
-                        "(e.g. 'translation(0.125)') or augment.name.")
+        raise UserError(
+            "bCR needs an augmentation T: bind bcr.augment "
+            "(e.g. 'translation(0.125)') or augment.name."
+        )

@@ -27,20 +27,31 @@ import tensorflow as tf
 from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
 
-__all__ = ["MissingStrengthError", "MixInfo", "Op", "Pipeline", "describe",
-           "get", "names", "register"]
+__all__ = [
+    "MissingStrengthError",
+    "MixInfo",
+    "Op",
+    "Pipeline",
+    "describe",
+    "get",
+    "names",
+    "register",
+]
 
 # Fraction of each image taken from another one of the batch.
 MixInfo = collections.namedtuple("MixInfo", ["partner", "weight"])
 
-DIFFAUGMENT_POLICY = {"color": "color",
-                      "translation": "diffaugment_translation",
-                      "cutout": "diffaugment_cutout"}
+DIFFAUGMENT_POLICY = {
+    "color": "color",
+    "translation": "diffaugment_translation",
+    "cutout": "diffaugment_cutout",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class Op:
     """A registered augmentation and what the registry knows of it."""
+
     name: str
     fn: Callable
     family: str
@@ -54,8 +65,16 @@ class Op:
 _REGISTRY = {}
 
 
-def register(name, *, family, max_strength=1.0, default_strength=None,
-             mixing=False, needs_rgb=False, identity_at_zero=True):
+def register(
+    name,
+    *,
+    family,
+    max_strength=1.0,
+    default_strength=None,
+    mixing=False,
+    needs_rgb=False,
+    identity_at_zero=True,
+):
     """Registers `fn(images, seed, strength)` under `name`.
 
     Args:
@@ -66,20 +85,30 @@ def register(name, *, family, max_strength=1.0, default_strength=None,
       needs_rgb: fn needs 3 channels.
       identity_at_zero: strength 0 leaves images unchanged.
     """
+
     def decorator(fn):
         if name in _REGISTRY:
             raise ValueError(f"augmentation {name!r} is registered twice")
-        _REGISTRY[name] = Op(name, fn, family, max_strength,
-                             default_strength, mixing, needs_rgb,
-                             identity_at_zero)
+        _REGISTRY[name] = Op(
+            name,
+            fn,
+            family,
+            max_strength,
+            default_strength,
+            mixing,
+            needs_rgb,
+            identity_at_zero,
+        )
         return fn
+
     return decorator
 
 
 def names(family=None):
     """The registered names, sorted (optionally of one family)."""
-    return sorted(n for n, op in _REGISTRY.items()
-                  if family in (None, op.family))
+    return sorted(
+        n for n, op in _REGISTRY.items() if family in (None, op.family)
+    )
 
 
 def describe(name):
@@ -114,11 +143,15 @@ class Pipeline:
         """Raises a UserError unless `shape` is [batch, H, W, channels]."""
         shape = tf.TensorShape(shape)
         if shape.rank != 4:
-            raise UserError(f"augmentation {self.spec} needs a batch of "
-                            f"images [N, H, W, C], got shape {shape}.")
+            raise UserError(
+                f"augmentation {self.spec} needs a batch of "
+                f"images [N, H, W, C], got shape {shape}."
+            )
         if any(op.needs_rgb for op, _ in self.ops) and shape[-1] != 3:
-            raise UserError(f"augmentation {self.spec} needs RGB images "
-                            f"(3 channels), got shape {shape}.")
+            raise UserError(
+                f"augmentation {self.spec} needs RGB images "
+                f"(3 channels), got shape {shape}."
+            )
 
     def apply(self, images, seed, scale=None):
         """Returns (augmented images, [MixInfo of each mixing op])."""
@@ -156,15 +189,17 @@ def get(spec, strength=None):
     ops = []
     for term in terms:
         if "," in term:
-            ops += [_with_strength(_lookup(DIFFAUGMENT_POLICY.get(p.strip(),
-                                                                  p.strip())),
-                                   None) for p in term.split(",")]
+            ops += [
+                _with_strength(
+                    _lookup(DIFFAUGMENT_POLICY.get(p.strip(), p.strip())), None
+                )
+                for p in term.split(",")
+            ]
             continue
         for part in term.split("+"):
             name, own = _parse_term(part)
             op = _lookup(name)
-            ops.append(_with_strength(op, own if own is not None
-                                      else strength))
+            ops.append(_with_strength(op, own if own is not None else strength))
     return Pipeline(ops)
 
 
@@ -174,9 +209,11 @@ _TERM = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([-+0-9.eE]+)\s*\))?\s*$")
 def _parse_term(term):
     match = _TERM.match(term)
     if not match:
-        raise UserError(f"augmentation spec {term!r} is malformed: write "
-                        "a name, or a name and strength like "
-                        "'translation(0.4)'.")
+        raise UserError(
+            f"augmentation spec {term!r} is malformed: write "
+            "a name, or a name and strength like "
+            "'translation(0.4)'."
+        )
     name, strength = match.groups()
     return name, None if strength is None else float(strength)
 
@@ -184,9 +221,11 @@ def _parse_term(term):
 def _lookup(name):
     if name in _REGISTRY:
         return _REGISTRY[name]
-    raise UserError(f"unknown augmentation {name!r}."
-                    f"{did_you_mean(name, _REGISTRY)} Known: "
-                    f"{', '.join(names())}.")
+    raise UserError(
+        f"unknown augmentation {name!r}."
+        f"{did_you_mean(name, _REGISTRY)} Known: "
+        f"{', '.join(names())}."
+    )
 
 
 class MissingStrengthError(UserError):
@@ -198,18 +237,25 @@ class MissingStrengthError(UserError):
 
 
 def _with_strength(op, strength):
-    if strength is not None and (isinstance(strength, bool) or
-                                 not isinstance(strength, (int, float))):
-        raise UserError(f"the strength of {op.name!r} must be a number, got "
-                        f"{strength!r} ({type(strength).__name__}): write "
-                        f"it without quotes, e.g. augment.strength = 0.4.")
+    if strength is not None and (
+        isinstance(strength, bool) or not isinstance(strength, (int, float))
+    ):
+        raise UserError(
+            f"the strength of {op.name!r} must be a number, got "
+            f"{strength!r} ({type(strength).__name__}): write "
+            f"it without quotes, e.g. augment.strength = 0.4."
+        )
     if strength is None:
         strength = op.default_strength
     if strength is None:
         raise MissingStrengthError(
             f"augmentation {op.name!r} needs a strength: write "
-            f"'{op.name}(0.2)' or bind augment.strength.", op.name)
+            f"'{op.name}(0.2)' or bind augment.strength.",
+            op.name,
+        )
     if not 0.0 <= strength <= op.max_strength:
-        raise UserError(f"strength {strength:g} of {op.name!r} is out of "
-                        f"range: use a value in [0, {op.max_strength:g}].")
+        raise UserError(
+            f"strength {strength:g} of {op.name!r} is out of "
+            f"range: use a value in [0, {op.max_strength:g}]."
+        )
     return op, float(strength)

@@ -48,8 +48,10 @@ def axis_matrix(source, size, padding="reflect", dtype=tf.float32):
     if padding == "reflect":
         lower, upper = reflect(lower, size), reflect(upper, size)
     # one_hot of an index outside [0, size) is a zero row: zero padding.
-    return (tf.one_hot(lower, size, dtype=dtype) * (1 - frac)
-            + tf.one_hot(upper, size, dtype=dtype) * frac)
+    return (
+        tf.one_hot(lower, size, dtype=dtype) * (1 - frac)
+        + tf.one_hot(upper, size, dtype=dtype) * frac
+    )
 
 
 def window_matrices(scale, start, size, padding="reflect"):

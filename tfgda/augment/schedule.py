@@ -70,11 +70,15 @@ class Decay(Constant):
 
     def __init__(self, kind, final, steps):
         if not 0.0 <= final <= 1.0:
-            raise UserError(f"decay.final must be in [0, 1] (a fraction of "
-                            f"augment.strength), got {final}.")
+            raise UserError(
+                f"decay.final must be in [0, 1] (a fraction of "
+                f"augment.strength), got {final}."
+            )
         if not isinstance(steps, int) or steps <= 0:
-            raise UserError(f"decay.steps must be a positive integer or "
-                            f"None (the run's steps), got {steps!r}.")
+            raise UserError(
+                f"decay.steps must be a positive integer or "
+                f"None (the run's steps), got {steps!r}."
+            )
         self.name, self.final, self.steps = kind, final, steps
         self._step = None
 
@@ -100,20 +104,28 @@ class Adaptive(Constant):
     name = "adaptive"
     observes_d = True
 
-    def __init__(self, target=0.6, interval=4, speed_images=500_000,
-                 initial=0.0):
+    def __init__(
+        self, target=0.6, interval=4, speed_images=500_000, initial=0.0
+    ):
         if not 0.0 < target < 1.0:
-            raise UserError(f"adaptive.target must be in (0, 1) (the "
-                            f"wanted E[sign(D(real))]; 0.6 in ADA), got "
-                            f"{target}.")
-        for name, value in (("interval", interval),
-                            ("speed_images", speed_images)):
+            raise UserError(
+                f"adaptive.target must be in (0, 1) (the "
+                f"wanted E[sign(D(real))]; 0.6 in ADA), got "
+                f"{target}."
+            )
+        for name, value in (
+            ("interval", interval),
+            ("speed_images", speed_images),
+        ):
             if not isinstance(value, int) or value <= 0:
-                raise UserError(f"adaptive.{name} must be a positive "
-                                f"integer, got {value!r}.")
+                raise UserError(
+                    f"adaptive.{name} must be a positive "
+                    f"integer, got {value!r}."
+                )
         if not 0.0 <= initial <= 1.0:
-            raise UserError(f"adaptive.initial must be in [0, 1], got "
-                            f"{initial}.")
+            raise UserError(
+                f"adaptive.initial must be in [0, 1], got {initial}."
+            )
         self.target, self.interval = target, interval
         self.speed_images, self.initial = speed_images, initial
         self._vars = None
@@ -123,12 +135,16 @@ class Adaptive(Constant):
         self.adjust = images_per_step * self.interval / self.speed_images
 
         def var(name, value):
-            return tf.Variable(value, trainable=False, name=name,
-                               dtype=tf.float32)
-        self._vars = {"p": var("augment_p", self.initial),
-                      "rt": var("augment_rt", 0.0),
-                      "sign_sum": var("augment_sign_sum", 0.0),
-                      "count": var("augment_count", 0.0)}
+            return tf.Variable(
+                value, trainable=False, name=name, dtype=tf.float32
+            )
+
+        self._vars = {
+            "p": var("augment_p", self.initial),
+            "rt": var("augment_rt", 0.0),
+            "sign_sum": var("augment_sign_sum", 0.0),
+            "count": var("augment_count", 0.0),
+        }
 
     @property
     def p(self):
@@ -146,7 +162,8 @@ class Adaptive(Constant):
         due = tf.equal(self._step % self.interval, 0) & (v["count"] > 0)
         rt = v["sign_sum"] / tf.maximum(v["count"], 1.0)
         p = tf.clip_by_value(
-            v["p"] + tf.sign(rt - self.target) * self.adjust, 0.0, 1.0)
+            v["p"] + tf.sign(rt - self.target) * self.adjust, 0.0, 1.0
+        )
         v["p"].assign(tf.where(due, p, v["p"]))
         v["rt"].assign(tf.where(due, rt, v["rt"]))
         v["sign_sum"].assign(tf.where(due, 0.0, v["sign_sum"]))
@@ -156,8 +173,10 @@ class Adaptive(Constant):
         return dict(self._vars)
 
     def metrics(self):
-        return {"aug_p": self._vars["p"].read_value(),
-                "aug_rt": self._vars["rt"].read_value()}
+        return {
+            "aug_p": self._vars["p"].read_value(),
+            "aug_rt": self._vars["rt"].read_value(),
+        }
 
 
 @gin.configurable("decay", denylist=["kind", "total_steps"])
@@ -165,8 +184,10 @@ def _decay(kind, total_steps, final=0.0, steps=None):
     """Strength annealing: `final` (a fraction of lambda_aug) reached at
     `steps` (None: the run's train.steps)."""
     if steps is None and total_steps is None:
-        raise UserError(f"augment.schedule {kind!r} needs decay.steps "
-                        "(the step at which the decay ends).")
+        raise UserError(
+            f"augment.schedule {kind!r} needs decay.steps "
+            "(the step at which the decay ends)."
+        )
     return Decay(kind, final, total_steps if steps is None else steps)
 
 
@@ -187,5 +208,4 @@ def make_schedule(name, total_steps=None):
         return _decay(name, total_steps)
     if name == "adaptive":
         return _adaptive()
-    raise UserError(f"augment.schedule {name!r} is not one of "
-                    f"{SCHEDULES}.")
+    raise UserError(f"augment.schedule {name!r} is not one of {SCHEDULES}.")

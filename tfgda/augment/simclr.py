@@ -23,9 +23,11 @@ __all__ = ["simclr"]
 
 # Plain lists, not tensors: no TensorFlow op may run at import time (a
 # multi-worker strategy must be created before the runtime starts).
-_RGB_TO_YIQ = [[0.299, 0.596, 0.211],
-               [0.587, -0.274, -0.523],
-               [0.114, -0.322, 0.312]]
+_RGB_TO_YIQ = [
+    [0.299, 0.596, 0.211],
+    [0.587, -0.274, -0.523],
+    [0.114, -0.322, 0.312],
+]
 _LUMA = [0.299, 0.587, 0.114]
 
 
@@ -53,6 +55,7 @@ def _crop_flip(x, seeds, batch):
 def _jitter(x, seeds, batch, s):
     def factor(seed, amount):
         return _u(seed, batch, 1 - amount, 1 + amount)[:, None, None, None]
+
     clip = lambda t: tf.clip_by_value(t, 0.0, 1.0)  # noqa: E731
     x = clip(x * factor(seeds[0], 0.8 * s))
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
@@ -62,9 +65,14 @@ def _jitter(x, seeds, batch, s):
     angle = 2 * math.pi * _u(seeds[3], batch, -0.2 * s, 0.2 * s)
     cos, sin = tf.cos(angle), tf.sin(angle)
     zeros, ones = tf.zeros_like(cos), tf.ones_like(cos)
-    rotation = tf.stack([tf.stack([ones, zeros, zeros], -1),
-                         tf.stack([zeros, cos, -sin], -1),
-                         tf.stack([zeros, sin, cos], -1)], -2)  # [B, 3, 3]
+    rotation = tf.stack(
+        [
+            tf.stack([ones, zeros, zeros], -1),
+            tf.stack([zeros, cos, -sin], -1),
+            tf.stack([zeros, sin, cos], -1),
+        ],
+        -2,
+    )  # [B, 3, 3]
     rgb_to_yiq = tf.constant(_RGB_TO_YIQ)
     yiq = tf.einsum("bhwc,cd->bhwd", x, rgb_to_yiq)
     yiq = tf.einsum("bhwd,bed->bhwe", yiq, rotation)
@@ -72,8 +80,13 @@ def _jitter(x, seeds, batch, s):
     return clip(tf.einsum("bhwd,dc->bhwc", yiq, yiq_to_rgb))
 
 
-@register("simclr", family="simclr", default_strength=0.5,
-          identity_at_zero=False, needs_rgb=True)
+@register(
+    "simclr",
+    family="simclr",
+    default_strength=0.5,
+    identity_at_zero=False,
+    needs_rgb=True,
+)
 def simclr(images, seed, strength):
     """One SimCLR view of each image (see the module docstring)."""
     batch = tf.shape(images)[0]

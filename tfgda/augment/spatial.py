@@ -12,8 +12,17 @@ import tensorflow as tf
 from tfgda.augment import sampling
 from tfgda.augment.registry import register
 
-__all__ = ["box_mask", "box_mask_at", "crop_flip", "cutout", "translation",
-           "translation_x", "translation_y", "zoom_in", "zoom_out"]
+__all__ = [
+    "box_mask",
+    "box_mask_at",
+    "crop_flip",
+    "cutout",
+    "translation",
+    "translation_x",
+    "translation_y",
+    "zoom_in",
+    "zoom_out",
+]
 
 
 def _seeds(seed, n):
@@ -71,8 +80,10 @@ def zoom_in(images, seed, strength):
     seed_s, seed_y, seed_x = _seeds(seed, 3)
     keep = 1.0 - _uniform(seed_s, batch, 0.0, strength)
     mats = []
-    for axis_seed, size in ((seed_y, images.shape[1]),
-                            (seed_x, images.shape[2])):
+    for axis_seed, size in (
+        (seed_y, images.shape[1]),
+        (seed_x, images.shape[2]),
+    ):
         start = _uniform(axis_seed, batch, 0.0, 1.0) * (1.0 - keep) * size
         mats.append(sampling.window_matrices(keep, start, size))
     return sampling.resample(images, *mats)
@@ -87,8 +98,10 @@ def zoom_out(images, seed, strength):
     seed_s, seed_y, seed_x = _seeds(seed, 3)
     scale = 1.0 + _uniform(seed_s, batch, 0.0, strength)
     mats = []
-    for axis_seed, size in ((seed_y, images.shape[1]),
-                            (seed_x, images.shape[2])):
+    for axis_seed, size in (
+        (seed_y, images.shape[1]),
+        (seed_x, images.shape[2]),
+    ):
         offset = _uniform(axis_seed, batch, 0.0, 1.0) * size * (1 - 1 / scale)
         mats.append(sampling.window_matrices(scale, -offset * scale, size))
     return sampling.resample(images, *mats)
@@ -100,9 +113,14 @@ def box_mask(seed, batch, height, width, box_h, box_w):
     seed_y, seed_x = _seeds(seed, 2)
     centre_y = tf.floor(_uniform(seed_y, batch, 0.0, float(height)))
     centre_x = tf.floor(_uniform(seed_x, batch, 0.0, float(width)))
-    return box_mask_at(centre_y - tf.floor(box_h / 2),
-                       centre_x - tf.floor(box_w / 2), height, width, box_h,
-                       box_w)
+    return box_mask_at(
+        centre_y - tf.floor(box_h / 2),
+        centre_x - tf.floor(box_w / 2),
+        height,
+        width,
+        box_h,
+        box_w,
+    )
 
 
 def box_mask_at(top, left, height, width, box_h, box_w):
@@ -111,8 +129,12 @@ def box_mask_at(top, left, height, width, box_h, box_w):
     masks = []
     for low, size, side in ((top, height, box_h), (left, width, box_w)):
         index = tf.range(size, dtype=tf.float32)[None]
-        masks.append(tf.cast((index >= low[:, None]) &
-                             (index < (low + side)[:, None]), tf.float32))
+        masks.append(
+            tf.cast(
+                (index >= low[:, None]) & (index < (low + side)[:, None]),
+                tf.float32,
+            )
+        )
     return masks[0][:, :, None, None] * masks[1][:, None, :, None]
 
 
@@ -124,15 +146,25 @@ def cutout(images, seed, strength):
     height, width = images.shape[1], images.shape[2]
     ones = tf.ones([batch])
     strength = tf.cast(strength, tf.float32)
-    mask = box_mask(seed, batch, height, width,
-                    ones * tf.round(strength * height),
-                    ones * tf.round(strength * width))
+    mask = box_mask(
+        seed,
+        batch,
+        height,
+        width,
+        ones * tf.round(strength * height),
+        ones * tf.round(strength * width),
+    )
     mask = tf.cast(mask, images.dtype)
     return images * (1 - mask) - mask
 
 
-@register("crop_flip", family="spatial", max_strength=0.5,
-          default_strength=0.125, identity_at_zero=False)
+@register(
+    "crop_flip",
+    family="spatial",
+    max_strength=0.5,
+    default_strength=0.125,
+    identity_at_zero=False,
+)
 def crop_flip(images, seed, strength):
     """The standard pre-paper GAN augmentation: pad by p = round(lambda H)
     pixels (reflection), crop back at a uniform integer offset, and flip
@@ -141,12 +173,19 @@ def crop_flip(images, seed, strength):
     seed_y, seed_x, seed_f = _seeds(seed, 3)
     ones = tf.ones([batch])
     starts = []
-    for axis_seed, size in ((seed_y, images.shape[1]),
-                            (seed_x, images.shape[2])):
-        pad = tf.cast(tf.round(tf.cast(strength, tf.float32) * size),
-                      tf.int32)
-        starts.append(tf.cast(tf.random.stateless_uniform(
-            [batch], axis_seed, -pad, pad + 1, tf.int32), tf.float32))
+    for axis_seed, size in (
+        (seed_y, images.shape[1]),
+        (seed_x, images.shape[2]),
+    ):
+        pad = tf.cast(tf.round(tf.cast(strength, tf.float32) * size), tf.int32)
+        starts.append(
+            tf.cast(
+                tf.random.stateless_uniform(
+                    [batch], axis_seed, -pad, pad + 1, tf.int32
+                ),
+                tf.float32,
+            )
+        )
     flip = tf.random.stateless_uniform([batch], seed_f) < 0.5
     width = float(images.shape[2])
     scale_x = tf.where(flip, -ones, ones)

@@ -20,7 +20,14 @@ from tfgda.metrics.kid import kid_from_activations
 from tfgda.metrics.protocols import Protocol
 from tfgda.metrics.protocols import parse as parse_protocol
 
-__all__ = ["INCEPTION_TFHUB", "FeatureModel", "Protocol",
-           "fid_from_activations", "fid_from_statistics",
-           "inception_score_from_logits", "kid_from_activations",
-           "load_feature_model", "parse_protocol"]
+__all__ = [
+    "INCEPTION_TFHUB",
+    "FeatureModel",
+    "Protocol",
+    "fid_from_activations",
+    "fid_from_statistics",
+    "inception_score_from_logits",
+    "kid_from_activations",
+    "load_feature_model",
+    "parse_protocol",
+]

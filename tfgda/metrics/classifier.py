@@ -31,14 +31,21 @@ import numpy as np
 from tfgda.errors import UserError
 from tfgda.metrics.inception import FeatureModel
 
-__all__ = ["IMAGE_SIZE", "NAME", "WEIGHTS_PATH", "load_feature_model",
-           "load_weights", "network", "save_weights", "sha256"]
+__all__ = [
+    "IMAGE_SIZE",
+    "NAME",
+    "WEIGHTS_PATH",
+    "load_feature_model",
+    "load_weights",
+    "network",
+    "save_weights",
+    "sha256",
+]
 
 NAME = "cifar10_classifier"
 IMAGE_SIZE = 32
 WIDTH = 24
-WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "weights",
-                            f"{NAME}.npz")
+WEIGHTS_PATH = os.path.join(os.path.dirname(__file__), "weights", f"{NAME}.npz")
 
 
 def network(width=WIDTH, num_classes=10):
@@ -46,8 +53,9 @@ def network(width=WIDTH, num_classes=10):
     layers = keras.layers
 
     def conv_bn_relu(x, filters, name):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                          name=f"{name}_conv")(x)
+        x = layers.Conv2D(
+            filters, 3, padding="same", use_bias=False, name=f"{name}_conv"
+        )(x)
         x = layers.BatchNormalization(name=f"{name}_bn")(x)
         return layers.ReLU(name=f"{name}_relu")(x)
 
@@ -72,8 +80,10 @@ def network(width=WIDTH, num_classes=10):
 def save_weights(model, path):
     """Writes every weight (trainable and batch-norm statistics) as float16
     to an npz file, atomically; returns the file's SHA-256."""
-    arrays = {f"{i:03d}:{w.path}": np.asarray(w.numpy(), np.float16)
-              for i, w in enumerate(model.weights)}
+    arrays = {
+        f"{i:03d}:{w.path}": np.asarray(w.numpy(), np.float16)
+        for i, w in enumerate(model.weights)
+    }
     tmp = f"{path}.tmp-{os.getpid()}.npz"
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
@@ -83,22 +93,28 @@ def save_weights(model, path):
 def load_weights(model, path=WEIGHTS_PATH):
     """Sets the model's weights from `save_weights`' file; a UserError if
     the file is missing, unreadable or made for another network."""
-    how = ("reinstall tfgda, or retrain the file with python -m "
-           "tfgda.tools.train_feature_net.")
+    how = (
+        "reinstall tfgda, or retrain the file with python -m "
+        "tfgda.tools.train_feature_net."
+    )
     if not os.path.exists(path):
         raise UserError(f"the {NAME} weights file {path!r} is missing: {how}")
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in f.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise UserError(f"the {NAME} weights file {path!r} is corrupt "
-                        f"({type(e).__name__}): {how}") from e
+        raise UserError(
+            f"the {NAME} weights file {path!r} is corrupt "
+            f"({type(e).__name__}): {how}"
+        ) from e
     names = sorted(arrays)
     shapes = [arrays[n].shape for n in names]
     if shapes != [tuple(w.shape) for w in model.weights]:
-        raise UserError(f"the weights file {path!r} does not fit the "
-                        f"{NAME} network ({len(shapes)} arrays for "
-                        f"{len(model.weights)} weights): {how}")
+        raise UserError(
+            f"the weights file {path!r} does not fit the "
+            f"{NAME} network ({len(shapes)} arrays for "
+            f"{len(model.weights)} weights): {how}"
+        )
     for name, weight in zip(names, model.weights):
         weight.assign(arrays[name].astype(np.float32))
     return model
@@ -119,5 +135,12 @@ def load_feature_model(path=WEIGHTS_PATH):
     def module(images):
         features, logits = model(images, training=False)
         return {"pool_3": features, "logits": logits}
-    return FeatureModel(module, f"{NAME}@{digest[:12]}", IMAGE_SIZE,
-                        name=NAME, sha256=digest, fixed_size=True)
+
+    return FeatureModel(
+        module,
+        f"{NAME}@{digest[:12]}",
+        IMAGE_SIZE,
+        name=NAME,
+        sha256=digest,
+        fixed_size=True,
+    )

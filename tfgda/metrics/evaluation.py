@@ -33,8 +33,15 @@ from tfgda.metrics import inception_score as is_lib
 from tfgda.metrics import kid as kid_lib
 from tfgda.models.latents import sample_z
 
-__all__ = ["FEATURES", "activations", "evaluate_sampler", "generated_batches",
-           "load_features", "reference_statistics", "result_folder"]
+__all__ = [
+    "FEATURES",
+    "activations",
+    "evaluate_sampler",
+    "generated_batches",
+    "load_features",
+    "reference_statistics",
+    "result_folder",
+]
 
 _KID_ACTIVATIONS = 10_000
 FEATURES = ("inception", classifier.NAME)
@@ -47,15 +54,18 @@ def load_features(name="inception", inception_handle=None, weights=None):
     that tfgda.tools.train_feature_net wrote)."""
     if name == "inception":
         if weights:
-            raise UserError("--feature_weights is for the offline "
-                            "classifier; Inception's is --inception=DIR.")
+            raise UserError(
+                "--feature_weights is for the offline "
+                "classifier; Inception's is --inception=DIR."
+            )
         return inception.load_feature_model(
-            *([inception_handle] if inception_handle else []))
+            *([inception_handle] if inception_handle else [])
+        )
     if name == classifier.NAME:
-        return classifier.load_feature_model(weights or
-                                             classifier.WEIGHTS_PATH)
-    raise UserError(f"unknown --features {name!r}: use one of "
-                    f"{', '.join(FEATURES)}.")
+        return classifier.load_feature_model(weights or classifier.WEIGHTS_PATH)
+    raise UserError(
+        f"unknown --features {name!r}: use one of {', '.join(FEATURES)}."
+    )
 
 
 def result_folder(protocol_name, features_name="inception"):
@@ -79,8 +89,11 @@ def activations(feature_model, batches, strategy=None, what="images"):
     for images in batches:
         if not features:
             feature_model.check(images, what)
-        feats, logs = run(strategy.experimental_distribute_values_from_function(
-            lambda ctx, images=images: _replica_slice(images, ctx)))
+        feats, logs = run(
+            strategy.experimental_distribute_values_from_function(
+                lambda ctx, images=images: _replica_slice(images, ctx)
+            )
+        )
         features.append(strategy.gather(feats, axis=0).numpy())
         logits.append(strategy.gather(logs, axis=0).numpy())
     return np.concatenate(features), np.concatenate(logits)
@@ -89,8 +102,10 @@ def activations(feature_model, batches, strategy=None, what="images"):
 def _replica_slice(images, ctx):
     n = ctx.num_replicas_in_sync
     size = -(-int(images.shape[0]) // n)
-    return images[ctx.replica_id_in_sync_group * size:
-                  (ctx.replica_id_in_sync_group + 1) * size]
+    return images[
+        ctx.replica_id_in_sync_group * size : (ctx.replica_id_in_sync_group + 1)
+        * size
+    ]
 
 
 def generated_batches(sampler, num_classes, count, batch_size, seed=0):
@@ -102,12 +117,19 @@ def generated_batches(sampler, num_classes, count, batch_size, seed=0):
         batch_seed = tf.constant([seed, i], tf.int64)
         z = sample_z(sampler, n, batch_seed)
         labels = tf.random.stateless_uniform(
-            [n], batch_seed + [0, 2**30], 0, max(num_classes, 1), tf.int32)
+            [n], batch_seed + [0, 2**30], 0, max(num_classes, 1), tf.int32
+        )
         yield sample(z, labels)
 
 
-def reference_statistics(protocol, feature_model, reference_images,
-                         dataset_id, cache_dir, strategy=None):
+def reference_statistics(
+    protocol,
+    feature_model,
+    reference_images,
+    dataset_id,
+    cache_dir,
+    strategy=None,
+):
     """mu, sigma and KID activations of the protocol's reference images.
 
     Args:
@@ -124,26 +146,43 @@ def reference_statistics(protocol, feature_model, reference_images,
     if path and os.path.exists(path):
         return _read_cache(path, protocol, feature_model)
     batches = _take(reference_images(), protocol.num_reference)
-    features, _ = activations(feature_model, batches, strategy,
-                              what=f"reference images of {dataset_id!r}")
+    features, _ = activations(
+        feature_model,
+        batches,
+        strategy,
+        what=f"reference images of {dataset_id!r}",
+    )
     if len(features) < protocol.num_reference:
         raise UserError(
             f"protocol {protocol.name} needs {protocol.num_reference} "
             f"reference images but the {protocol.split} split of "
-            f"{dataset_id!r} has {len(features)}: choose a smaller protocol.")
+            f"{dataset_id!r} has {len(features)}: choose a smaller protocol."
+        )
     mu, sigma = fid_lib.statistics(features)
-    stats = {"mu": mu, "sigma": sigma, "count": len(features),
-             "activations": features[:_KID_ACTIVATIONS].astype(np.float32),
-             "protocol": protocol.name,
-             "feature_model": feature_model.handle,
-             "resize": feature_model.resize}
+    stats = {
+        "mu": mu,
+        "sigma": sigma,
+        "count": len(features),
+        "activations": features[:_KID_ACTIVATIONS].astype(np.float32),
+        "protocol": protocol.name,
+        "feature_model": feature_model.handle,
+        "resize": feature_model.resize,
+    }
     if path:
         _write_cache(path, stats)
     return dict(stats, cached=False)
 
 
-def evaluate_sampler(sampler, num_classes, protocol, feature_model,
-                     reference, batch_size=100, seed=0, strategy=None):
+def evaluate_sampler(
+    sampler,
+    num_classes,
+    protocol,
+    feature_model,
+    reference,
+    batch_size=100,
+    seed=0,
+    strategy=None,
+):
     """The Frechet distance (mean and std over the protocol's repeats), KID
     and, with Inception, IS: keys named by `feature_model.metric_names`
     (fid, fid_std, fids, kid, inception_score; or fcd, fcd_std, fcds,
@@ -157,28 +196,47 @@ def evaluate_sampler(sampler, num_classes, protocol, feature_model,
     fd_key, kid_key, is_key = feature_model.metric_names
     fds, scores, kids = [], [], []
     for repeat in range(protocol.repeats):
-        batches = generated_batches(sampler, num_classes,
-                                    protocol.num_generated, batch_size,
-                                    seed=seed * 1000 + repeat)
-        features, logits = activations(feature_model, batches, strategy,
-                                       what="generated images")
+        batches = generated_batches(
+            sampler,
+            num_classes,
+            protocol.num_generated,
+            batch_size,
+            seed=seed * 1000 + repeat,
+        )
+        features, logits = activations(
+            feature_model, batches, strategy, what="generated images"
+        )
         mu, sigma = fid_lib.statistics(features)
-        fds.append(fid_lib.fid_from_statistics(mu, sigma, reference["mu"],
-                                               reference["sigma"]))
+        fds.append(
+            fid_lib.fid_from_statistics(
+                mu, sigma, reference["mu"], reference["sigma"]
+            )
+        )
         scores.append(is_lib.inception_score_from_logits(logits))
-        kids.append(kid_lib.kid_from_activations(
-            features[:_KID_ACTIVATIONS], reference["activations"]))
-    result = {"protocol": protocol.name, fd_key: float(np.mean(fds)),
-              f"{fd_key}_std": float(np.std(fds)), f"{fd_key}s": fds,
-              kid_key: float(np.mean(kids))}
+        kids.append(
+            kid_lib.kid_from_activations(
+                features[:_KID_ACTIVATIONS], reference["activations"]
+            )
+        )
+    result = {
+        "protocol": protocol.name,
+        fd_key: float(np.mean(fds)),
+        f"{fd_key}_std": float(np.std(fds)),
+        f"{fd_key}s": fds,
+        kid_key: float(np.mean(kids)),
+    }
     if is_key:
         result[is_key] = float(np.mean(scores))
-    result.update({"num_generated": protocol.num_generated,
-                   "num_reference": int(reference["count"]),
-                   "repeats": protocol.repeats,
-                   "features": feature_model.name,
-                   "feature_model": feature_model.handle,
-                   "resize": feature_model.resize})
+    result.update(
+        {
+            "num_generated": protocol.num_generated,
+            "num_reference": int(reference["count"]),
+            "repeats": protocol.repeats,
+            "features": feature_model.name,
+            "feature_model": feature_model.handle,
+            "resize": feature_model.resize,
+        }
+    )
     if feature_model.sha256:
         result["feature_weights_sha256"] = feature_model.sha256
     return result
@@ -189,7 +247,7 @@ def _take(batches, count):
     for batch in batches:
         if taken >= count:
             return
-        batch = batch[:count - taken]
+        batch = batch[: count - taken]
         taken += int(batch.shape[0])
         yield batch
 
@@ -197,25 +255,31 @@ def _take(batches, count):
 def _cache_path(cache_dir, dataset_id, protocol, feature_model):
     if not cache_dir:
         return None
-    key = (f"{dataset_id}|{protocol.split}|{feature_model.handle}|"
-           f"{feature_model.resize}")
+    key = (
+        f"{dataset_id}|{protocol.split}|{feature_model.handle}|"
+        f"{feature_model.resize}"
+    )
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
     name = os.path.basename(str(dataset_id).rstrip("/")) or "data"
-    return os.path.join(os.path.expanduser(cache_dir),
-                        f"{name}_{protocol.name}_{digest}.npz")
+    return os.path.join(
+        os.path.expanduser(cache_dir), f"{name}_{protocol.name}_{digest}.npz"
+    )
 
 
 def _read_cache(path, protocol, feature_model):
     with np.load(path) as f:
         stats = {k: f[k] for k in f.files}
-    for key, want in (("protocol", protocol.name),
-                      ("feature_model", feature_model.handle),
-                      ("resize", feature_model.resize)):
+    for key, want in (
+        ("protocol", protocol.name),
+        ("feature_model", feature_model.handle),
+        ("resize", feature_model.resize),
+    ):
         if str(stats.get(key)) != want:
             raise UserError(
                 f"reference cache {path!r} is for {key} "
                 f"{str(stats.get(key))!r}, not {want!r}: delete it or "
-                "choose another cache directory.")
+                "choose another cache directory."
+            )
     stats["count"] = int(stats["count"])
     return dict(stats, cached=True)
 

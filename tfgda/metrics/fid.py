@@ -20,8 +20,11 @@ def _float64(x):
 def fid_from_activations(activations1, activations2):
     """FID of two [N, D] activation sets (TF-GAN's function), as a float."""
     cm = tfgan.classifier_metrics()
-    return float(cm.frechet_classifier_distance_from_activations(
-        _float64(activations1), _float64(activations2)))
+    return float(
+        cm.frechet_classifier_distance_from_activations(
+            _float64(activations1), _float64(activations2)
+        )
+    )
 
 
 def statistics(activations):
@@ -36,5 +39,9 @@ def fid_from_statistics(mu1, sigma1, mu2, sigma2):
     cm = tfgan.classifier_metrics()
     mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
     trace_sqrt = cm.trace_sqrt_product(_float64(sigma1), _float64(sigma2))
-    return float(np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) +
-                 np.trace(sigma2) - 2.0 * float(trace_sqrt))
+    return float(
+        np.sum((mu1 - mu2) ** 2)
+        + np.trace(sigma1)
+        + np.trace(sigma2)
+        - 2.0 * float(trace_sqrt)
+    )

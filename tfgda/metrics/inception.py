@@ -23,8 +23,12 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["INCEPTION_TFHUB", "FeatureModel", "load_feature_model",
-           "resize_images"]
+__all__ = [
+    "INCEPTION_TFHUB",
+    "FeatureModel",
+    "load_feature_model",
+    "resize_images",
+]
 
 INCEPTION_TFHUB = "https://tfhub.dev/tensorflow/tfgan/eval/inception/1"
 
@@ -41,8 +45,17 @@ class FeatureModel:
     names the results (see `metric_names`); sha256: of its weights file.
     """
 
-    def __init__(self, module, handle, image_size=299, resize="bilinear", *,
-                 name="inception", sha256=None, fixed_size=False):
+    def __init__(
+        self,
+        module,
+        handle,
+        image_size=299,
+        resize="bilinear",
+        *,
+        name="inception",
+        sha256=None,
+        fixed_size=False,
+    ):
         self.module = module
         self.handle = handle
         self.image_size = image_size
@@ -65,19 +78,25 @@ class FeatureModel:
         itself for a network that takes one size only."""
         if self.fixed_size:
             return self
-        return FeatureModel(self.module, self.handle, self.image_size,
-                            resize, name=self.name, sha256=self.sha256)
+        return FeatureModel(
+            self.module,
+            self.handle,
+            self.image_size,
+            resize,
+            name=self.name,
+            sha256=self.sha256,
+        )
 
     def check(self, images, what):
         """A UserError if a network of one size gets another."""
         shape = tuple(images.shape)
-        if self.fixed_size and shape[1:3] != (self.image_size,
-                                              self.image_size):
+        if self.fixed_size and shape[1:3] != (self.image_size, self.image_size):
             raise UserError(
                 f"the {self.name} features need {self.image_size}x"
                 f"{self.image_size} images, but the {what} are "
                 f"{'x'.join(map(str, shape[1:3]))}: use --features=inception"
-                " for other sizes.")
+                " for other sizes."
+            )
 
     def __call__(self, images):
         if not self.fixed_size:
@@ -98,8 +117,8 @@ def resize_images(images, size, method="bilinear"):
     images = tf.cast(images, tf.float32)
     if method == "tf1_bilinear":
         return tf.compat.v1.image.resize_bilinear(
-            images, [size, size], align_corners=False,
-            half_pixel_centers=False)
+            images, [size, size], align_corners=False, half_pixel_centers=False
+        )
     return tf.image.resize(images, [size, size], method="bilinear")
 
 
@@ -107,18 +126,23 @@ def resize_images(images, size, method="bilinear"):
 def load_feature_model(handle=INCEPTION_TFHUB):
     """Loads the Inception module; a UserError explains how to provide it."""
     import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
+
     handle = os.path.expanduser(handle)
-    how = ("Download TF-GAN's Inception once (see docs/EVALUATION.md) and "
-           "pass --inception=DIR (gin: inception.handle = 'DIR').")
+    how = (
+        "Download TF-GAN's Inception once (see docs/EVALUATION.md) and "
+        "pass --inception=DIR (gin: inception.handle = 'DIR')."
+    )
     if "://" not in handle and not os.path.isdir(handle):
-        raise UserError(f"the Inception module directory {handle!r} does "
-                        f"not exist. {how}")
+        raise UserError(
+            f"the Inception module directory {handle!r} does not exist. {how}"
+        )
     try:
         module = hub.load(handle)
     except Exception as e:  # network errors, missing or broken directories
         raise UserError(
             f"the Inception module {handle!r} could not be loaded "
-            f"({type(e).__name__}). {how}") from e
+            f"({type(e).__name__}). {how}"
+        ) from e
     model = FeatureModel(module, handle)
     _check_contract(model, how)
     return model
@@ -134,7 +158,10 @@ def _check_contract(model, how):
             f"{model.handle!r} is not TF-GAN's Inception: calling it on "
             "[1, 299, 299, 3] images in [-1, 1] fails "
             f"({type(e).__name__}; it must return a dict with 'pool_3' and "
-            f"'logits'). {how}") from e
+            f"'logits'). {how}"
+        ) from e
     if features.shape[0] != 1 or logits.shape[0] != 1:
-        raise UserError(f"{model.handle!r} is not TF-GAN's Inception: its "
-                        "outputs do not have one row per image. " + how)
+        raise UserError(
+            f"{model.handle!r} is not TF-GAN's Inception: its "
+            "outputs do not have one row per image. " + how
+        )

@@ -19,5 +19,8 @@ def kid_from_activations(activations1, activations2, max_block_size=1024):
     # float64: the estimate is a small difference of large kernel sums.
     a = tf.convert_to_tensor(np.asarray(activations1, np.float64))
     b = tf.convert_to_tensor(np.asarray(activations2, np.float64))
-    return float(cm.kernel_classifier_distance_from_activations(
-        a, b, max_block_size=max_block_size))
+    return float(
+        cm.kernel_classifier_distance_from_activations(
+            a, b, max_block_size=max_block_size
+        )
+    )

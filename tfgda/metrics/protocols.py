@@ -45,12 +45,19 @@ def parse(name):
     """Returns the Protocol of a name like 'fid10k_test'."""
     match = _NAME.match(name or "")
     if not match:
-        raise UserError(f"unknown protocol {name!r}: use 'fid10k_test' (the "
-                        "paper's), 'fid50k_train' (StyleGAN2-ADA's), or "
-                        "fid<N>[k]_<train|test>.")
+        raise UserError(
+            f"unknown protocol {name!r}: use 'fid10k_test' (the "
+            "paper's), 'fid50k_train' (StyleGAN2-ADA's), or "
+            "fid<N>[k]_<train|test>."
+        )
     count = int(match.group(1)) * (1000 if match.group(2) else 1)
     if count < 2:
         raise UserError(f"protocol {name!r} needs at least 2 images.")
-    return Protocol(name, count, match.group(3), count,
-                    _REPEATS.get(name, 1),
-                    "tf1_bilinear" if name in _TF1_RESIZE else "bilinear")
+    return Protocol(
+        name,
+        count,
+        match.group(3),
+        count,
+        _REPEATS.get(name, 1),
+        "tf1_bilinear" if name in _TF1_RESIZE else "bilinear",
+    )

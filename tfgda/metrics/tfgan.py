@@ -18,8 +18,11 @@ import types
 
 __all__ = ["classifier_metrics"]
 
-_PARENTS = ("tensorflow_gan", "tensorflow_gan.python",
-            "tensorflow_gan.python.eval")
+_PARENTS = (
+    "tensorflow_gan",
+    "tensorflow_gan.python",
+    "tensorflow_gan.python.eval",
+)
 _MODULE = "tensorflow_gan.python.eval.classifier_metrics"
 
 
@@ -32,13 +35,15 @@ def classifier_metrics():
     """
     try:
         import tensorflow_gan  # noqa: F401  pylint: disable=g-import-not-at-top
+
         return importlib.import_module(_MODULE)
     except AttributeError:  # tf.estimator is gone: bypass the package init
         pass
     spec = importlib.util.find_spec(_PARENTS[0])
     if spec is None:
-        raise ImportError("tensorflow-gan is not installed: "
-                          "pip install tensorflow-gan")
+        raise ImportError(
+            "tensorflow-gan is not installed: pip install tensorflow-gan"
+        )
     root = spec.submodule_search_locations[0]
     with _stand_in_packages(root):
         return importlib.import_module(_MODULE)

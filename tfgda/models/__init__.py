@@ -18,8 +18,16 @@ from tfgda.models.latents import sample_z
 from tfgda.models.sndcgan import sndcgan
 from tfgda.models.standing import standing_stats
 
-__all__ = ["Z_DISTRIBUTIONS", "biggan", "biggan_pytorch", "build",
-           "count_params", "sample_z", "sndcgan", "standing_stats"]
+__all__ = [
+    "Z_DISTRIBUTIONS",
+    "biggan",
+    "biggan_pytorch",
+    "build",
+    "count_params",
+    "sample_z",
+    "sndcgan",
+    "standing_stats",
+]
 
 
 def count_params(model):

@@ -39,8 +39,7 @@ from tfgda.errors import UserError
 from tfgda.models import latents
 from tfgda.models import layers
 
-__all__ = ["BigGANDiscriminator", "BigGANGenerator", "biggan",
-           "biggan_pytorch"]
+__all__ = ["BigGANDiscriminator", "BigGANGenerator", "biggan", "biggan_pytorch"]
 
 
 def _init():
@@ -52,21 +51,23 @@ class GeneratorBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.upsample = upsample
         self.bn1 = layers.ConditionalBatchNorm(
-            one_plus_gamma=one_plus_gamma, kernel_initializer=_init())
+            one_plus_gamma=one_plus_gamma, kernel_initializer=_init()
+        )
         self.bn2 = layers.ConditionalBatchNorm(
-            one_plus_gamma=one_plus_gamma, kernel_initializer=_init())
+            one_plus_gamma=one_plus_gamma, kernel_initializer=_init()
+        )
         self.conv1 = layers.SNConv2D(channels, 3, kernel_initializer=_init())
         self.conv2 = layers.SNConv2D(channels, 3, kernel_initializer=_init())
-        self.shortcut = layers.SNConv2D(channels, 1,
-                                        kernel_initializer=_init())
+        self.shortcut = layers.SNConv2D(channels, 1, kernel_initializer=_init())
 
     def call(self, x, condition, training=False):
         h = tf.nn.relu(self.bn1(x, condition, training=training))
         h = self.conv1(layers.upsample(h, self.upsample), training=training)
         h = tf.nn.relu(self.bn2(h, condition, training=training))
         h = self.conv2(h, training=training)
-        return h + self.shortcut(layers.upsample(x, self.upsample),
-                                 training=training)
+        return h + self.shortcut(
+            layers.upsample(x, self.upsample), training=training
+        )
 
 
 class BigGANGenerator(keras.Model):
@@ -74,39 +75,58 @@ class BigGANGenerator(keras.Model):
 
     conditional = True
 
-    def __init__(self, dim_z, num_classes, ch, hierarchical_z=True,
-                 one_plus_gamma=False, upsample="zeros", embed_dim=128,
-                 z_distribution="normal", **kwargs):
+    def __init__(
+        self,
+        dim_z,
+        num_classes,
+        ch,
+        hierarchical_z=True,
+        one_plus_gamma=False,
+        upsample="zeros",
+        embed_dim=128,
+        z_distribution="normal",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.dim_z = dim_z
         self.z_distribution = latents.check_z_distribution(z_distribution)
         self.num_blocks = 3
         self.hierarchical_z = hierarchical_z
         if hierarchical_z and dim_z % (self.num_blocks + 1):
-            raise UserError(f"dim_z {dim_z} must split into "
-                             f"{self.num_blocks + 1} equal chunks.")
+            raise UserError(
+                f"dim_z {dim_z} must split into "
+                f"{self.num_blocks + 1} equal chunks."
+            )
         self.channels = 4 * ch
-        self.embed = layers.SNEmbedding(num_classes, embed_dim,
-                                        spectral_norm=False,
-                                        kernel_initializer=_init())
-        self.fc = layers.SNDense(4 * 4 * self.channels,
-                                 kernel_initializer=_init())
-        self.blocks = [GeneratorBlock(self.channels, upsample, one_plus_gamma)
-                       for _ in range(self.num_blocks)]
-        self.bn = keras.layers.BatchNormalization(synchronized=True,
-                                                  momentum=0.9, epsilon=1e-5)
+        self.embed = layers.SNEmbedding(
+            num_classes,
+            embed_dim,
+            spectral_norm=False,
+            kernel_initializer=_init(),
+        )
+        self.fc = layers.SNDense(
+            4 * 4 * self.channels, kernel_initializer=_init()
+        )
+        self.blocks = [
+            GeneratorBlock(self.channels, upsample, one_plus_gamma)
+            for _ in range(self.num_blocks)
+        ]
+        self.bn = keras.layers.BatchNormalization(
+            synchronized=True, momentum=0.9, epsilon=1e-5
+        )
         self.to_rgb = layers.SNConv2D(3, 3, kernel_initializer=_init())
 
     def call(self, z, labels=None, training=False):
         y = self.embed(labels, training=training)
         if self.hierarchical_z:
             chunks = tf.split(z, self.num_blocks + 1, axis=1)
-            x, conditions = chunks[0], [tf.concat([c, y], 1)
-                                        for c in chunks[1:]]
+            x, conditions = (
+                chunks[0],
+                [tf.concat([c, y], 1) for c in chunks[1:]],
+            )
         else:
             x, conditions = z, [y] * self.num_blocks
-        x = tf.reshape(self.fc(x, training=training),
-                       [-1, 4, 4, self.channels])
+        x = tf.reshape(self.fc(x, training=training), [-1, 4, 4, self.channels])
         for block, condition in zip(self.blocks, conditions):
             x = block(x, condition, training=training)
         x = tf.nn.relu(self.bn(x, training=training))
@@ -124,8 +144,9 @@ class DiscriminatorBlock(keras.layers.Layer):
         self.conv1 = layers.SNConv2D(channels, 3, kernel_initializer=_init())
         self.conv2 = layers.SNConv2D(channels, 3, kernel_initializer=_init())
         if shortcut == "conv":
-            self.shortcut = layers.SNConv2D(channels, 1,
-                                            kernel_initializer=_init())
+            self.shortcut = layers.SNConv2D(
+                channels, 1, kernel_initializer=_init()
+            )
 
     def call(self, x, training=False):
         h = tf.nn.relu(x) if self.preactivation else x
@@ -150,18 +171,34 @@ class BigGANDiscriminator(keras.Model):
 
     conditional = True
 
-    def __init__(self, num_classes, widths, downs, shortcuts, preactivations,
-                 attention=True, sn_over_classes=False, **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        widths,
+        downs,
+        shortcuts,
+        preactivations,
+        attention=True,
+        sn_over_classes=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        self.blocks = [DiscriminatorBlock(w, d, p, s) for w, d, s, p in
-                       zip(widths, downs, shortcuts, preactivations)]
-        self.attention = layers.NonLocalBlock(
-            kernel_initializer=_init()) if attention else None
+        self.blocks = [
+            DiscriminatorBlock(w, d, p, s)
+            for w, d, s, p in zip(widths, downs, shortcuts, preactivations)
+        ]
+        self.attention = (
+            layers.NonLocalBlock(kernel_initializer=_init())
+            if attention
+            else None
+        )
         self.out = layers.SNDense(1, kernel_initializer=_init())
         self.embed = layers.SNEmbedding(
-            num_classes, widths[-1],
+            num_classes,
+            widths[-1],
             kernel_initializer=keras.initializers.GlorotNormal(),
-            sn_over_classes=sn_over_classes)
+            sn_over_classes=sn_over_classes,
+        )
 
     def features(self, images, labels=None, training=False):
         """h: the globally sum-pooled features D's output is read from."""
@@ -176,25 +213,35 @@ class BigGANDiscriminator(keras.Model):
 
     def call(self, images, labels=None, training=False):
         h = self.features(images, labels, training=training)
-        logits = tf.cast(tf.squeeze(self.out(h, training=training), -1),
-                         tf.float32)
+        logits = tf.cast(
+            tf.squeeze(self.out(h, training=training), -1), tf.float32
+        )
         embed = tf.cast(self.embed(labels, training=training), tf.float32)
         return logits + tf.reduce_sum(embed * h, axis=1)
 
 
 def _check(image_shape, num_classes):
     if tuple(image_shape[:2]) != (32, 32):
-        raise UserError(f"BigGAN here is for 32x32 images, got "
-                         f"{image_shape[0]}x{image_shape[1]}; bind "
-                         "dataset.resize = 32.")
+        raise UserError(
+            f"BigGAN here is for 32x32 images, got "
+            f"{image_shape[0]}x{image_shape[1]}; bind "
+            "dataset.resize = 32."
+        )
     if num_classes < 1:
-        raise UserError("BigGAN is class-conditional: it needs a dataset "
-                         "with labels.")
+        raise UserError(
+            "BigGAN is class-conditional: it needs a dataset with labels."
+        )
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])
-def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True,
-           z_distribution="normal"):
+def biggan(
+    image_shape,
+    num_classes,
+    dim_z=128,
+    ch=96,
+    d_attention=True,
+    z_distribution="normal",
+):
     """compare_gan's BigGAN at 32x32 (see the module docstring).
 
     Args:
@@ -205,30 +252,46 @@ def biggan(image_shape, num_classes, dim_z=128, ch=96, d_attention=True,
       z_distribution: 'normal' (compare_gan's BigGAN configs) or 'uniform'.
     """
     _check(image_shape, num_classes)
-    generator = BigGANGenerator(dim_z, num_classes, ch,
-                                z_distribution=z_distribution)
+    generator = BigGANGenerator(
+        dim_z, num_classes, ch, z_distribution=z_distribution
+    )
     discriminator = BigGANDiscriminator(
-        num_classes, widths=[2 * ch] * 4, downs=[True, True, True, False],
+        num_classes,
+        widths=[2 * ch] * 4,
+        downs=[True, True, True, False],
         shortcuts=["conv", "none", "none", "none"],
         # No ReLU on the images: compare_gan's first block starts with one,
         # an identity on its [0, 1] inputs; on our [-1, 1] images it would
         # hide every pixel below mid-grey from the block's main path.
-        preactivations=[False, True, True, True], attention=d_attention)
+        preactivations=[False, True, True, True],
+        attention=d_attention,
+    )
     return generator, discriminator
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])
-def biggan_pytorch(image_shape, num_classes, dim_z=128, ch=64,
-                   z_distribution="normal"):
+def biggan_pytorch(
+    image_shape, num_classes, dim_z=128, ch=64, z_distribution="normal"
+):
     """The BigGAN-PyTorch CIFAR-10 widths and options (module docstring);
     z ~ N(0, 1) as BigGAN-PyTorch draws it."""
     _check(image_shape, num_classes)
-    generator = BigGANGenerator(dim_z, num_classes, ch, hierarchical_z=False,
-                                one_plus_gamma=True, upsample="nearest",
-                                z_distribution=z_distribution)
+    generator = BigGANGenerator(
+        dim_z,
+        num_classes,
+        ch,
+        hierarchical_z=False,
+        one_plus_gamma=True,
+        upsample="nearest",
+        z_distribution=z_distribution,
+    )
     discriminator = BigGANDiscriminator(
-        num_classes, widths=[4 * ch] * 4, downs=[True, True, False, False],
+        num_classes,
+        widths=[4 * ch] * 4,
+        downs=[True, True, False, False],
         shortcuts=["conv", "conv", "identity", "identity"],
-        preactivations=[False, True, True, True], attention=False,
-        sn_over_classes=True)
+        preactivations=[False, True, True, True],
+        attention=False,
+        sn_over_classes=True,
+    )
     return generator, discriminator

@@ -18,8 +18,9 @@ Z_DISTRIBUTIONS = ("uniform", "normal")
 def check_z_distribution(name):
     """Raises a UserError unless `name` is a known latent distribution."""
     if name not in Z_DISTRIBUTIONS:
-        raise UserError(f"z_distribution {name!r} is not one of "
-                        f"{Z_DISTRIBUTIONS}.")
+        raise UserError(
+            f"z_distribution {name!r} is not one of {Z_DISTRIBUTIONS}."
+        )
     return name
 
 

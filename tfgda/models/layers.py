@@ -87,8 +87,14 @@ class _SpectralNormMixin:
 class SNDense(_SpectralNormMixin, keras.layers.Layer):
     """A dense layer y = x W + b, with W spectrally normalized if asked."""
 
-    def __init__(self, units, use_bias=True, spectral_norm=True,
-                 kernel_initializer=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        use_bias=True,
+        spectral_norm=True,
+        kernel_initializer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = units
         self.use_bias = use_bias
@@ -98,10 +104,13 @@ class SNDense(_SpectralNormMixin, keras.layers.Layer):
     def build(self, input_shape):
         self.kernel = self.add_weight(
             shape=(input_shape[-1], self.units),
-            initializer=self.kernel_initializer, name="kernel")
+            initializer=self.kernel_initializer,
+            name="kernel",
+        )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(self.units,), initializer="zeros", name="bias")
+                shape=(self.units,), initializer="zeros", name="bias"
+            )
         self._build_sn(self.units)
 
     def call(self, inputs, training=False):
@@ -115,8 +124,16 @@ class SNDense(_SpectralNormMixin, keras.layers.Layer):
 class SNConv2D(_SpectralNormMixin, keras.layers.Layer):
     """A 2-D convolution with 'SAME' padding, spectrally normalized if asked."""
 
-    def __init__(self, filters, kernel_size=3, strides=1, use_bias=True,
-                 spectral_norm=True, kernel_initializer=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        strides=1,
+        use_bias=True,
+        spectral_norm=True,
+        kernel_initializer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = kernel_size
@@ -129,10 +146,13 @@ class SNConv2D(_SpectralNormMixin, keras.layers.Layer):
         k = self.kernel_size
         self.kernel = self.add_weight(
             shape=(k, k, input_shape[-1], self.filters),
-            initializer=self.kernel_initializer, name="kernel")
+            initializer=self.kernel_initializer,
+            name="kernel",
+        )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(self.filters,), initializer="zeros", name="bias")
+                shape=(self.filters,), initializer="zeros", name="bias"
+            )
         self._build_sn(self.filters)
 
     def call(self, inputs, training=False):
@@ -152,8 +172,15 @@ class SNEmbedding(_SpectralNormMixin, keras.layers.Layer):
     converge to the same sigma; they differ step by step.
     """
 
-    def __init__(self, num_classes, dim, spectral_norm=True,
-                 kernel_initializer=None, sn_over_classes=False, **kwargs):
+    def __init__(
+        self,
+        num_classes,
+        dim,
+        spectral_norm=True,
+        kernel_initializer=None,
+        sn_over_classes=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.dim = dim
@@ -164,9 +191,10 @@ class SNEmbedding(_SpectralNormMixin, keras.layers.Layer):
     def build(self, input_shape):
         self.kernel = self.add_weight(
             shape=(self.num_classes, self.dim),
-            initializer=self.kernel_initializer, name="embeddings")
-        self._build_sn(self.num_classes if self.sn_over_classes else
-                       self.dim)
+            initializer=self.kernel_initializer,
+            name="embeddings",
+        )
+        self._build_sn(self.num_classes if self.sn_over_classes else self.dim)
 
     def _table(self, training):
         if not (self.spectral_norm and self.sn_over_classes):
@@ -178,8 +206,9 @@ class SNEmbedding(_SpectralNormMixin, keras.layers.Layer):
         return tf.transpose(table_t)
 
     def call(self, labels, training=False):
-        return tf.cast(tf.gather(self._table(training), labels),
-                       self.compute_dtype)
+        return tf.cast(
+            tf.gather(self._table(training), labels), self.compute_dtype
+        )
 
 
 class ConditionalBatchNorm(keras.layers.Layer):
@@ -192,25 +221,41 @@ class ConditionalBatchNorm(keras.layers.Layer):
     across replicas.
     """
 
-    def __init__(self, spectral_norm=True, one_plus_gamma=False,
-                 momentum=0.9, epsilon=1e-5, kernel_initializer=None,
-                 **kwargs):
+    def __init__(
+        self,
+        spectral_norm=True,
+        one_plus_gamma=False,
+        momentum=0.9,
+        epsilon=1e-5,
+        kernel_initializer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.bn = keras.layers.BatchNormalization(
-            center=False, scale=False, synchronized=True, momentum=momentum,
-            epsilon=epsilon)
+            center=False,
+            scale=False,
+            synchronized=True,
+            momentum=momentum,
+            epsilon=epsilon,
+        )
         self.spectral_norm = spectral_norm
         self.one_plus_gamma = one_plus_gamma
         self.kernel_initializer = kernel_initializer
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.gamma = SNDense(channels, use_bias=False,
-                             spectral_norm=self.spectral_norm,
-                             kernel_initializer=self.kernel_initializer)
-        self.beta = SNDense(channels, use_bias=False,
-                            spectral_norm=self.spectral_norm,
-                            kernel_initializer=self.kernel_initializer)
+        self.gamma = SNDense(
+            channels,
+            use_bias=False,
+            spectral_norm=self.spectral_norm,
+            kernel_initializer=self.kernel_initializer,
+        )
+        self.beta = SNDense(
+            channels,
+            use_bias=False,
+            spectral_norm=self.spectral_norm,
+            kernel_initializer=self.kernel_initializer,
+        )
 
     def call(self, x, condition, training=False):
         x = self.bn(x, training=training)
@@ -229,8 +274,7 @@ class NonLocalBlock(keras.layers.Layer):
     g), sigma a scalar initialized to 0.
     """
 
-    def __init__(self, spectral_norm=True, kernel_initializer=None,
-                 **kwargs):
+    def __init__(self, spectral_norm=True, kernel_initializer=None, **kwargs):
         super().__init__(**kwargs)
         self.spectral_norm = spectral_norm
         self.kernel_initializer = kernel_initializer
@@ -239,29 +283,40 @@ class NonLocalBlock(keras.layers.Layer):
         c = input_shape[-1]
 
         def conv(filters):
-            return SNConv2D(filters, 1, use_bias=False,
-                            spectral_norm=self.spectral_norm,
-                            kernel_initializer=self.kernel_initializer)
+            return SNConv2D(
+                filters,
+                1,
+                use_bias=False,
+                spectral_norm=self.spectral_norm,
+                kernel_initializer=self.kernel_initializer,
+            )
+
         self.theta, self.phi, self.g = conv(c // 8), conv(c // 8), conv(c // 2)
         self.out = conv(c)
-        self.sigma = self.add_weight(shape=(), initializer="zeros",
-                                     name="sigma")
+        self.sigma = self.add_weight(
+            shape=(), initializer="zeros", name="sigma"
+        )
 
     def call(self, x, training=False):
         _, h, w, c = x.shape
         pool = lambda t: tf.nn.max_pool2d(t, 2, 2, "VALID")  # noqa: E731
-        theta = tf.reshape(self.theta(x, training=training), [-1, h * w,
-                                                              c // 8])
-        phi = tf.reshape(pool(self.phi(x, training=training)),
-                         [-1, h * w // 4, c // 8])
-        g = tf.reshape(pool(self.g(x, training=training)),
-                       [-1, h * w // 4, c // 2])
-        attn = tf.nn.softmax(tf.cast(tf.matmul(theta, phi, transpose_b=True),
-                                     tf.float32))
+        theta = tf.reshape(
+            self.theta(x, training=training), [-1, h * w, c // 8]
+        )
+        phi = tf.reshape(
+            pool(self.phi(x, training=training)), [-1, h * w // 4, c // 8]
+        )
+        g = tf.reshape(
+            pool(self.g(x, training=training)), [-1, h * w // 4, c // 2]
+        )
+        attn = tf.nn.softmax(
+            tf.cast(tf.matmul(theta, phi, transpose_b=True), tf.float32)
+        )
         attn = tf.cast(attn, g.dtype)
         attn_g = tf.reshape(tf.matmul(attn, g), [-1, h, w, c // 2])
-        return x + tf.cast(self.sigma, x.dtype) * self.out(attn_g,
-                                                           training=training)
+        return x + tf.cast(self.sigma, x.dtype) * self.out(
+            attn_g, training=training
+        )
 
 
 def upsample(x, method):
@@ -271,7 +326,7 @@ def upsample(x, method):
         return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
     b, h, w, c = tf.unstack(tf.shape(x))
     zeros = tf.zeros_like(x)
-    x = tf.stack([x, zeros], axis=3)            # [B, H, W, 2, C]
+    x = tf.stack([x, zeros], axis=3)  # [B, H, W, 2, C]
     x = tf.reshape(x, [b, h, 2 * w, c])
     x = tf.stack([x, tf.zeros_like(x)], axis=2)  # [B, H, 2, 2W, C]
     return tf.reshape(x, [b, 2 * h, 2 * w, c])

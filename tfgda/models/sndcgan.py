@@ -30,8 +30,15 @@ class SNDCGANGenerator(keras.Model):
 
     conditional = False
 
-    def __init__(self, dim_z=128, image_shape=(32, 32, 3), num_classes=0,
-                 ch=64, z_distribution="uniform", **kwargs):
+    def __init__(
+        self,
+        dim_z=128,
+        image_shape=(32, 32, 3),
+        num_classes=0,
+        ch=64,
+        z_distribution="uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         del num_classes
         self.dim_z = dim_z
@@ -40,19 +47,28 @@ class SNDCGANGenerator(keras.Model):
         if h % 8 or w % 8:
             raise UserError(
                 f"SNDCGAN needs image sides divisible by 8, got {h}x{w}; "
-                "bind dataset.resize to a multiple of 8.")
+                "bind dataset.resize to a multiple of 8."
+            )
         self._start = (h // 8, w // 8, 8 * ch)
         init = layers.weight_init()
         self.dense = keras.layers.Dense(
-            self._start[0] * self._start[1] * 8 * ch, kernel_initializer=init)
-        self.bns = [keras.layers.BatchNormalization(
-            synchronized=True, momentum=0.9, epsilon=1e-5) for _ in range(4)]
+            self._start[0] * self._start[1] * 8 * ch, kernel_initializer=init
+        )
+        self.bns = [
+            keras.layers.BatchNormalization(
+                synchronized=True, momentum=0.9, epsilon=1e-5
+            )
+            for _ in range(4)
+        ]
         self.deconvs = [
             keras.layers.Conv2DTranspose(
-                filters, 4, strides=2, padding="same", kernel_initializer=init)
-            for filters in (4 * ch, 2 * ch, ch)]
+                filters, 4, strides=2, padding="same", kernel_initializer=init
+            )
+            for filters in (4 * ch, 2 * ch, ch)
+        ]
         self.to_rgb = keras.layers.Conv2DTranspose(
-            c, 3, strides=1, padding="same", kernel_initializer=init)
+            c, 3, strides=1, padding="same", kernel_initializer=init
+        )
 
     def call(self, z, labels=None, training=False):
         del labels
@@ -68,12 +84,18 @@ class SNDCGANDiscriminator(keras.Model):
 
     conditional = False
 
-    def __init__(self, image_shape=(32, 32, 3), num_classes=0, ch=64,
-                 **kwargs):
+    def __init__(self, image_shape=(32, 32, 3), num_classes=0, ch=64, **kwargs):
         super().__init__(**kwargs)
         del image_shape, num_classes
-        spec = [(ch, 3, 1), (2 * ch, 4, 2), (2 * ch, 3, 1), (4 * ch, 4, 2),
-                (4 * ch, 3, 1), (8 * ch, 4, 2), (8 * ch, 3, 1)]
+        spec = [
+            (ch, 3, 1),
+            (2 * ch, 4, 2),
+            (2 * ch, 3, 1),
+            (4 * ch, 4, 2),
+            (4 * ch, 3, 1),
+            (8 * ch, 4, 2),
+            (8 * ch, 3, 1),
+        ]
         self.convs = [layers.SNConv2D(f, k, s) for f, k, s in spec]
         self.out = layers.SNDense(1)
 
@@ -87,13 +109,15 @@ class SNDCGANDiscriminator(keras.Model):
 
     def call(self, images, labels=None, training=False):
         h = self.features(images, labels, training=training)
-        return tf.cast(tf.squeeze(self.out(h, training=training), axis=-1),
-                       tf.float32)
+        return tf.cast(
+            tf.squeeze(self.out(h, training=training), axis=-1), tf.float32
+        )
 
 
 @gin.configurable(denylist=["image_shape", "num_classes"])
-def sndcgan(image_shape, num_classes, dim_z=128, ch=64,
-            z_distribution="uniform"):
+def sndcgan(
+    image_shape, num_classes, dim_z=128, ch=64, z_distribution="uniform"
+):
     """Returns the SNDCGAN (generator, discriminator) pair.
 
     Args:
@@ -105,6 +129,13 @@ def sndcgan(image_shape, num_classes, dim_z=128, ch=64,
       z_distribution: 'uniform' (U(-1, 1), compare_gan's default for
         SNDCGAN) or 'normal'.
     """
-    return (SNDCGANGenerator(dim_z, image_shape, num_classes, ch=ch,
-                             z_distribution=z_distribution),
-            SNDCGANDiscriminator(image_shape, num_classes, ch=ch))
+    return (
+        SNDCGANGenerator(
+            dim_z,
+            image_shape,
+            num_classes,
+            ch=ch,
+            z_distribution=z_distribution,
+        ),
+        SNDCGANDiscriminator(image_shape, num_classes, ch=ch),
+    )

@@ -28,14 +28,20 @@ import tensorflow as tf
 from tfgda.errors import UserError
 from tfgda.models.latents import sample_z
 
-__all__ = ["StandingStats", "batch_norm_layers", "recompute",
-           "samples_used", "standing_stats"]
+__all__ = [
+    "StandingStats",
+    "batch_norm_layers",
+    "recompute",
+    "samples_used",
+    "standing_stats",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class StandingStats:
     """How many samples the standing statistics of an EMA G are
     accumulated over (see `standing_stats`)."""
+
     num_samples: int
     grid_samples: int
     batch_size: int
@@ -52,19 +58,26 @@ def standing_stats(num_samples=204_800, grid_samples=2_048, batch_size=256):
         preview; our choice, to keep them cheap).
       batch_size: generated images per batch.
     """
-    for name, value in (("num_samples", num_samples),
-                        ("grid_samples", grid_samples),
-                        ("batch_size", batch_size)):
+    for name, value in (
+        ("num_samples", num_samples),
+        ("grid_samples", grid_samples),
+        ("batch_size", batch_size),
+    ):
         if not isinstance(value, int) or value <= 0:
-            raise UserError(f"standing_stats.{name} must be a positive "
-                            f"integer, got {value!r}.")
+            raise UserError(
+                f"standing_stats.{name} must be a positive "
+                f"integer, got {value!r}."
+            )
     return StandingStats(num_samples, grid_samples, batch_size)
 
 
 def batch_norm_layers(model):
     """Every Keras BatchNormalization layer inside `model`."""
-    return [layer for layer in model._flatten_layers(include_self=False)  # pylint: disable=protected-access
-            if isinstance(layer, keras.layers.BatchNormalization)]
+    return [
+        layer
+        for layer in model._flatten_layers(include_self=False)  # pylint: disable=protected-access
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
 
 
 def recompute(generator, num_classes, num_samples, batch_size=256, seed=0):
@@ -76,8 +89,11 @@ def recompute(generator, num_classes, num_samples, batch_size=256, seed=0):
     if not layers:
         return 0
     bn_variables = {id(v) for layer in layers for v in layer.variables}
-    others = [v for v in generator.non_trainable_variables
-              if id(v) not in bn_variables]
+    others = [
+        v
+        for v in generator.non_trainable_variables
+        if id(v) not in bn_variables
+    ]
     kept = [v.numpy() for v in others]  # spectral-norm vectors
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
@@ -91,8 +107,12 @@ def recompute(generator, num_classes, num_samples, batch_size=256, seed=0):
             batch_seed = tf.constant([seed, 2**21 + k], tf.int64)
             z = sample_z(generator, batch_size, batch_seed)
             labels = tf.random.stateless_uniform(
-                [batch_size], batch_seed + [0, 1], 0, max(num_classes, 1),
-                tf.int32)
+                [batch_size],
+                batch_seed + [0, 1],
+                0,
+                max(num_classes, 1),
+                tf.int32,
+            )
             generator(z, labels, training=True)
     finally:
         for layer, momentum in zip(layers, momenta):

@@ -22,14 +22,27 @@ from tfgda.errors import UserError
 
 __all__ = ["PAPER_ORDER", "gallery", "read_images"]
 
-PAPER_ORDER = ("zoom_in", "zoom_out", "translation", "translation_x",
-               "translation_y", "cutout", "cutmix", "mixup", "brightness",
-               "redness", "greenness", "blueness", "instance_noise",
-               "crop_flip")
+PAPER_ORDER = (
+    "zoom_in",
+    "zoom_out",
+    "translation",
+    "translation_x",
+    "translation_y",
+    "cutout",
+    "cutmix",
+    "mixup",
+    "brightness",
+    "redness",
+    "greenness",
+    "blueness",
+    "instance_noise",
+    "crop_flip",
+)
 
 _NAMES = flags.DEFINE_list("names", list(PAPER_ORDER), "Augmentations.")
-_STRENGTHS = flags.DEFINE_list("strengths", ["0.1", "0.2", "0.3", "0.4",
-                                             "0.5"], "Strengths (columns).")
+_STRENGTHS = flags.DEFINE_list(
+    "strengths", ["0.1", "0.2", "0.3", "0.4", "0.5"], "Strengths (columns)."
+)
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
 _POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
 
@@ -41,9 +54,15 @@ flags.declare_key_flag("out")
 
 def read_images(path, count, seed=0):
     """Reads up to `count` images from an archive, in a seeded order."""
-    dataset, _ = data.make_dataset(count, seed=seed, path=path, repeat=False,
-                                   drop_remainder=False, cache=False,
-                                   shuffle_buffer=4 * count)
+    dataset, _ = data.make_dataset(
+        count,
+        seed=seed,
+        path=path,
+        repeat=False,
+        drop_remainder=False,
+        cache=False,
+        shuffle_buffer=4 * count,
+    )
     return next(iter(dataset))["images"]
 
 
@@ -58,8 +77,9 @@ def gallery(images, names, strengths, num_images=1, seed=0):
             op = augment.describe(name)
             pipeline = augment.get(name, min(strength, op.max_strength))
             cells.append(pipeline(images, row_seed)[:num_images])
-        rows.append([visualize.image_grid(c, columns=num_images, pad=0)
-                     for c in cells])
+        rows.append(
+            [visualize.image_grid(c, columns=num_images, pad=0) for c in cells]
+        )
     return rows
 
 
@@ -74,19 +94,23 @@ def _draw(rows, names, strengths, out):
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
-                ax.set_ylabel(name, rotation=0, ha="right", va="center",
-                              fontsize=9)
+                ax.set_ylabel(
+                    name, rotation=0, ha="right", va="center", fontsize=9
+                )
             if r == 0:
-                ax.set_title("original" if c == 0 else
-                             f"λ = {strengths[c - 1]:g}", fontsize=9)
+                ax.set_title(
+                    "original" if c == 0 else f"λ = {strengths[c - 1]:g}",
+                    fontsize=9,
+                )
     fig.tight_layout()
     fig.savefig(out, dpi=100)
 
 
 def _gallery_cli():
     if not cli.IMAGES.value:
-        raise UserError("--images is required: a zip file or a folder of "
-                        "images.")
+        raise UserError(
+            "--images is required: a zip file or a folder of images."
+        )
     try:
         strengths = [float(x) for x in _STRENGTHS.value]
     except ValueError as e:
@@ -96,15 +120,20 @@ def _gallery_cli():
     out = cli.OUT.value or "gallery.png"
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
-        raise UserError(f"--out {out!r}: its folder {folder!r} does not "
-                        "exist: create it, or write elsewhere.")
-    images = read_images(cli.IMAGES.value, max(_POOL.value, _NUM_IMAGES.value),
-                         cli.SEED.value)
-    rows = gallery(images, _NAMES.value, strengths, _NUM_IMAGES.value,
-                   cli.SEED.value)
+        raise UserError(
+            f"--out {out!r}: its folder {folder!r} does not "
+            "exist: create it, or write elsewhere."
+        )
+    images = read_images(
+        cli.IMAGES.value, max(_POOL.value, _NUM_IMAGES.value), cli.SEED.value
+    )
+    rows = gallery(
+        images, _NAMES.value, strengths, _NUM_IMAGES.value, cli.SEED.value
+    )
     _draw(rows, _NAMES.value, strengths, out)
-    print(f"wrote {out}: {len(rows)} augmentations x "
-          f"{len(strengths)} strengths")
+    print(
+        f"wrote {out}: {len(rows)} augmentations x {len(strengths)} strengths"
+    )
 
 
 if __name__ == "__main__":

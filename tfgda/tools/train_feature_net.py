@@ -32,8 +32,9 @@ from tfgda.metrics import classifier
 
 __all__ = ["accuracy", "train"]
 
-_TEST_IMAGES = flags.DEFINE_string("test_images", None, "Test images, for "
-                                   "the accuracy printed at the end.")
+_TEST_IMAGES = flags.DEFINE_string(
+    "test_images", None, "Test images, for the accuracy printed at the end."
+)
 _EPOCHS = flags.DEFINE_integer("epochs", 10, "Passes over the images.")
 _BATCH_SIZE = flags.DEFINE_integer("train_batch_size", 256, "Batch size.")
 _LR = flags.DEFINE_float("lr", 0.2, "Peak learning rate.")
@@ -47,18 +48,28 @@ flags.declare_key_flag("out")
 
 def _augment(seed):
     flip = keras.layers.RandomFlip("horizontal", seed=seed)
-    shift = keras.layers.RandomTranslation(0.125, 0.125, fill_mode="reflect",
-                                           seed=seed + 1)
+    shift = keras.layers.RandomTranslation(
+        0.125, 0.125, fill_mode="reflect", seed=seed + 1
+    )
     return lambda x: shift(flip(x, training=True), training=True)
 
 
-def train(images, out, epochs=10, batch_size=256, lr=0.2, width=24, seed=0,
-          steps_per_epoch=None):
+def train(
+    images,
+    out,
+    epochs=10,
+    batch_size=256,
+    lr=0.2,
+    width=24,
+    seed=0,
+    steps_per_epoch=None,
+):
     """Trains the network on an image archive; writes `out` (npz); returns
     the Keras model (images -> features, logits)."""
     keras.utils.set_random_seed(seed)
-    dataset, info = data.make_dataset(batch_size, seed=seed, name="images",
-                                      path=images)
+    dataset, info = data.make_dataset(
+        batch_size, seed=seed, name="images", path=images
+    )
     _check_size(info, images)
     steps = steps_per_epoch or info.num_examples // batch_size
     model = classifier.network(width, max(info.num_classes, 2))
@@ -66,24 +77,45 @@ def train(images, out, epochs=10, batch_size=256, lr=0.2, width=24, seed=0,
     inputs = keras.Input((32, 32, 3))
     train_model = keras.Model(inputs, model(augment(inputs))[1])
     schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(steps * (epochs - 1), 1), warmup_target=lr,
-        warmup_steps=steps)
-    optimizer = keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True,
-                                     weight_decay=5e-4)
+        0.0,
+        decay_steps=max(steps * (epochs - 1), 1),
+        warmup_target=lr,
+        warmup_steps=steps,
+    )
+    optimizer = keras.optimizers.SGD(
+        schedule, momentum=0.9, nesterov=True, weight_decay=5e-4
+    )
     optimizer.exclude_from_weight_decay(var_names=["bn", "bias"])
     train_model.compile(
-        optimizer, keras.losses.CategoricalCrossentropy(
-            from_logits=True, label_smoothing=0.1),
-        metrics=["accuracy"])
-    pairs = dataset.map(lambda b: (b["images"], tf.one_hot(
-        b["labels"], max(info.num_classes, 2))))
+        optimizer,
+        keras.losses.CategoricalCrossentropy(
+            from_logits=True, label_smoothing=0.1
+        ),
+        metrics=["accuracy"],
+    )
+    pairs = dataset.map(
+        lambda b: (
+            b["images"],
+            tf.one_hot(b["labels"], max(info.num_classes, 2)),
+        )
+    )
     work = f"{out}.training"
-    logging.info("Training the feature network: %d images, %d classes, %d "
-                 "epochs of %d steps (state in %s).", info.num_examples,
-                 info.num_classes, epochs, steps, work)
-    train_model.fit(pairs, epochs=epochs, steps_per_epoch=steps, verbose=2,
-                    callbacks=[keras.callbacks.BackupAndRestore(work),
-                               _EpochLog(epochs)])
+    logging.info(
+        "Training the feature network: %d images, %d classes, %d "
+        "epochs of %d steps (state in %s).",
+        info.num_examples,
+        info.num_classes,
+        epochs,
+        steps,
+        work,
+    )
+    train_model.fit(
+        pairs,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        verbose=2,
+        callbacks=[keras.callbacks.BackupAndRestore(work), _EpochLog(epochs)],
+    )
     digest = classifier.save_weights(model, out)
     shutil.rmtree(work, ignore_errors=True)
     logging.info("Wrote %s (sha256 %s).", out, digest)
@@ -101,16 +133,27 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        logging.info("epoch %d/%d  loss %.3f  train accuracy %.3f  %.0f s",
-                     epoch + 1, self.epochs, logs.get("loss", math.nan),
-                     logs.get("accuracy", math.nan), time.time() - self.start)
+        logging.info(
+            "epoch %d/%d  loss %.3f  train accuracy %.3f  %.0f s",
+            epoch + 1,
+            self.epochs,
+            logs.get("loss", math.nan),
+            logs.get("accuracy", math.nan),
+            time.time() - self.start,
+        )
 
 
 def accuracy(model, images, batch_size=500):
     """Top-1 accuracy of the model's logits on an image archive."""
-    dataset, info = data.make_dataset(batch_size, shuffle=False,
-                                      repeat=False, drop_remainder=False,
-                                      cache=False, name="images", path=images)
+    dataset, info = data.make_dataset(
+        batch_size,
+        shuffle=False,
+        repeat=False,
+        drop_remainder=False,
+        cache=False,
+        name="images",
+        path=images,
+    )
     _check_size(info, images)
     predict = tf.function(lambda x: model(x, training=False)[1])
     right = total = 0
@@ -126,21 +169,35 @@ def _check_size(info, images):
         raise UserError(
             f"{images!r} holds {info.image_shape[0]}x{info.image_shape[1]} "
             f"images; the feature network takes {classifier.IMAGE_SIZE}x"
-            f"{classifier.IMAGE_SIZE}.")
+            f"{classifier.IMAGE_SIZE}."
+        )
 
 
 def _main():
     if not cli.IMAGES.value or not cli.OUT.value:
-        raise UserError("--images (a CIFAR-10 training archive) and --out "
-                        "(the weights file to write, .npz) are required.")
+        raise UserError(
+            "--images (a CIFAR-10 training archive) and --out "
+            "(the weights file to write, .npz) are required."
+        )
     out = cli.OUT.value
     if not out.endswith(".npz"):
         raise UserError(f"--out {out!r} must end in .npz.")
     start = time.time()
-    model = train(cli.IMAGES.value, out, _EPOCHS.value, _BATCH_SIZE.value,
-                  _LR.value, _WIDTH.value, cli.SEED.value)
-    summary = {"weights": out, "sha256": classifier.sha256(out),
-               "epochs": _EPOCHS.value, "seconds": round(time.time() - start)}
+    model = train(
+        cli.IMAGES.value,
+        out,
+        _EPOCHS.value,
+        _BATCH_SIZE.value,
+        _LR.value,
+        _WIDTH.value,
+        cli.SEED.value,
+    )
+    summary = {
+        "weights": out,
+        "sha256": classifier.sha256(out),
+        "epochs": _EPOCHS.value,
+        "seconds": round(time.time() - start),
+    }
     if _TEST_IMAGES.value:
         summary["test_accuracy"] = accuracy(model, _TEST_IMAGES.value)
     print(json.dumps(summary))
