@@ -57,6 +57,26 @@ def cifar_train_zip():
     return _shared_cifar("train")
 
 
+def built_gan(generator, discriminator, global_batch, **kwargs):
+    """A GAN of these networks with Adam for both and the hinge loss,
+    built (every variable created); kwargs go to GAN."""
+    from tfgda import gan as gan_lib
+    from tfgda import losses
+    from tfgda import optim
+
+    gan = gan_lib.GAN(
+        generator=generator,
+        discriminator=discriminator,
+        g_optimizer=optim.adam(),
+        d_optimizer=optim.adam(),
+        loss=losses.hinge,
+        global_batch=global_batch,
+        **kwargs,
+    )
+    gan.build()
+    return gan
+
+
 def write_images(folder, layout, size=(8, 8), seed=0):
     """Writes PNGs: layout maps a class folder ('' for none) to a count."""
     rng = np.random.default_rng(seed)

@@ -1,14 +1,12 @@
 """The training modes, and a GAN step through the augmentation."""
 
+from conftest import built_gan
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfgda import augment
-from tfgda import gan as gan_lib
-from tfgda import losses
 from tfgda import models
-from tfgda import optim
 from tfgda import regularizers
 from tfgda.errors import UserError
 
@@ -66,16 +64,12 @@ def _g_grads(mode, spec):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
     policy = augment.make_policy(mode, spec)
-    gan = gan_lib.GAN(
-        generator=g,
-        discriminator=d,
-        g_optimizer=optim.adam(),
-        d_optimizer=optim.adam(),
-        loss=losses.hinge,
-        global_batch=4,
+    gan = built_gan(
+        g,
+        d,
+        4,
         augment=policy,
     )
-    gan.build()
     z, labels = gan.latents(gan.phase_seed(0))
     grads, _ = gan._g_grads(z, labels, gan.replica_seed(SEED))
     return [x.numpy() for x in grads]

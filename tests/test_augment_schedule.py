@@ -1,15 +1,13 @@
 """Strength schedules: annealing, and the adaptive (ADA-style) controller,
 alone and inside GAN steps with a discriminator that overfits or not."""
 
+from conftest import built_gan
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfgda import augment
-from tfgda import gan as gan_lib
-from tfgda import losses
 from tfgda import models
-from tfgda import optim
 from tfgda.augment import schedule as schedule_lib
 from tfgda.errors import UserError
 
@@ -83,16 +81,12 @@ def _gan(schedule_name="adaptive", d_bias=None, **policy):
     policy = augment.make_policy(
         "real_and_fake", "translation", 0.5, schedule_name, **policy
     )
-    gan = gan_lib.GAN(
-        generator=g,
-        discriminator=d,
-        g_optimizer=optim.adam(),
-        d_optimizer=optim.adam(),
-        loss=losses.hinge,
-        global_batch=8,
+    gan = built_gan(
+        g,
+        d,
+        8,
         augment=policy,
     )
-    gan.build()
     if d_bias is not None:  # a stubbed D: the same sign on every input
         # (spectral norm bounds the kernel's part; the bias outweighs it)
         d.out.bias.assign(tf.fill(d.out.bias.shape, d_bias))

@@ -4,15 +4,13 @@ import os
 import subprocess
 import sys
 
+from conftest import built_gan
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfgda import augment
-from tfgda import gan as gan_lib
-from tfgda import losses
 from tfgda import models
-from tfgda import optim
 from tfgda import regularizers
 from tfgda.models import standing
 
@@ -23,19 +21,15 @@ def _gan(*regularizers, ema=False, seed=0, **kwargs):
     tf.keras.utils.set_random_seed(seed)
     g, d = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)
     ema_g = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)[0] if ema else None
-    gan = gan_lib.GAN(
-        generator=g,
-        discriminator=d,
-        g_optimizer=optim.adam(),
-        d_optimizer=optim.adam(),
-        loss=losses.hinge,
-        global_batch=4,
+    gan = built_gan(
+        g,
+        d,
+        4,
         num_classes=10,
         regularizers=regularizers,
         ema_generator=ema_g,
         **kwargs,
     )
-    gan.build()
     return gan
 
 

@@ -1,15 +1,13 @@
 """D's regularizers: their maths against direct computations, their
 settings, and zCR in the GAN's step."""
 
+from conftest import built_gan
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfgda import augment
-from tfgda import gan as gan_lib
-from tfgda import losses
 from tfgda import models
-from tfgda import optim
 from tfgda import regularizers
 from tfgda.errors import UserError
 
@@ -19,7 +17,7 @@ FAKE = np.array([-2.0, 0.3, 1.2, -0.9], np.float32)
 
 def test_nt_xent_over_gathered_views_is_the_whole_batchs():
     """Global negatives: each slice of the batch, scored against every
-    view with its offset, gives the whole batch's per-pair regularizers."""
+    view with its offset, gives the whole batch's per-pair losses."""
     rng = np.random.default_rng(1)
     a = rng.normal(size=(6, 4)).astype(np.float32)
     b = a + 0.5 * rng.normal(size=(6, 4)).astype(np.float32)
@@ -125,17 +123,13 @@ def _gan(*regs, mode="none"):
     policy = augment.make_policy(
         mode, None if mode == "none" else "translation", 0.3
     )
-    gan = gan_lib.GAN(
-        generator=g,
-        discriminator=d,
-        g_optimizer=optim.adam(),
-        d_optimizer=optim.adam(),
-        loss=losses.hinge,
-        global_batch=4,
+    gan = built_gan(
+        g,
+        d,
+        4,
         augment=policy,
         regularizers=regs,
     )
-    gan.build()
     return gan
 
 

@@ -112,6 +112,8 @@ def find_gin_file(name):
 
 
 _REMOTE_READER = []
+# The folders added to gin's include search path (once each).
+_SEARCH_PATHS = set()
 
 
 def _read_remote_files():
@@ -136,8 +138,9 @@ def parse(
     bindings are always checked.
     """
     for d in config_dirs():
-        if d not in gin.config._LOCATION_PREFIXES:  # pylint: disable=protected-access
+        if d not in _SEARCH_PATHS:
             gin.add_config_file_search_path(d)
+            _SEARCH_PATHS.add(d)
     files = [find_gin_file(f) for f in gin_files]
     try:
         with _quiet_include_lookups():
@@ -218,8 +221,11 @@ def _hint(e):
         text,
     )
     if parameter:
-        found = gin.config._REGISTRY.get_match(parameter.group(1))  # pylint: disable=protected-access
-        names = inspect.signature(found.wrapped).parameters if found else {}
+        try:
+            found = gin.get_configurable(parameter.group(1))
+        except ValueError:
+            found = None
+        names = inspect.signature(found).parameters if found else {}
         hint = did_you_mean(parameter.group(2), names)
         if hint:
             return hint
@@ -228,6 +234,7 @@ def _hint(e):
             " Check the spelling against the configurables in docs/CONFIG.md."
         )
     unknown = text.split(markers[-1], 1)[1].split("'", 1)[0]
+    # gin has no public list of its configurables: the one private read.
     registry = gin.config._REGISTRY  # pylint: disable=protected-access
     known = sorted({name.split(".")[-1] for name, _ in registry.items()})
     return (

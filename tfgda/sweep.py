@@ -276,8 +276,8 @@ def _query(name, default):
         if default is not None:
             return default
         configurable, _, parameter = name.rpartition(".")
-        found = gin.config._REGISTRY.get_match(configurable)  # pylint: disable=protected-access
-        value = inspect.signature(found.wrapped).parameters[parameter].default
+        found = gin.get_configurable(configurable)
+        value = inspect.signature(found).parameters[parameter].default
         value = getattr(value, "__name__", value)  # e.g. models.sndcgan
         return (
             None

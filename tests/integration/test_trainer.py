@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from conftest import built_gan
 from conftest import tiny_bindings
 from conftest import write_images
 import gin
@@ -372,27 +373,20 @@ def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
     # Restore into freshly built objects: EMA and projection head come back.
     gin.clear_config()
     configs.parse([], tiny_bindings(tiny_zip, 2, *BIGGAN))
-    from tfgda import gan as gan_lib
-    from tfgda import losses
     from tfgda import models
-    from tfgda import optim
     from tfgda import regularizers
 
     g, d = models.biggan((32, 32, 3), 3)
     ema = models.biggan((32, 32, 3), 3)[0]
     contrastive = regularizers.contrastive()
-    gan = gan_lib.GAN(
-        generator=g,
-        discriminator=d,
-        g_optimizer=optim.adam(),
-        d_optimizer=optim.adam(),
-        loss=losses.hinge,
-        global_batch=8,
+    gan = built_gan(
+        g,
+        d,
+        8,
         num_classes=3,
         regularizers=[contrastive],
         ema_generator=ema,
     )
-    gan.build()
     before = [v.numpy().copy() for v in ema.trainable_variables]
     head_before = [
         v.numpy().copy() for v in contrastive.head.trainable_variables
