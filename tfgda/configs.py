@@ -25,12 +25,12 @@ __all__ = [
     "find_gin_file",
     "gin_value",
     "parse",
-    "sweep_grid",
+    "sweep",
 ]
 
 
 @gin.configurable("sweep")
-def sweep_grid(grid=None):
+def sweep(grid=None):
     """The grid a config sweeps, {binding name: [values, ...]}: a gin file
     holds the points of a paper experiment this way. `tfgda.sweep` expands
     it; training a single point ignores it. A name is a `configurable.param`

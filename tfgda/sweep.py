@@ -191,7 +191,7 @@ def expand(gin_files, bindings=(), sweeps=()):
     configs.parse(gin_files, bindings)
     grid = {
         name: [configs.gin_value(v) for v in values]
-        for name, values in configs.sweep_grid().items()
+        for name, values in configs.sweep().items()
     }
     for text in sweeps:
         name, values = parse_sweep(text)

@@ -28,7 +28,15 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["SCHEDULES", "Adaptive", "Constant", "Decay", "make_schedule"]
+__all__ = [
+    "SCHEDULES",
+    "Adaptive",
+    "Constant",
+    "Decay",
+    "adaptive",
+    "decay",
+    "make_schedule",
+]
 
 SCHEDULES = ("constant", "linear_decay", "cosine_decay", "adaptive")
 
@@ -180,7 +188,7 @@ class Adaptive(Constant):
 
 
 @gin.configurable("decay", denylist=["kind", "total_steps"])
-def _decay(kind, total_steps, final=0.0, steps=None):
+def decay(kind, total_steps, final=0.0, steps=None):
     """Strength annealing: `final` (a fraction of lambda_aug) reached at
     `steps` (None: the run's train.steps)."""
     if steps is None and total_steps is None:
@@ -192,7 +200,7 @@ def _decay(kind, total_steps, final=0.0, steps=None):
 
 
 @gin.configurable("adaptive")
-def _adaptive(target=0.6, interval=4, speed_images=500_000, initial=0.0):
+def adaptive(target=0.6, interval=4, speed_images=500_000, initial=0.0):
     """Adaptive strength. target: the wanted E[sign(D(real))] (ADA: 0.6);
     interval: steps between adjustments (ADA: 4); speed_images: images
     shown for p to cross [0, 1] (ADA: 500k); initial: p at the start."""
@@ -205,7 +213,7 @@ def make_schedule(name, total_steps=None):
     if name == "constant":
         return Constant()
     if name in ("linear_decay", "cosine_decay"):
-        return _decay(name, total_steps)
+        return decay(name, total_steps)
     if name == "adaptive":
-        return _adaptive()
+        return adaptive()
     raise UserError(f"augment.schedule {name!r} is not one of {SCHEDULES}.")
