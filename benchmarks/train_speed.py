@@ -18,11 +18,11 @@ from absl import flags  # noqa: E402
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tfgda import gan as gan_lib  # noqa: E402
-from tfgda import losses  # noqa: E402
 from tfgda import models  # noqa: E402
-from tfgda import optim  # noqa: E402
-from tfgda import trainer  # noqa: E402
+from tfgda.training import gan as gan_lib  # noqa: E402
+from tfgda.training import losses  # noqa: E402
+from tfgda.training import optim  # noqa: E402
+from tfgda.training import trainer  # noqa: E402
 
 _ITERATIONS = flags.DEFINE_integer("iterations", 5, "Timed iterations.")
 _MODELS = flags.DEFINE_list(

@@ -42,7 +42,7 @@ CONFTEST = "tests.conftest"
 # Files a module reads at run time, as Bazel `data`.
 DATA = {
     "tfgda.metrics.classifier": "tfgda/metrics/weights/*.npz",
-    "tfgda.report": "tfgda/paper_values.csv",
+    "tfgda.report": "tfgda/experiments/paper_values.csv",
 }
 
 

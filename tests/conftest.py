@@ -60,9 +60,9 @@ def cifar_train_zip():
 def built_gan(generator, discriminator, global_batch, **kwargs):
     """A GAN of these networks with Adam for both and the hinge loss,
     built (every variable created); kwargs go to GAN."""
-    from tfgda import gan as gan_lib
-    from tfgda import losses
-    from tfgda import optim
+    from tfgda.training import gan as gan_lib
+    from tfgda.training import losses
+    from tfgda.training import optim
 
     gan = gan_lib.GAN(
         generator=generator,
@@ -113,8 +113,8 @@ TINY = (
     "sndcgan.ch = 4",
     "sndcgan.dim_z = 8",
     "train.batch_size = 8",
-    "train.log_every = 1",
-    "train.image_every = 2",
+    "progress.every = 1",
+    "samples.every = 2",
     "dataset.shuffle_buffer = 64",
     "standing_stats.num_samples = 64",
     "standing_stats.grid_samples = 16",
@@ -165,7 +165,7 @@ def standin_inception(tmp_path_factory):
 def run_dir(tmp_path, tiny_zip):
     """A 2-step tiny training run with an EMA generator."""
     from tfgda import configs  # pylint: disable=g-import-not-at-top
-    from tfgda import trainer  # pylint: disable=g-import-not-at-top
+    from tfgda.training import trainer  # pylint: disable=g-import-not-at-top
 
     model_dir = tmp_path / "run"
     configs.parse([], tiny_bindings(tiny_zip, 2, "train.ema_decay = 0.5"))

@@ -7,8 +7,8 @@ import tensorflow as tf
 
 from tfgda import augment
 from tfgda import models
-from tfgda import regularizers
 from tfgda.errors import UserError
+from tfgda.training import regularizers
 
 SEED = tf.constant([1, 2], tf.int64)
 

@@ -1,8 +1,10 @@
-"""What the command-line tools share: flags that coexist, and one-line
-errors with their exit statuses."""
+"""What the command-line tools share: flags that coexist, each tool's own
+flags, and one-line errors with their exit statuses."""
 
 import importlib
 import pkgutil
+import subprocess
+import sys
 
 import pytest
 
@@ -89,3 +91,96 @@ def test_help_lists_the_flags_a_user_needs(tool, needed):
     module = importlib.import_module(tool)
     listed = {f.name for f in flags.FLAGS.get_key_flags_for_module(module)}
     assert needed <= listed, needed - listed
+
+
+# The flags each tool takes, and no others: a flag of another tool is an
+# error ("Unknown command line flag"), not silently ignored.
+_EVALUATION = set(cli.EVALUATION_FLAGS)  # evaluate's, passed on by sweep
+_TOOL_FLAGS = {
+    "tfgda.train": {"model_dir", "gin_file", "gin_bindings"},
+    "tfgda.evaluate": {"model_dir", "checkpoint", "gin_bindings"} | _EVALUATION,
+    "tfgda.export": {
+        "model_dir",
+        "checkpoint",
+        "gin_bindings",
+        "export_dir",
+        "overwrite",
+    },
+    "tfgda.leak": {
+        "model_dir",
+        "checkpoint",
+        "augment",
+        "leak_images",
+        "classifier_steps",
+        "leak_reference_path",
+    },
+    "tfgda.sweep": {
+        "root",
+        "gin_file",
+        "gin_bindings",
+        "sweep",
+        "dry_run",
+        "checkpoints",
+    }
+    | _EVALUATION,
+    "tfgda.report": {"root", "out"},
+    "tfgda.tools.augment_gallery": {
+        "images",
+        "out",
+        "seed",
+        "names",
+        "strengths",
+        "num_images",
+        "pool",
+    },
+    "tfgda.tools.train_feature_net": {
+        "images",
+        "out",
+        "seed",
+        "test_images",
+        "epochs",
+        "train_batch_size",
+        "lr",
+        "width",
+    },
+}
+
+_LIST_FLAGS = """
+import importlib, sys
+from absl import flags
+importlib.import_module(sys.argv[1])
+print(" ".join(sorted(
+    f.name
+    for module, defined in flags.FLAGS.flags_by_module_dict().items()
+    if module.startswith("tfgda")
+    for f in defined
+)))
+"""
+
+
+def test_each_tool_takes_its_own_flags_and_no_others():
+    # Each tool in a process of its own, as a user runs it.
+    procs = {
+        tool: subprocess.Popen(
+            [sys.executable, "-c", _LIST_FLAGS, tool],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for tool in _TOOL_FLAGS
+    }
+    for tool, proc in procs.items():
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, tool
+        assert set(out.split()) == _TOOL_FLAGS[tool], tool
+
+
+def test_a_flag_of_another_tool_is_refused():
+    done = subprocess.run(
+        [sys.executable, "-m", "tfgda.export", "--root=/tmp/sweep"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    assert "Unknown command line flag 'root'" in done.stderr

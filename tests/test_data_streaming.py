@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from tfgda import data
 from tfgda import train as train_cli_lib
-from tfgda.checkpointing import list_checkpoints
 from tfgda.errors import UserError
+from tfgda.rundir.checkpointing import list_checkpoints
 
 
 def _truncate(filename):
@@ -182,7 +182,7 @@ def test_training_stops_at_a_bad_image_and_keeps_its_checkpoints(
             tiny_bindings(
                 folder,
                 steps,
-                "train.checkpoint_every = 2",
+                "checkpoints.every = 2",
                 "dataset.check_images = 2",
                 "dataset.cache = False",
             ),

@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from tfgda import augment
 from tfgda import models
-from tfgda import regularizers
 from tfgda.models import standing
+from tfgda.training import regularizers
 
 SEED = tf.constant([3, 1], tf.int64)
 
@@ -123,8 +123,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from tfgda import gan as gan_lib
-from tfgda import regularizers
+from tfgda.training import gan as gan_lib
+from tfgda.training import regularizers
 
 rng = np.random.default_rng(0)
 x1 = rng.normal(size=(8, 5)).astype(np.float32)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfgda import losses
+from tfgda.training import losses
 
 REAL = np.array([2.0, 0.5, -1.5, 0.0], np.float32)
 FAKE = np.array([-2.0, 0.3, 1.2, -0.9], np.float32)

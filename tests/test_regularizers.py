@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from tfgda import augment
 from tfgda import models
-from tfgda import regularizers
 from tfgda.errors import UserError
+from tfgda.training import regularizers
 
 REAL = np.array([2.0, 0.5, -1.5, 0.0], np.float32)
 FAKE = np.array([-2.0, 0.3, 1.2, -0.9], np.float32)
@@ -200,7 +200,7 @@ def test_zcr_trains_in_a_run(tmp_path, tiny_zip):
     from conftest import tiny_bindings
 
     from tfgda import configs
-    from tfgda import trainer
+    from tfgda.training import trainer
 
     configs.parse(
         [],

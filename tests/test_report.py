@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from tfgda import report
-from tfgda import sweep
 from tfgda.errors import UserError
+from tfgda.experiments import report
+from tfgda.experiments import sweep
 
 FIG14 = {
     "augment.strength": ["0.2", "0.3"],

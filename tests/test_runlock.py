@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from tfgda import runlock
 from tfgda.errors import UserError
+from tfgda.rundir import runlock
 
 _HOLDER = """
 import sys, time
-from tfgda import runlock
+from tfgda.rundir import runlock
 with runlock.hold(sys.argv[1]):
     print("held", flush=True)
     time.sleep(600)

@@ -131,8 +131,8 @@ def parse(
     """Parses gin files and bindings; raises UserError on any mistake.
 
     The configurables the files and bindings name must be registered first:
-    import the modules that define them (`tfgda.trainer` registers every
-    one a training config uses). With `skip_unknown_in_files`, bindings in
+    import the modules that define them (`tfgda.training.trainer` registers
+    every one a training config uses). With `skip_unknown_in_files`, bindings in
     the files to configurables not registered are ignored (a run's
     operative config read back by a tool that needs only its model); the
     bindings are always checked.
@@ -144,12 +144,13 @@ def parse(
     files = [find_gin_file(f) for f in gin_files]
     try:
         with _quiet_include_lookups():
-            gin.parse_config_files_and_bindings(
-                files,
-                None,
-                finalize_config=False,
-                skip_unknown=skip_unknown_in_files,
-            )
+            if skip_unknown_in_files:  # a run's config, maybe of an older tfgda
+                for path in files:
+                    gin.parse_config(_known_bindings(path), skip_unknown=True)
+            else:
+                gin.parse_config_files_and_bindings(
+                    files, None, finalize_config=False
+                )
             gin.parse_config_files_and_bindings(
                 None, gin_bindings, finalize_config=finalize
             )
@@ -162,6 +163,69 @@ def parse(
         raise UserError(
             f"gin config error: {first_line(e) or type(e).__name__}{_hint(e)}"
         ) from e
+
+
+def _known_bindings(path):
+    """The text of the gin file `path` without its bindings of parameters
+    that their (registered) configurable does not have: a run written by an
+    older tfgda, whose settings have moved since (`_MOVED`), still loads
+    for evaluation and export. Each dropped binding is logged."""
+    if "://" in path:
+        _read_remote_files()
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+        with tf.io.gfile.GFile(path) as f:
+            text = f.read()
+    else:
+        with open(path) as f:
+            text = f.read()
+    kept, dropping = [], False
+    for line in text.splitlines():
+        binding = re.match(r"^([\w./]+)\.(\w+)\s*=", line)
+        if binding:
+            dropping = not _has_parameter(*binding.groups())
+            if dropping:
+                logging.getLogger("absl").info(
+                    "Skipped %s of %s: a setting this version does not have.",
+                    line.split("=")[0].strip(),
+                    path,
+                )
+        elif line and not line[0].isspace():
+            dropping = False  # a comment, a macro, an import
+        if not dropping:
+            kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def _has_parameter(configurable, parameter):
+    """False only for a registered configurable without that parameter."""
+    try:
+        fn = gin.get_configurable(configurable.split("/")[-1])
+    except ValueError:  # not registered here: gin's skip_unknown skips it
+        return True
+    params = inspect.signature(fn).parameters
+    return parameter in params or any(
+        p.kind == p.VAR_KEYWORD for p in params.values()
+    )
+
+
+# Settings that moved, for configs written before they did.
+_MOVED = {
+    "train.log_every": "progress.every",
+    "train.image_every": "samples.every",
+    "train.checkpoint_every": "checkpoints.every",
+    "train.keep_checkpoints": "checkpoints.keep",
+    "train.eval_every": (
+        "evaluation.every, with the hook listed: train.hooks = [@evaluation()]"
+    ),
+    "train.eval_protocol": "evaluation.protocol",
+    "train.eval_reference_path": "evaluation.reference_path",
+    "train.eval_features": "evaluation.features",
+    "train.leak_every": (
+        "leak_check.every, with the hook listed: train.hooks = [@leak_check()]"
+    ),
+    "train.leak_augment": "leak_check.augmentation",
+}
 
 
 def _unquoted_binding(gin_bindings):
@@ -221,6 +285,9 @@ def _hint(e):
         text,
     )
     if parameter:
+        moved = _MOVED.get(f"{parameter.group(1)}.{parameter.group(2)}")
+        if moved:
+            return f" {parameter.group(1)}.{parameter.group(2)} is now {moved}."
         try:
             found = gin.get_configurable(parameter.group(1))
         except ValueError:

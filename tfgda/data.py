@@ -13,11 +13,15 @@ pipelines shuffle with a seed, repeat, batch with drop_remainder and prefetch.
 An archive's index (its file names) is read up front and a sample of its
 images is checked; the images themselves are read and decoded in `tf.data` as
 batches need them.
+
+Batches go back out as image grids (`image_grid`, `write_png`): TensorBoard
+samples, sample files and galleries.
 """
 
 import collections
 import concurrent.futures
 import io
+import math
 import os
 import time
 import zipfile
@@ -36,8 +40,10 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageArchive",
     "explain_error",
+    "image_grid",
     "make_dataset",
     "to_uint8",
+    "write_png",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -560,3 +566,33 @@ def _labels(path, names):
 def _decode(data, shape):
     image = tf.io.decode_image(data, channels=3, expand_animations=False)
     return tf.ensure_shape(image, shape or (None, None, 3))
+
+
+# --- Image grids: TensorBoard, sample files and galleries.
+
+
+def image_grid(images, columns=None, pad=1):
+    """Tiles a batch [N, H, W, C] in [-1, 1] into one uint8 image.
+
+    Args:
+      images: N images; missing cells of the last row are left white.
+      columns: images per row (default: ceil(sqrt(N))).
+      pad: white pixels between images.
+    """
+    images = np.asarray(to_uint8(tf.convert_to_tensor(images)))
+    n, h, w, c = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = np.full(
+        (rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, np.uint8
+    )
+    for i, image in enumerate(images):
+        r, q = divmod(i, columns)
+        y, x = pad + r * (h + pad), pad + q * (w + pad)
+        grid[y : y + h, x : x + w] = image
+    return grid
+
+
+def write_png(path, grid):
+    """Writes a uint8 [H, W, C] array as a PNG file."""
+    tf.io.write_file(path, tf.io.encode_png(grid))

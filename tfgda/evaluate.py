@@ -15,10 +15,8 @@ DIR/eval/cifar10_classifier/<protocol>/.
 import os
 
 from absl import app
-from absl import flags
 
 from tfgda import cli
-from tfgda import evaluator
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 
@@ -33,47 +31,20 @@ __all__ = [
     "run",
 ]
 
-PROTOCOL = flags.DEFINE_string(
-    "protocol", "fid10k_test", "fid10k_test, fid50k_train, fid<N>[k]_<split>"
-)
-INCEPTION = flags.DEFINE_string(
-    "inception",
-    None,
-    "TF-GAN Inception module: a local directory "
-    "or TF-Hub address (default: TF-Hub).",
-)
-REFERENCE_PATH = flags.DEFINE_string(
-    "reference_path",
-    None,
-    "An image archive of the protocol's split, for "
-    "runs trained on an archive (e.g. cifar10-jpeg/test.zip).",
-)
-CACHE_DIR = flags.DEFINE_string(
-    "cache_dir", "~/.cache/tfgda", "Where reference statistics are cached."
-)
-BATCH_SIZE = flags.DEFINE_integer("batch_size", 100, "Images per batch.")
-FEATURES = flags.DEFINE_string(
-    "features",
-    "inception",
-    "The feature network: inception (FID, IS, KID) "
-    "or cifar10_classifier (offline; FCD and KID_FCD, not comparable with "
-    "FIDs).",
-)
-FEATURE_WEIGHTS = flags.DEFINE_string(
-    "feature_weights",
-    None,
-    "With --features=cifar10_classifier: a weights "
-    "file of tfgda.tools.train_feature_net (default: the shipped one).",
-)
-
-# Shared flags this tool uses, listed by --help (not only --helpfull).
-flags.declare_key_flag("model_dir")
-flags.declare_key_flag("checkpoint")
-flags.declare_key_flag("gin_bindings")
+MODEL_DIR = cli.flag("model_dir")
+CHECKPOINT = cli.flag("checkpoint")
+GIN_BINDINGS = cli.flag("gin_bindings")
+PROTOCOL = cli.flag("protocol")
+INCEPTION = cli.flag("inception")
+REFERENCE_PATH = cli.flag("reference_path")
+CACHE_DIR = cli.flag("cache_dir")
+BATCH_SIZE = cli.flag("batch_size")
+FEATURES = cli.flag("features")
+FEATURE_WEIGHTS = cli.flag("feature_weights")
 
 
 def _evaluate():
-    model_dir = cli.MODEL_DIR.value
+    model_dir = MODEL_DIR.value
     if not model_dir:
         raise UserError(
             "--model_dir is required: the training run to evaluate."
@@ -87,15 +58,15 @@ def _evaluate():
     feature_model = evaluation.load_features(
         FEATURES.value, INCEPTION.value, FEATURE_WEIGHTS.value
     )
-    evaluator.evaluate_run(
+    evaluation.evaluate_run(
         model_dir,
-        cli.CHECKPOINT.value,
+        CHECKPOINT.value,
         PROTOCOL.value,
         feature_model,
         REFERENCE_PATH.value,
         CACHE_DIR.value,
         BATCH_SIZE.value,
-        cli.GIN_BINDINGS.value,
+        GIN_BINDINGS.value,
     )
 
 

@@ -8,7 +8,7 @@ Trains a small classifier of t(x) against x on the run's real images and
 prints the fraction of generated samples it calls augmented, beside the
 same fraction for real images (the baseline) and for augmented real images
 (the ceiling), with 95% intervals and the leak score; writes
-DIR/eval/leak/<spec>/ckpt-<step>.json. See `tfgda.leakage` and
+DIR/eval/leak/<spec>/ckpt-<step>.json. See `tfgda.metrics.leakage` and
 docs/ADAPTIVE_AND_LEAKS.md.
 """
 
@@ -20,8 +20,8 @@ from absl import logging
 
 from tfgda import augment as augment_lib
 from tfgda import cli
-from tfgda import leakage
 from tfgda.errors import UserError
+from tfgda.metrics import leakage
 
 __all__ = ["run"]
 
@@ -45,13 +45,12 @@ _LEAK_REFERENCE = flags.DEFINE_string(
     "Real images (zip or folder) instead of the run's own training data.",
 )
 
-# Shared flags this tool uses, listed by --help (not only --helpfull).
-flags.declare_key_flag("model_dir")
-flags.declare_key_flag("checkpoint")
+_MODEL_DIR = cli.flag("model_dir")
+_CHECKPOINT = cli.flag("checkpoint")
 
 
 def _main():
-    model_dir = cli.MODEL_DIR.value
+    model_dir = _MODEL_DIR.value
     if not model_dir or not os.path.isdir(model_dir):
         raise UserError(f"--model_dir {model_dir!r} is not a directory.")
     if not _AUGMENT.value:
@@ -63,7 +62,7 @@ def _main():
     report = leakage.leak_check(
         model_dir,
         _AUGMENT.value,
-        cli.CHECKPOINT.value,
+        _CHECKPOINT.value,
         _NUM_IMAGES.value,
         _STEPS.value,
         _LEAK_REFERENCE.value,

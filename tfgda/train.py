@@ -6,25 +6,21 @@ Rerunning with the same --model_dir resumes from its latest checkpoint.
 """
 
 from absl import app
-from absl import flags
 
 from tfgda import cli
 from tfgda import configs
-from tfgda import trainer
+from tfgda import rundir
+from tfgda.training import trainer
 
-__all__ = ["GIN_FILE", "run", "train_cli"]
+__all__ = ["GIN_BINDINGS", "GIN_FILE", "MODEL_DIR", "run", "train_cli"]
 
-GIN_FILE = flags.DEFINE_multi_string(
-    "gin_file", [], "Gin config file(s): a path, or a name under gin_configs/."
-)
-
-# Shared flags this tool uses, listed by --help (not only --helpfull).
-flags.declare_key_flag("model_dir")
-flags.declare_key_flag("gin_bindings")
+GIN_FILE = cli.flag("gin_file")
+GIN_BINDINGS = cli.flag("gin_bindings")
+MODEL_DIR = cli.flag("model_dir")
 
 
 def _train(gin_files, gin_bindings, model_dir):
-    trainer.check_model_dir(model_dir)
+    rundir.check(model_dir)
     configs.parse(gin_files, gin_bindings)
     trainer.train(model_dir)
 
@@ -42,9 +38,7 @@ def run():
     """The console entry point `tfgda-train`."""
     app.run(
         cli.main(
-            lambda: _train(
-                GIN_FILE.value, cli.GIN_BINDINGS.value, cli.MODEL_DIR.value
-            )
+            lambda: _train(GIN_FILE.value, GIN_BINDINGS.value, MODEL_DIR.value)
         )
     )
 

@@ -13,11 +13,11 @@ import gin
 import pytest
 import tensorflow as tf
 
-from tfgda import checkpointing
 from tfgda import configs
-from tfgda import evaluator
-from tfgda import trainer
+from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.rundir import checkpointing
+from tfgda.training import trainer
 
 
 def _train(model_dir, data, steps, *extra):
@@ -27,8 +27,8 @@ def _train(model_dir, data, steps, *extra):
         tiny_bindings(
             data,
             steps,
-            "train.checkpoint_every = 1",
-            "train.keep_checkpoints = 2",
+            "checkpoints.every = 1",
+            "checkpoints.keep = 2",
             *extra,
         ),
     )
@@ -132,13 +132,13 @@ def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
         else:
             f.write(b"\0" * size)
     # Evaluation and export name the problem and the other checkpoints.
-    run_info = evaluator.load_run(str(run))
+    run_info = rundir.load_config(str(run))
     with pytest.raises(
         UserError,
         match=r"unreadable \(corrupt or "
         r"truncated.*steps \[2\]",
     ):
-        evaluator.build_sampler(str(run), run_info, str(run / "ckpt-3"))
+        rundir.restore_generator(str(run), run_info, str(run / "ckpt-3"))
     _train(run, tiny_zip, 4)
     assert _resumed_step(caplog) == 2
     warned = [
@@ -202,9 +202,9 @@ def test_a_full_disk_is_one_line_and_the_run_resumes(
     bindings = tiny_bindings(
         tiny_zip,
         50,
-        "train.checkpoint_every = 1",
-        "train.keep_checkpoints = 50",
-        "train.image_every = 1000",
+        "checkpoints.every = 1",
+        "checkpoints.keep = 50",
+        "samples.every = 1000",
     )
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
     args += [f"--gin_bindings={b}" for b in bindings]

@@ -18,8 +18,8 @@ import pytest
 
 from tfgda import configs
 from tfgda import data
-from tfgda import trainer
 from tfgda.errors import UserError
+from tfgda.training import trainer
 
 PER_FILE = 4  # records in each of the 5 train batches and the test batch
 

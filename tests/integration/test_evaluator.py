@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from tfgda import configs
-from tfgda import evaluator as evaluate
-from tfgda import trainer
+from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
+from tfgda.metrics import evaluation as evaluate
 from tfgda.metrics import inception
 from tfgda.metrics import protocols
+from tfgda.training import trainer
 
 
 class _CountingActivations:
@@ -110,17 +111,15 @@ def test_missing_inception_says_how_to_provide_it(tmp_path):
 
 
 def test_checkpoint_choices(run_dir):
-    assert evaluate.checkpoints_to_evaluate(run_dir, "latest")[0].endswith(
-        "ckpt-2"
-    )
-    assert len(evaluate.checkpoints_to_evaluate(run_dir, "all")) == 1
+    assert rundir.select_checkpoints(run_dir, "latest")[0].endswith("ckpt-2")
+    assert len(rundir.select_checkpoints(run_dir, "all")) == 1
     with pytest.raises(UserError, match=r"there are steps \[2\]"):
-        evaluate.checkpoints_to_evaluate(run_dir, "7")
+        rundir.select_checkpoints(run_dir, "7")
 
 
 def test_no_checkpoint(tmp_path):
     with pytest.raises(UserError, match="no checkpoint"):
-        evaluate.checkpoints_to_evaluate(str(tmp_path), "latest")
+        rundir.select_checkpoints(str(tmp_path), "latest")
 
 
 def test_trainer_evaluates_every_n_steps(tmp_path, tiny_zip, standin_inception):
@@ -129,8 +128,9 @@ def test_trainer_evaluates_every_n_steps(tmp_path, tiny_zip, standin_inception):
         tiny_bindings(
             tiny_zip,
             4,
-            "train.eval_every = 2",
-            "train.eval_protocol = 'fid8_train'",
+            "train.hooks = [@evaluation()]",
+            "evaluation.every = 2",
+            "evaluation.protocol = 'fid8_train'",
             f"inception.handle = '{standin_inception}'",
         ),
     )
@@ -142,7 +142,15 @@ def test_trainer_evaluates_every_n_steps(tmp_path, tiny_zip, standin_inception):
 def test_trainer_rejects_an_unservable_protocol_before_starting(
     tmp_path, tiny_zip
 ):
-    configs.parse([], tiny_bindings(tiny_zip, 4, "train.eval_every = 2"))
+    configs.parse(
+        [],
+        tiny_bindings(
+            tiny_zip,
+            4,
+            "train.hooks = [@evaluation()]",
+            "evaluation.every = 2",
+        ),
+    )
     with pytest.raises(UserError, match="pass --reference_path"):
         trainer.train(str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()

@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 
 from tfgda import configs
-from tfgda import evaluator
-from tfgda import export
-from tfgda import trainer
+from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.rundir import export
+from tfgda.training import trainer
 
 _RELOAD = """
 import sys, numpy as np, tensorflow as tf
@@ -29,9 +29,9 @@ np.save(sys.argv[3], out["float_images"].numpy())
 
 def _in_process_images(model_dir, z, labels=None):
     gin.clear_config()
-    run_info = evaluator.load_run(model_dir)
-    (path,) = evaluator.checkpoints_to_evaluate(model_dir, "latest")
-    sampler = evaluator.build_sampler(model_dir, run_info, path)
+    run_info = rundir.load_config(model_dir)
+    (path,) = rundir.select_checkpoints(model_dir, "latest")
+    sampler = rundir.restore_generator(model_dir, run_info, path)
     labels = tf.zeros([len(z)], tf.int32) if labels is None else labels
     return sampler(tf.constant(z), labels, training=False).numpy()
 

@@ -21,9 +21,9 @@ def _start(model_dir, data, log):
     bindings = tiny_bindings(
         data,
         STEPS,
-        "train.checkpoint_every = 5",
-        "train.image_every = 50",
-        "train.log_every = 5",
+        "checkpoints.every = 5",
+        "samples.every = 50",
+        "progress.every = 5",
         "train.ema_decay = 0.9",
     )
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
@@ -129,9 +129,9 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_exit_cleanly(
     bindings = tiny_bindings(
         tiny_zip,
         100_000,
-        "train.checkpoint_every = 1000",
-        "train.image_every = 1000",
-        "train.log_every = 1",
+        "checkpoints.every = 1000",
+        "samples.every = 1000",
+        "progress.every = 1",
     )
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
     args += [f"--gin_bindings={b}" for b in bindings]

@@ -17,9 +17,9 @@ import tensorflow as tf
 
 from tfgda import augment
 from tfgda import configs
-from tfgda import leakage as leak
-from tfgda import trainer
 from tfgda.errors import UserError
+from tfgda.metrics import leakage as leak
+from tfgda.training import trainer
 
 
 def _smooth_images(n, seed, size=16):
@@ -106,8 +106,9 @@ def run_with_images(tmp_path):
         tiny_bindings(
             data,
             2,
-            "train.leak_every = 2",
-            "train.leak_augment = 'blueness(0.5)'",
+            "train.hooks = [@leak_check()]",
+            "leak_check.every = 2",
+            "leak_check.augmentation = 'blueness(0.5)'",
         ),
     )
     trainer.train(str(model_dir))
@@ -202,10 +203,12 @@ def test_a_score_is_a_leak_only_where_the_run_could_leak(bindings, caveat):
         assert caveat in text and "not a leak" in text
 
 
-def test_leak_every_needs_an_augmentation(tmp_path, tiny_zip):
-    configs.parse([], tiny_bindings(tiny_zip, 1, "train.leak_every = 1"))
+def test_leak_check_needs_an_augmentation(tmp_path, tiny_zip):
+    configs.parse(
+        [], tiny_bindings(tiny_zip, 1, "train.hooks = [@leak_check()]")
+    )
     with pytest.raises(
-        UserError, match="train.leak_every needs train.leak_augment"
+        UserError, match="leak_check needs leak_check.augmentation"
     ):
         trainer.train(str(tmp_path / "run"))
     assert not (tmp_path / "run").exists()

@@ -17,13 +17,12 @@ import tensorflow as tf
 from tfgda import augment
 from tfgda import configs
 from tfgda import data
-from tfgda import evaluator
-from tfgda import trainer
 from tfgda.errors import UserError
 from tfgda.metrics import classifier
 from tfgda.metrics import evaluation
 from tfgda.metrics import protocols
 from tfgda.tools import train_feature_net
+from tfgda.training import trainer
 
 # The accuracy docs/EVALUATION.md states for the shipped weights on the
 # 10,000 CIFAR-10 test JPEGs.
@@ -261,10 +260,11 @@ def test_training_scores_itself_with_the_offline_network(tiny_zip, tmp_path):
         tiny_bindings(
             tiny_zip,
             2,
-            "train.eval_every = 2",
-            "train.eval_protocol = 'fid8_test'",
-            f"train.eval_reference_path = '{tiny_zip}'",
-            "train.eval_features = 'cifar10_classifier'",
+            "train.hooks = [@evaluation()]",
+            "evaluation.every = 2",
+            "evaluation.protocol = 'fid8_test'",
+            f"evaluation.reference_path = '{tiny_zip}'",
+            "evaluation.features = 'cifar10_classifier'",
         ),
     )
     trainer.train(model_dir)
@@ -291,10 +291,11 @@ def test_an_unknown_training_feature_network_fails_before_training(
         tiny_bindings(
             tiny_zip,
             2,
-            "train.eval_every = 2",
-            "train.eval_protocol = 'fid8_test'",
-            f"train.eval_reference_path = '{tiny_zip}'",
-            "train.eval_features = 'vgg'",
+            "train.hooks = [@evaluation()]",
+            "evaluation.every = 2",
+            "evaluation.protocol = 'fid8_test'",
+            f"evaluation.reference_path = '{tiny_zip}'",
+            "evaluation.features = 'vgg'",
         ),
     )
     run = tmp_path / "run"
@@ -364,7 +365,7 @@ def test_training_evaluator_refuses_a_reference_of_another_size(tmp_path):
     }
     # At set-up, before any training step.
     with pytest.raises(UserError, match="reference images of .* are 64x64"):
-        evaluator.TrainingEvaluator(
+        evaluation.TrainingEvaluator(
             str(tmp_path / "run"),
             run_info,
             "fid8_test",
@@ -372,7 +373,7 @@ def test_training_evaluator_refuses_a_reference_of_another_size(tmp_path):
             features="cifar10_classifier",
         )
     with pytest.raises(UserError, match="generated images are 64x64"):
-        evaluator.TrainingEvaluator(
+        evaluation.TrainingEvaluator(
             str(tmp_path / "run"),
             dict(run_info, image_shape=[64, 64, 3]),
             "fid8_test",

@@ -14,7 +14,7 @@ from conftest import tiny_bindings
 import numpy as np
 import tensorflow as tf
 
-from tfgda.checkpointing import checkpoint_step
+from tfgda.rundir.checkpointing import checkpoint_step
 
 
 def _free_ports(n):
@@ -37,7 +37,7 @@ def _launch_workers(model_dir, data, steps, checkpoint_every=1, logs=None):
         data,
         steps,
         "strategy.kind = 'multi_worker'",
-        f"train.checkpoint_every = {checkpoint_every}",
+        f"checkpoints.every = {checkpoint_every}",
     )
     processes = []
     for index in range(2):
@@ -170,7 +170,7 @@ def test_a_killed_worker_stops_the_job_which_resumes_on_restart(
 
 
 def test_the_lost_worker_is_named_from_either_error():
-    from tfgda import trainer
+    from tfgda.training import trainer
 
     heartbeat = (
         "Collective ops is aborted by: cluster check ... The "

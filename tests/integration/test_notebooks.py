@@ -15,8 +15,8 @@ TINY = [
     "sndcgan.ch = 4",
     "sndcgan.dim_z = 8",
     "train.batch_size = 8",
-    "train.image_every = 2",
-    "train.log_every = 1",
+    "samples.every = 2",
+    "progress.every = 1",
     "dataset.shuffle_buffer = 64",
 ]
 

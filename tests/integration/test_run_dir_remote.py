@@ -13,12 +13,13 @@ import pytest
 import tensorflow as tf
 
 from tfgda import configs
-from tfgda import evaluator
-from tfgda import export
-from tfgda import trainer
-from tfgda.checkpointing import list_checkpoints
+from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.metrics import evaluation
 from tfgda.metrics import inception
+from tfgda.rundir import export
+from tfgda.rundir.checkpointing import list_checkpoints
+from tfgda.training import trainer
 
 
 def test_train_resume_evaluate_export_on_ram(
@@ -33,7 +34,7 @@ def test_train_resume_evaluate_export_on_ram(
                 tiny_zip,
                 steps,
                 "train.ema_decay = 0.5",
-                "train.checkpoint_every = 1",
+                "checkpoints.every = 1",
             ),
         )
         trainer.train(model_dir)
@@ -42,7 +43,7 @@ def test_train_resume_evaluate_export_on_ram(
     assert {"run_info.json", "operative_config.gin", "checkpoint"} <= names
     assert not tf.io.gfile.exists(f"{model_dir}/.tfgda.lock")  # released
     assert tf.io.gfile.glob(f"{model_dir}/samples/step_*.png")
-    (result,) = evaluator.evaluate_run(
+    (result,) = evaluation.evaluate_run(
         model_dir,
         "latest",
         "fid8_test",
@@ -66,4 +67,4 @@ def test_an_unknown_filesystem_is_one_line():
     with pytest.raises(
         UserError, match="TensorFlow cannot use this filesystem here"
     ):
-        trainer.check_model_dir("nosuchfs://bucket/run")
+        rundir.check("nosuchfs://bucket/run")

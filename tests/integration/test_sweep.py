@@ -16,9 +16,9 @@ import pytest
 
 from tfgda import configs
 from tfgda import models
-from tfgda import report
-from tfgda import sweep
 from tfgda.errors import UserError
+from tfgda.experiments import report
+from tfgda.experiments import sweep
 
 PAPER = sorted(
     os.path.relpath(p, os.path.join(REPO, "gin_configs"))
@@ -105,7 +105,7 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
     D's GAN-loss inputs are not augmented and bCR compares D on clean x."""
     from tfgda import augment
     from tfgda import configs
-    from tfgda import regularizers
+    from tfgda.training import regularizers
 
     for point in sweep.expand([name]).points:
         if not point.settings["lambda_bcr_real"]:
@@ -383,7 +383,7 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
 def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
     tmp_path, monkeypatch
 ):
-    # train.eval_every writes the final evaluation itself: the sweep then
+    # The evaluation hook writes the final evaluation itself: the sweep then
     # skips its own evaluation of that point.
     grid = sweep.expand([], ["train.steps = 3"], ["train.seed=[0, 1]"])
     ran = []

@@ -14,10 +14,10 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from tfgda import checkpointing
 from tfgda import configs
+from tfgda import rundir
 from tfgda import train as train_cli_lib
-from tfgda import trainer
+from tfgda.training import trainer
 
 
 def _cli(model_dir, bindings, *gin_files):
@@ -94,7 +94,7 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
     """A resumed run starts from every variable of its checkpoint: both
     networks, both optimizers (slots and iteration counts), the EMA
     generator and the step."""
-    extra = ("train.checkpoint_every = 2", "train.ema_decay = 0.5")
+    extra = ("checkpoints.every = 2", "train.ema_decay = 0.5")
     _train(tmp_path, tiny_zip, 2, *extra)
     reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-2"))
     keys = [
@@ -104,7 +104,7 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
         and not k.startswith("save_counter/")
     ]  # the saver's own count
     restored = {}
-    real_restore = checkpointing.restore_latest
+    real_restore = rundir.restore_latest
 
     def spy(checkpoint, *args, **kwargs):  # the trainer's own restore
         def values():
@@ -122,7 +122,7 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
         restored["after"] = values()
         return path
 
-    monkeypatch.setattr(checkpointing, "restore_latest", spy)
+    monkeypatch.setattr(rundir, "restore_latest", spy)
     gin.clear_config()
     _train(tmp_path, tiny_zip, 3, *extra)
     assert len(keys) > 50 and set(restored["after"]) == set(keys)
@@ -162,8 +162,8 @@ def test_n_disc_and_steps_per_call(tmp_path, tiny_zip, monkeypatch):
         4,
         "train.n_disc = 2",
         "train.steps_per_call = 3",
-        "train.log_every = 4",
-        "train.image_every = 4",
+        "progress.every = 4",
+        "samples.every = 4",
     )
     assert all(tf.math.is_finite(v) for v in metrics.values())
     assert _checkpoint_steps(tmp_path) == [4]
@@ -379,7 +379,7 @@ def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
     gin.clear_config()
     configs.parse([], tiny_bindings(tiny_zip, 2, *BIGGAN))
     from tfgda import models
-    from tfgda import regularizers
+    from tfgda.training import regularizers
 
     g, d = models.biggan((32, 32, 3), 3)
     ema = models.biggan((32, 32, 3), 3)[0]
@@ -452,7 +452,7 @@ def test_biggan_configs_parse_and_build(name):
     assert gin.query_parameter("train.batch_size") == 256
     assert gin.query_parameter("train.n_disc") == 2
     from tfgda import models
-    from tfgda import regularizers
+    from tfgda.training import regularizers
 
     g, d = models.biggan((32, 32, 3), 10, ch=4)
     models.build(g, d)

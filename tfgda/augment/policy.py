@@ -170,7 +170,7 @@ def check_used(policy, regularizers):
     With augment.mode = 'none' a named augmentation serves only as bCR's T
     (the paper's Algorithm 1: D's GAN loss on clean images); named with
     neither, it would silently do nothing. regularizers: D's
-    (`tfgda.regularizers`).
+    (`tfgda.training.regularizers`).
     """
     uses_it = any(r.uses_training_augmentation for r in regularizers)
     if not policy.active and policy.pipeline.ops and not uses_it:

@@ -22,25 +22,36 @@ made for anything else is refused, never overwritten.
 import hashlib
 import os
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from tfgda import data as data_lib
+from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.metrics import classifier
 from tfgda.metrics import fid as fid_lib
 from tfgda.metrics import inception
 from tfgda.metrics import inception_score as is_lib
 from tfgda.metrics import kid as kid_lib
+from tfgda.metrics import protocols
+from tfgda.models import standing
 from tfgda.models.latents import sample_z
 
 __all__ = [
     "FEATURES",
+    "METRIC_KEYS",
+    "TrainingEvaluator",
     "activations",
+    "evaluate_run",
     "evaluate_sampler",
     "generated_batches",
     "load_features",
+    "real_images_source",
+    "reference_batches",
     "reference_statistics",
     "result_folder",
+    "summary",
 ]
 
 _KID_ACTIVATIONS = 10_000
@@ -290,3 +301,237 @@ def _write_cache(path, stats):
     tmp = f"{path}.tmp-{os.getpid()}.npz"
     np.savez(tmp, **stats)
     os.replace(tmp, path)
+
+
+# --- A run's checkpoints, and its sampler during training.
+
+
+def real_images_source(
+    run_info, split, reference_path=None, needed_by="", resize=True
+):
+    """(make_dataset keyword arguments, dataset id) of a run's real images
+    of `split`: reference_path if given, else the run's TFDS dataset or, for
+    the train split, its image archive (resized to the run's image size
+    unless resize is False)."""
+    size = tuple(run_info["image_shape"][:2]) if resize else None
+    if reference_path:
+        return (
+            {"name": "images", "path": reference_path, "resize": size},
+            os.path.abspath(reference_path),
+        )
+    if run_info["dataset"] != "images":
+        return (
+            {"name": run_info["dataset"], "path": None, "split": split},
+            f"tfds:{run_info['dataset']}",
+        )
+    if split == "train":
+        return (
+            {"name": "images", "path": run_info["source"], "resize": size},
+            run_info["source"],
+        )
+    raise UserError(
+        f"{needed_by} needs the {split} split, but the run trained on an "
+        "image archive: pass --reference_path (e.g. "
+        "cifar10-jpeg/test.zip)."
+    )
+
+
+def reference_batches(
+    run_info, protocol, batch_size, reference_path=None, resize=True
+):
+    """A function returning the protocol's reference images in batches
+    (at their own size if resize is False: for a feature network of one
+    size, which refuses images of another)."""
+    kwargs, dataset_id = real_images_source(
+        run_info,
+        protocol.split,
+        reference_path,
+        needed_by=f"protocol {protocol.name}",
+        resize=resize,
+    )
+
+    def batches():  # the whole split, even for a run on a subset of it
+        dataset, _ = data_lib.make_dataset(
+            batch_size,
+            shuffle=False,
+            repeat=False,
+            drop_remainder=False,
+            cache=False,
+            subset=None,
+            **kwargs,
+        )
+        return (b["images"] for b in dataset)
+
+    return batches, dataset_id
+
+
+def evaluate_run(
+    model_dir,
+    which="latest",
+    protocol="fid10k_test",
+    feature_model=None,
+    reference_path=None,
+    cache_dir="~/.cache/tfgda",
+    batch_size=100,
+    gin_bindings=(),
+):
+    """Evaluates checkpoints of a run; returns the list of result dicts.
+
+    The run's gin config is loaded as `load_run` does.
+    """
+    paths = rundir.select_checkpoints(model_dir, which)
+    protocol = protocols.parse(protocol)
+    run_info = rundir.load_config(model_dir, gin_bindings)
+    feature_model = feature_model or load_features()
+    batches, dataset_id = reference_batches(
+        run_info,
+        protocol,
+        batch_size,
+        reference_path,
+        resize=not feature_model.fixed_size,
+    )
+    reference = reference_statistics(
+        protocol, feature_model, batches, dataset_id, cache_dir
+    )
+    logging.info(
+        "Reference %s: %d images (%s).",
+        protocol.name,
+        reference["count"],
+        "cached" if reference["cached"] else "computed",
+    )
+    results = []
+    writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
+    for path in paths:
+        step = rundir.checkpoint_step(path)
+        sampler = rundir.restore_generator(model_dir, run_info, path)
+        result = evaluate_sampler(
+            sampler,
+            run_info["num_classes"],
+            protocol,
+            feature_model,
+            reference,
+            batch_size,
+        )
+        result.update(
+            step=step,
+            checkpoint=path,
+            standing_stats_samples=standing.samples_used(sampler),
+        )
+        _write_result(model_dir, writer, result)
+        logging.info("step %d  %s  %s", step, protocol.name, summary(result))
+        results.append(result)
+    writer.flush()
+    return results
+
+
+class TrainingEvaluator:
+    """Evaluates the sampler during training (the `evaluation` hook).
+
+    The feature model and the reference statistics are loaded at the first
+    evaluation and kept. features: 'inception' or 'cifar10_classifier'
+    (loaded now, so a CPU run gets an offline score curve).
+    """
+
+    def __init__(
+        self,
+        model_dir,
+        run_info,
+        protocol,
+        reference_path=None,
+        cache_dir="~/.cache/tfgda",
+        batch_size=100,
+        features="inception",
+    ):
+        self.model_dir = model_dir
+        self.run_info = run_info
+        self.protocol = protocols.parse(protocol)
+        self.reference_path = reference_path
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self._features = self._reference = None
+        fixed_size = False
+        if features != "inception":  # small, offline: load and check now
+            self._features = load_features(features)
+            fixed_size = self._features.fixed_size
+        # Fail now, not hours into the run, on a protocol we cannot serve.
+        batches, dataset_id = reference_batches(
+            run_info,
+            self.protocol,
+            batch_size,
+            reference_path,
+            resize=not fixed_size,
+        )
+        if fixed_size:  # and on images of another size
+            self._features.check(
+                tf.zeros([1, *run_info["image_shape"]]), "generated images"
+            )
+            self._features.check(
+                next(iter(batches())), f"reference images of {dataset_id!r}"
+            )
+        self._loaded = False
+
+    def __call__(self, sampler, step, writer, strategy=None):
+        if not self._loaded:
+            self._features = self._features or load_features()
+            batches, dataset_id = reference_batches(
+                self.run_info,
+                self.protocol,
+                self.batch_size,
+                self.reference_path,
+                resize=not self._features.fixed_size,
+            )
+            self._reference = reference_statistics(
+                self.protocol,
+                self._features,
+                batches,
+                dataset_id,
+                self.cache_dir,
+                strategy,
+            )
+            self._loaded = True
+        result = evaluate_sampler(
+            sampler,
+            self.run_info["num_classes"],
+            self.protocol,
+            self._features,
+            self._reference,
+            self.batch_size,
+            strategy=strategy,
+        )
+        result.update(
+            step=step,
+            checkpoint=None,
+            standing_stats_samples=standing.samples_used(sampler),
+        )
+        _write_result(self.model_dir, writer, result)
+        return result
+
+
+def summary(result):
+    """'FID 12.345  IS 7.890  KID 0.01234' (or 'FCD ...  KID_FCD ...')."""
+    return "  ".join(
+        f"{key.upper() if key != 'inception_score' else 'IS'} "
+        f"{result[key]:{'.5f' if key.startswith('kid') else '.3f'}}"
+        for key in METRIC_KEYS
+        if key in result
+    )
+
+
+METRIC_KEYS = ("fid", "inception_score", "kid", "fcd", "kid_fcd")
+
+
+def _write_result(model_dir, writer, result):
+    rundir.write_result(
+        model_dir,
+        os.path.join(
+            "eval", result_folder(result["protocol"], result["features"])
+        ),
+        result["step"],
+        result,
+    )
+    with writer.as_default(step=result["step"]):
+        for key in METRIC_KEYS:
+            if key in result:
+                tf.summary.scalar(
+                    f"eval/{result['protocol']}/{key}", result[key]
+                )

@@ -17,7 +17,6 @@ import tensorflow as tf
 from tfgda import augment
 from tfgda import cli
 from tfgda import data
-from tfgda import visualize
 from tfgda.errors import UserError
 
 __all__ = ["PAPER_ORDER", "gallery", "read_images"]
@@ -46,10 +45,9 @@ _STRENGTHS = flags.DEFINE_list(
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
 _POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
 
-# Shared flags this tool uses, listed by --help (not only --helpfull).
-flags.declare_key_flag("images")
-flags.declare_key_flag("seed")
-flags.declare_key_flag("out")
+_IMAGES = cli.flag("images", "An image archive: a zip file or image folder.")
+_SEED = cli.flag("seed", "The seed of the augmentations' random parameters.")
+_OUT = cli.flag("out", "The image file to write (default gallery.png).")
 
 
 def read_images(path, count, seed=0):
@@ -78,7 +76,7 @@ def gallery(images, names, strengths, num_images=1, seed=0):
             pipeline = augment.get(name, min(strength, op.max_strength))
             cells.append(pipeline(images, row_seed)[:num_images])
         rows.append(
-            [visualize.image_grid(c, columns=num_images, pad=0) for c in cells]
+            [data.image_grid(c, columns=num_images, pad=0) for c in cells]
         )
     return rows
 
@@ -107,7 +105,7 @@ def _draw(rows, names, strengths, out):
 
 
 def _gallery_cli():
-    if not cli.IMAGES.value:
+    if not _IMAGES.value:
         raise UserError(
             "--images is required: a zip file or a folder of images."
         )
@@ -117,7 +115,7 @@ def _gallery_cli():
         raise UserError(f"--strengths must be numbers: {e}") from e
     for name in _NAMES.value:
         augment.describe(name)  # unknown names fail before any work
-    out = cli.OUT.value or "gallery.png"
+    out = _OUT.value or "gallery.png"
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise UserError(
@@ -125,10 +123,10 @@ def _gallery_cli():
             "exist: create it, or write elsewhere."
         )
     images = read_images(
-        cli.IMAGES.value, max(_POOL.value, _NUM_IMAGES.value), cli.SEED.value
+        _IMAGES.value, max(_POOL.value, _NUM_IMAGES.value), _SEED.value
     )
     rows = gallery(
-        images, _NAMES.value, strengths, _NUM_IMAGES.value, cli.SEED.value
+        images, _NAMES.value, strengths, _NUM_IMAGES.value, _SEED.value
     )
     _draw(rows, _NAMES.value, strengths, out)
     print(

@@ -40,10 +40,9 @@ _BATCH_SIZE = flags.DEFINE_integer("train_batch_size", 256, "Batch size.")
 _LR = flags.DEFINE_float("lr", 0.2, "Peak learning rate.")
 _WIDTH = flags.DEFINE_integer("width", classifier.WIDTH, "Network width.")
 
-# Shared flags this tool uses, listed by --help (not only --helpfull).
-flags.declare_key_flag("images")
-flags.declare_key_flag("seed")
-flags.declare_key_flag("out")
+_IMAGES = cli.flag("images", "Training images, one sub-folder per class.")
+_SEED = cli.flag("seed", "The seed of the weights and batches.")
+_OUT = cli.flag("out", "The weights file (.npz) to write.")
 
 
 def _augment(seed):
@@ -174,23 +173,23 @@ def _check_size(info, images):
 
 
 def _main():
-    if not cli.IMAGES.value or not cli.OUT.value:
+    if not _IMAGES.value or not _OUT.value:
         raise UserError(
             "--images (a CIFAR-10 training archive) and --out "
             "(the weights file to write, .npz) are required."
         )
-    out = cli.OUT.value
+    out = _OUT.value
     if not out.endswith(".npz"):
         raise UserError(f"--out {out!r} must end in .npz.")
     start = time.time()
     model = train(
-        cli.IMAGES.value,
+        _IMAGES.value,
         out,
         _EPOCHS.value,
         _BATCH_SIZE.value,
         _LR.value,
         _WIDTH.value,
-        cli.SEED.value,
+        _SEED.value,
     )
     summary = {
         "weights": out,

@@ -1,5 +1,5 @@
 """Does the generator reproduce an augmentation? The augmentation-leak check
-behind `python -m tfgda.leak` and `train.leak_every`.
+behind `python -m tfgda.leak` and the `leak_check` training hook.
 
 The paper's Figure 8: augmenting only the real images D sees makes G
 reproduce the augmentation (bluish samples after real-only Blueness). This
@@ -13,13 +13,12 @@ with a 95% Wilson interval. The leak score, (generated - baseline) /
 (ceiling - baseline), is 0 without a leak and 1 for a full one.
 
 Callable from Python (`leak_check`, `LeakDetector`), from the command line
-(`tfgda.leak`) and during training (`train.leak_every`,
-`train.leak_augment`: TensorBoard scalars
+(`tfgda.leak`) and during training (the `leak_check` hook of
+`tfgda.training.hooks`: TensorBoard scalars
 `leak/<spec>/{generated,baseline,ceiling,score}`).
 """
 
 import dataclasses
-import json
 import math
 import os
 
@@ -29,9 +28,7 @@ import tensorflow as tf
 
 from tfgda import augment as augment_lib
 from tfgda import data as data_lib
-from tfgda import evaluator
-from tfgda.checkpointing import checkpoint_step
-from tfgda.checkpointing import write_atomically
+from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.models import standing
@@ -313,24 +310,27 @@ def leak_check(
     """Checks a run's (EMA) generator for `augmentation`; returns the
     LeakReport, also written to model_dir/eval/leak/<spec>/ckpt-<step>.json.
     """
-    path = evaluator.checkpoints_to_evaluate(model_dir, checkpoint)[-1]
-    run_info = evaluator.load_run(model_dir)
-    dataset, _ = evaluator.real_images_source(run_info, "train", reference_path)
+    path = rundir.select_checkpoints(model_dir, checkpoint)[-1]
+    run_info = rundir.load_config(model_dir)
+    dataset, _ = evaluation.real_images_source(
+        run_info, "train", reference_path
+    )
     pipeline = augment_lib.get(augmentation)
     reals = _real_images(num_images, seed, **dataset)
     detector = LeakDetector(pipeline, reals, steps=steps, seed=seed)
-    sampler = evaluator.build_sampler(model_dir, run_info, path)
-    step = checkpoint_step(path)
+    sampler = rundir.restore_generator(model_dir, run_info, path)
+    step = rundir.checkpoint_step(path)
     report = detector.check(
         generate(sampler, run_info["num_classes"], num_images, seed), step=step
     )
     report = dataclasses.replace(report, caveat=training_caveat(pipeline))
-    folder = os.path.join(model_dir, "eval", "leak", _safe(pipeline.spec))
-    tf.io.gfile.makedirs(folder)
     result = report.as_dict()
     result["standing_stats_samples"] = standing.samples_used(sampler)
-    write_atomically(
-        os.path.join(folder, f"ckpt-{step}.json"), json.dumps(result, indent=2)
+    rundir.write_result(
+        model_dir,
+        os.path.join("eval", "leak", _safe(pipeline.spec)),
+        step,
+        result,
     )
     return report
 

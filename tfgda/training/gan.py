@@ -10,12 +10,12 @@ the same numbers on one device or on several.
 
 import tensorflow as tf
 
-from tfgda import losses
+from tfgda import rundir
 from tfgda.augment import policy as policy_lib
-from tfgda.checkpointing import VariableList
 from tfgda.models import standing
 from tfgda.models.latents import sample_z
-from tfgda.regularizers import DStep
+from tfgda.training import losses
+from tfgda.training.regularizers import DStep
 
 __all__ = ["GAN"]
 
@@ -31,13 +31,13 @@ class GAN:
     Args:
       generator, discriminator: Keras models (see `tfgda.models`).
       g_optimizer, d_optimizer: Keras optimizers.
-      loss: a GAN loss from `tfgda.losses`.
+      loss: a GAN loss from `tfgda.training.losses`.
       global_batch: the global batch size.
       num_classes: classes for conditional models (0: unconditional).
       n_disc: discriminator steps per generator step.
       seed: the run's seed.
       augment: an `AugmentPolicy` (default: none).
-      regularizers: D's regularizers (`tfgda.regularizers`), e.g. bCR.
+      regularizers: D's regularizers (`tfgda.training.regularizers`), e.g. bCR.
       ema_generator: a second generator of the same architecture that holds
         the exponential moving average of G's weights, or None.
       ema_decay: its decay; ema_start: the step before which it copies G.
@@ -80,6 +80,7 @@ class GAN:
         self.ema_decay = ema_decay
         self.ema_start = ema_start
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self._prepared = None  # (step, samples, batch) of the EMA's stats
         if jit_compile:
             self._d_grads = tf.function(self._d_grads, jit_compile=True)
             self._g_grads = tf.function(self._g_grads, jit_compile=True)
@@ -132,7 +133,7 @@ class GAN:
             **self._regularizer_items,
         }
         items = {
-            name: VariableList(obj)
+            name: rundir.VariableList(obj)
             for name, obj in objects.items()
             if obj is not None
         }
@@ -356,8 +357,12 @@ class GAN:
     def prepare_sampler(self, num_samples, batch_size=256):
         """Gives the EMA generator its own batch-norm statistics, from
         num_samples of its samples (`tfgda.models.standing`); a raw G keeps
-        its trained ones. Call before sampling from `sampler`."""
-        if self.ema_generator is not None:
+        its trained ones. Call before sampling from `sampler`; at a step
+        where they were computed alike (an evaluation and a leak check due
+        together) they are kept: the same seed gives the same ones."""
+        key = (int(self.step.numpy()), num_samples, batch_size)
+        if self.ema_generator is not None and self._prepared != key:
+            self._prepared = key
             standing.recompute(
                 self.ema_generator,
                 self.num_classes,

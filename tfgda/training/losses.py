@@ -1,4 +1,4 @@
-"""GAN losses (D's regularizers, bCR and others, are in tfgda.regularizers).
+"""GAN losses (D's regularizers, bCR and others: training.regularizers).
 
 A GAN loss is a function `loss(real_logits, fake_logits) -> (d_loss, g_loss)`
 returning per-example losses (vectors of shape [batch]); `real_logits` may be

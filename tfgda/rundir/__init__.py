@@ -1,0 +1,253 @@
+"""A run on disk: what a model_dir holds, and every read and write of it.
+
+Training, evaluation, export and the leak check reach a run's directory
+only through this module:
+
+  model_dir/
+    ckpt-<step>.index, ckpt-<step>.data-*   checkpoints (`Saver`)
+    checkpoint                  TensorFlow's state file, relative names
+                                (written, never trusted on read)
+    .tfgda.lock                 one trainer at a time (`hold`)
+    run_info.json               what rebuilding G needs (`write_run_info`)
+    operative_config.gin        the config as trained
+    events.out.tfevents.*       TensorBoard: train/, samples, eval/, leak/
+    samples/step_<step>.png     sample grids
+    eval/<protocol>/ckpt-<step>.json   evaluation results
+    eval/leak/<augmentation>/ckpt-<step>.json   leak-check results
+    workers/worker-<i>/         other workers' saves (multi-worker jobs)
+
+`checkpointing` and `runlock` hold the two hard parts (kill-safe saves and
+the lock); their public names are re-exported here.
+"""
+
+import json
+import os
+
+from absl import logging
+import gin
+import tensorflow as tf
+
+from tfgda import configs
+from tfgda import models
+from tfgda.errors import UserError
+from tfgda.errors import first_line
+from tfgda.models import standing
+from tfgda.rundir.checkpointing import UNREADABLE_ERRORS
+from tfgda.rundir.checkpointing import DiskFullError
+from tfgda.rundir.checkpointing import Saver
+from tfgda.rundir.checkpointing import VariableList
+from tfgda.rundir.checkpointing import checkpoint_step
+from tfgda.rundir.checkpointing import clean_partial_writes
+from tfgda.rundir.checkpointing import is_disk_full
+from tfgda.rundir.checkpointing import list_checkpoints
+from tfgda.rundir.checkpointing import restore_latest
+from tfgda.rundir.checkpointing import write_atomically
+from tfgda.rundir.runlock import hold
+
+__all__ = [
+    "OPERATIVE_CONFIG",
+    "RUN_INFO",
+    "UNREADABLE_ERRORS",
+    "DiskFullError",
+    "Saver",
+    "VariableList",
+    "check",
+    "checkpoint_step",
+    "clean_partial_writes",
+    "hold",
+    "is_disk_full",
+    "list_checkpoints",
+    "load_config",
+    "read_run_info",
+    "restore_generator",
+    "restore_latest",
+    "samples_path",
+    "save_dir",
+    "select_checkpoints",
+    "write_atomically",
+    "write_operative_config",
+    "write_result",
+    "write_run_info",
+]
+
+RUN_INFO = "run_info.json"
+OPERATIVE_CONFIG = "operative_config.gin"
+
+
+def check(model_dir):
+    """Raises a UserError if model_dir cannot hold a run."""
+    if not model_dir:
+        raise UserError(
+            "--model_dir is required: the directory for "
+            "checkpoints and summaries."
+        )
+    if "://" in model_dir:  # gs://, ram://...: TensorFlow's filesystems
+        try:
+            tf.io.gfile.exists(model_dir)
+        except (tf.errors.OpError, ValueError) as e:
+            raise UserError(
+                f"model_dir {model_dir!r}: TensorFlow cannot use this "
+                f"filesystem here ({type(e).__name__}: "
+                f"{first_line(e)}). For gs:// "
+                "install tensorflow with GCS support and authenticate, or "
+                "use a local --model_dir."
+            ) from e
+        return
+    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+        raise UserError(
+            f"model_dir {model_dir!r} is a file, not a "
+            "directory: choose another --model_dir."
+        )
+    parent = (
+        model_dir
+        if os.path.isdir(model_dir)
+        else os.path.dirname(os.path.abspath(model_dir))
+    )
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(
+            f"model_dir {model_dir!r} lies under the file "
+            f"{parent!r}: choose another --model_dir."
+        )
+    if not os.access(parent, os.W_OK):
+        raise UserError(
+            f"model_dir {model_dir!r} is not writable (no write "
+            f"permission on {parent!r}): choose another "
+            "--model_dir."
+        )
+
+
+def save_dir(model_dir, chief, task_id):
+    """Where a worker saves: the chief into model_dir, the others (saving
+    is collective) into their own folder, so only the chief's checkpoints
+    are the run's."""
+    if chief:
+        return model_dir
+    return os.path.join(model_dir, "workers", f"worker-{task_id}")
+
+
+def write_run_info(model_dir, run_info):
+    write_atomically(
+        os.path.join(model_dir, RUN_INFO), json.dumps(run_info, indent=2)
+    )
+
+
+def read_run_info(model_dir):
+    path = os.path.join(model_dir, RUN_INFO)
+    if not tf.io.gfile.exists(path):
+        raise UserError(
+            f"{path!r} is missing: is {model_dir!r} a tfgda training directory?"
+        )
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def write_operative_config(model_dir):
+    """gin's operative config: the values every configurable called so far
+    was called with."""
+    write_atomically(
+        os.path.join(model_dir, OPERATIVE_CONFIG), gin.operative_config_str()
+    )
+
+
+def load_config(model_dir, gin_bindings=()):
+    """Replaces the global gin config with the run's operative_config.gin
+    (then `gin_bindings`), so models are rebuilt as trained; returns its
+    run_info. Bindings of configurables the calling tool does not load (the
+    trainer's, the optimizers') are skipped."""
+    run_info = read_run_info(model_dir)
+    with gin.unlock_config():
+        gin.clear_config()
+        configs.parse(
+            [os.path.join(model_dir, OPERATIVE_CONFIG)],
+            gin_bindings,
+            finalize=False,
+            skip_unknown_in_files=True,
+        )
+    return run_info
+
+
+def select_checkpoints(model_dir, which):
+    """Checkpoint paths for 'latest', 'all' or a step number."""
+    paths = [path for _, path in list_checkpoints(model_dir)]
+    if not paths:
+        raise UserError(
+            f"no checkpoint in {model_dir!r}: train first, or "
+            "check --model_dir."
+        )
+    steps = {checkpoint_step(p): p for p in paths}
+    if which == "latest":
+        return [paths[-1]]
+    if which == "all":
+        return [steps[s] for s in sorted(steps)]
+    if not str(which).isdigit() or int(which) not in steps:
+        raise UserError(
+            f"checkpoint {which!r} is not in {model_dir!r}; "
+            f"there are steps {sorted(steps)}."
+        )
+    return [steps[int(which)]]
+
+
+def restore_generator(model_dir, run_info, checkpoint_path):
+    """The (EMA) generator of a checkpoint, rebuilt from the gin config
+    (`load_config`); an EMA generator with its standing statistics
+    (`standing_stats`)."""
+    model = gin.get_configurable(run_info["model"])
+    generator, _ = model(
+        tuple(run_info["image_shape"]), run_info["num_classes"]
+    )
+    z = tf.zeros([1, generator.dim_z])
+    generator(z, tf.zeros([1], tf.int32))
+    name = "generator_ema" if run_info.get("ema") else "generator"
+    try:
+        tf.train.Checkpoint(**{name: VariableList(generator)}).restore(
+            checkpoint_path
+        ).expect_partial().assert_existing_objects_matched()
+    except UNREADABLE_ERRORS as e:
+        others = [
+            step
+            for step, path in list_checkpoints(model_dir)
+            if path != checkpoint_path
+        ]
+        raise UserError(
+            f"checkpoint {checkpoint_path!r} is unreadable (corrupt or "
+            f"truncated: {type(e).__name__}); the run's other checkpoints "
+            f"are steps {others}: pass --checkpoint=STEP."
+        ) from e
+    except (AssertionError, ValueError) as e:
+        raise UserError(
+            f"checkpoint {checkpoint_path!r} does not fit the model of "
+            f"{model_dir}/{OPERATIVE_CONFIG} ({type(e).__name__}): was it "
+            "written by another architecture?"
+        ) from e
+    if run_info.get("ema"):  # its own batch-norm statistics, not G's
+        stats = models.standing_stats()
+        logging.info(
+            "Standing statistics of the EMA generator from %d samples.",
+            stats.num_samples,
+        )
+        standing.recompute(
+            generator,
+            run_info["num_classes"],
+            stats.num_samples,
+            stats.batch_size,
+        )
+    return generator
+
+
+def samples_path(model_dir, step):
+    folder = os.path.join(model_dir, "samples")
+    tf.io.gfile.makedirs(folder)
+    return os.path.join(folder, f"step_{step:07d}.png")
+
+
+def write_result(model_dir, folder, step, result):
+    """A result of the checkpoint of `step` (an evaluation, a leak check)
+    as model_dir/<folder>/ckpt-<step>.json, atomically: a sweep takes the
+    file's existence as "done"."""
+    folder = os.path.join(model_dir, folder)
+    tf.io.gfile.makedirs(folder)
+    path = os.path.join(folder, f"ckpt-{step}.json")
+    write_atomically(path, json.dumps(result, indent=2))
+    return path

@@ -1,0 +1,2 @@
+"""Training: the GAN step (`gan`), its losses and regularizers, optimizers,
+the device strategy, and the training loop (`trainer`)."""

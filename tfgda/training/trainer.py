@@ -1,0 +1,508 @@
+"""The training run: set-up, resume, and the loop.
+
+`train(model_dir)` reads top to bottom: check the inputs, build the strategy,
+data, models and optimizers, begin the hooks, restore the latest checkpoint,
+then loop over compiled training calls, each followed by the hooks due at
+its last step (progress lines, sample grids, checkpoints, evaluation...:
+`tfgda.training.hooks`). The step's maths lives in `tfgda.training.gan`; the
+run directory's files in `tfgda.rundir`.
+"""
+
+import contextlib
+import math
+import os
+import re
+import signal
+import threading
+import time
+
+from absl import logging
+import gin
+import keras
+import tensorflow as tf
+
+from tfgda import augment as augment_lib
+from tfgda import data as data_lib
+from tfgda import models
+from tfgda import rundir
+from tfgda.errors import Interrupted
+from tfgda.errors import Terminated
+from tfgda.errors import UserError
+from tfgda.errors import WorkerLostError
+from tfgda.errors import did_you_mean
+from tfgda.training import distribute
+from tfgda.training import gan as gan_lib
+from tfgda.training import hooks as hooks_lib
+from tfgda.training import losses
+from tfgda.training import optim
+from tfgda.training import regularizers as regularizers_lib
+
+__all__ = [
+    "PRECISIONS",
+    "DivergenceError",
+    "dtype_policy",
+    "loss_scaled",
+    "train",
+]
+
+
+@gin.configurable("train", denylist=["model_dir"])
+def train(
+    model_dir,
+    *,
+    steps=gin.REQUIRED,
+    batch_size=64,
+    seed=0,
+    model=models.sndcgan,
+    loss=losses.hinge,
+    n_disc=1,
+    g_optimizer=optim.adam,
+    d_optimizer=optim.adam,
+    ema_decay=0.0,
+    ema_start=0,
+    precision="float32",
+    jit_compile=False,
+    steps_per_call=1,
+    hooks=(),
+):
+    """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
+
+    Args:
+      model_dir: holds checkpoints, operative_config.gin, TensorBoard events
+        and sample grids (`tfgda.rundir`); a rerun with the same directory
+        resumes.
+      steps: total generator steps (the paper: 200k SNDCGAN, 100k BigGAN).
+      batch_size: the global batch, split over replicas.
+      seed: seeds the data order, the latents and every augmentation.
+      model: a factory from `tfgda.models` returning (G, D).
+      loss: a GAN loss from `tfgda.training.losses`.
+      n_disc: discriminator steps per generator step.
+      g_optimizer, d_optimizer: optimizer factories, called in the gin scopes
+        'generator' and 'discriminator'.
+      ema_decay: decay of the exponential moving average of G's weights
+        that samples, evaluation and export use; 0 turns it off.
+      ema_start: steps before the average starts (it copies G until then).
+      precision: 'float32', or a Keras mixed-precision policy:
+        'mixed_float16' (GPUs; with dynamic loss scaling) or
+        'mixed_bfloat16' (TPUs, recent CPUs and GPUs). Weights, the spectral
+        norm, losses and regularizers stay float32, so checkpoints move
+        between policies.
+      jit_compile: compile each step's maths with XLA (faster on GPUs and
+        TPUs; slower on CPUs).
+      steps_per_call: training steps per compiled call (raise it on TPUs to
+        cut host round trips); every hook's steps are met exactly.
+      hooks: optional periodic work (`tfgda.training.hooks`), e.g.
+        [@evaluation(), @leak_check()]; progress lines, sample grids and
+        checkpoints (`progress`, `samples`, `checkpoints`) always run.
+
+    Returns:
+      The metrics of the last step, as Python floats.
+    """
+    # --- Check the inputs before touching model_dir.
+    _check_positive(
+        steps=steps,
+        batch_size=batch_size,
+        n_disc=n_disc,
+        steps_per_call=steps_per_call,
+    )
+    _check_precision(precision)
+    rundir.check(model_dir)
+    hooks = [
+        hooks_lib.Progress(),
+        hooks_lib.Samples(),
+        hooks_lib.Checkpoints(),
+        *_check_hooks(hooks),
+    ]
+    strategy = distribute.make_strategy()
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise UserError(
+            f"train.batch_size {batch_size} does not divide over "
+            f"{replicas} replicas: use a multiple of {replicas}."
+        )
+    keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
+    found = rundir.list_checkpoints(model_dir)  # the chief's
+    start = found[-1][0] if found else 0
+    augment = augment_lib.make_policy(total_steps=steps)
+    dataset, info = data_lib.make_dataset(
+        batch_size, seed=_data_seed(seed, start)
+    )
+    augment.pipeline.check_shape([None, *info.image_shape])
+    regularizers = regularizers_lib.from_config()
+    augment_lib.check_used(augment, regularizers)
+    if not 0.0 <= ema_decay < 1.0:
+        raise UserError(f"train.ema_decay must be in [0, 1), got {ema_decay}.")
+
+    # --- Build the GAN under the strategy (layers keep the policy they are
+    # built under).
+    with strategy.scope(), dtype_policy(precision):
+        generator, discriminator = model(info.image_shape, info.num_classes)
+        if discriminator.conditional and not info.num_classes:
+            raise UserError(
+                f"the model is class-conditional but dataset {info.name!r} "
+                "has no labels: use a dataset with class folders or an "
+                "unconditional model."
+            )
+        with gin.config_scope("generator"):
+            g_opt = loss_scaled(g_optimizer(), precision)
+        with gin.config_scope("discriminator"):
+            d_opt = loss_scaled(d_optimizer(), precision)
+        ema = (
+            model(info.image_shape, info.num_classes)[0] if ema_decay else None
+        )
+        gan = gan_lib.GAN(
+            generator=generator,
+            discriminator=discriminator,
+            g_optimizer=g_opt,
+            d_optimizer=d_opt,
+            loss=loss,
+            global_batch=batch_size,
+            num_classes=info.num_classes,
+            n_disc=n_disc,
+            seed=seed,
+            augment=augment,
+            regularizers=regularizers,
+            ema_generator=ema,
+            ema_decay=ema_decay,
+            ema_start=ema_start,
+            jit_compile=jit_compile,
+        )
+        gan.build()
+    chief, task_id = distribute.worker_role(strategy)
+    run = hooks_lib.Run(
+        model_dir=model_dir,
+        gan=gan,
+        strategy=strategy,
+        data_info=info,
+        run_info=_run_info(model, info, gan),
+        augment=augment,
+        seed=seed,
+        batch_size=batch_size,
+        steps=steps,
+        chief=chief,
+        stats=models.standing_stats(),  # of the EMA G, before it is sampled
+        checkpoint=tf.train.Checkpoint(**gan.checkpoint_items()),
+        save_dir=rundir.save_dir(model_dir, chief, task_id),
+    )
+    hooks = [h for h in hooks if chief or h.collective]
+    for hook in hooks:  # their inputs are checked now, not hours later
+        hook.begin(run)
+    saver = run.saver
+
+    tf.io.gfile.makedirs(run.save_dir)
+    with rundir.hold(run.save_dir), _InterruptGuard() as interrupt:
+        # --- Resume, from the newest readable checkpoint of the run's own
+        # files (a copied run resumes from its copies).
+        for left in rundir.clean_partial_writes(run.save_dir):
+            logging.warning(
+                "Removed %s, left by a save that did not finish.",
+                os.path.join(run.save_dir, left),
+            )
+        resumed = rundir.restore_latest(
+            run.checkpoint, model_dir, quarantine_bad=chief
+        )
+        logging.info(
+            _summary(model, gan, info, steps, batch_size, resumed, model_dir)
+        )
+        begun = time.time()
+        if chief:
+            rundir.write_run_info(model_dir, run.run_info)
+            rundir.write_operative_config(model_dir)
+        try:
+            metrics = _loop(run, dataset, hooks, interrupt, steps_per_call)
+        except (tf.errors.OpError, OSError) as e:  # samples, summaries
+            if not rundir.is_disk_full(e):
+                raise
+            raise saver.disk_full() from e
+    logging.info(
+        "Finished: step %d of %d in %s; latest checkpoint %s.",
+        int(gan.step.numpy()),
+        steps,
+        hooks_lib.clock(time.time() - begun),
+        saver.latest(),
+    )
+    return metrics
+
+
+def _check_hooks(hooks):
+    for hook in hooks:
+        if not isinstance(hook, hooks_lib.Hook):
+            raise UserError(
+                f"train.hooks holds {hook!r}, not a hook: list hooks as "
+                "gin calls, e.g. train.hooks = [@evaluation()]."
+            )
+    return list(hooks)
+
+
+def _summary(model, gan, info, steps, batch_size, resumed, model_dir):
+    """The run in one line, before its first step."""
+    h, w, c = info.image_shape
+    images = (
+        f"{info.num_examples} images" if info.num_examples > 0 else "images"
+    )
+    start = (
+        f"resuming at step {rundir.checkpoint_step(resumed)}"
+        if resumed
+        else "from scratch"
+    )
+    g_count = models.count_params(gan.generator)
+    d_count = models.count_params(gan.discriminator)
+    return (
+        f"Training {model.__name__} (G {g_count:,}, D {d_count:,} "
+        "parameters) on "
+        f"{info.name} ({images}, {info.num_classes} classes, {h}x{w}x{c})"
+        f": {steps} steps of batch {batch_size}, {start}; writing to "
+        f"{model_dir}."
+    )
+
+
+def _loop(run, dataset, hooks, interrupt, steps_per_call):
+    """The training loop: compiled calls, each ending at the next step a
+    hook is due (or after steps_per_call steps), then the due hooks, until
+    the last step or an interrupt (`_InterruptGuard`). Returns the last
+    metrics."""
+    gan, strategy, saver = run.gan, run.strategy, run.saver
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    train_call = _compile_train_call(gan, strategy)
+    run.writer = (
+        tf.summary.create_file_writer(run.model_dir)
+        if run.chief
+        else tf.summary.create_noop_writer()
+    )
+    step = int(gan.step.numpy())
+    metrics, first_call = {}, True
+    while step < run.steps:
+        n = _steps_until_event(
+            step,
+            run.steps,
+            steps_per_call,
+            *(hook.every for hook in hooks),
+        )
+        started = time.time()
+        if first_call:
+            logging.info(
+                "Compiling the training step (the first call "
+                "traces and compiles it) ..."
+            )
+        metrics = _run_call(
+            train_call,
+            iterator,
+            n,
+            strategy,
+            step,
+            saver.latest(),
+            run.data_info,
+        )
+        step += n
+        _check_finite(metrics, step, saver.latest())
+        if first_call:  # tracing and compiling: not in the rate or the ETA
+            logging.info(
+                "First compiled call (tracing, compiling, %d step%s): %.1f s.",
+                n,
+                "s"[: n > 1],
+                time.time() - started,
+            )
+            for hook in hooks:
+                hook.compiled(step)
+            if run.chief:  # now every configurable has been called
+                rundir.write_operative_config(run.model_dir)
+            first_call = False
+        for hook in hooks:
+            if hook.due(step):
+                hook(step, metrics)
+        if interrupt.signum:
+            _stop_at_interrupt(interrupt.signum, step, saver, strategy)
+    run.writer.flush()
+    return metrics
+
+
+class _InterruptGuard:
+    """SIGINT (Ctrl-C) and SIGTERM (schedulers) stop the loop after its
+    current compiled call, not inside it: the loop then saves a checkpoint
+    and exits. A second signal stops at once, as the default would."""
+
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum = None
+        self._previous = {}
+
+    def _handle(self, signum, frame):
+        del frame
+        if self.signum is not None:  # the second one: stop now
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self.signum = signum
+        logging.warning(
+            "%s received: stopping after this step with a "
+            "checkpoint (again to stop at once).",
+            signal.Signals(signum).name,
+        )
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in self._SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop_at_interrupt(signum, step, saver, strategy):
+    """Saves the step (saving is collective: on a multi-worker job only if
+    every worker would, so not there) and raises Interrupted."""
+    name = signal.Signals(signum).name
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        where = f"its latest checkpoint, {saver.latest() or 'none'}"
+    else:
+        latest = saver.latest()
+        if not latest or rundir.checkpoint_step(latest) != step:
+            saver.save(step)
+        where = saver.latest()
+    error = Terminated if signum == signal.SIGTERM else Interrupted
+    raise error(
+        f"stopped by {name} at step {step}; rerun the same command "
+        f"to resume from {where}."
+    )
+
+
+# What a collective op raises when a peer worker stops answering.
+_LOST_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.CancelledError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.AbortedError,
+)
+
+
+def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
+    """One compiled call of n steps; its metrics as Python floats. An image
+    that cannot be read stops the run with its name (data_lib.explain_error);
+    the latest checkpoint stays the run's."""
+    try:
+        return {
+            k: float(v) for k, v in train_call(iterator, tf.constant(n)).items()
+        }
+    except (
+        tf.errors.InvalidArgumentError,
+        tf.errors.NotFoundError,
+        tf.errors.UnknownError,
+        tf.errors.DataLossError,
+    ) as e:
+        explained = data_lib.explain_error(data_info, e, latest)
+        if explained is None:
+            raise
+        raise explained from e
+    except _LOST_PEER_ERRORS as e:
+        if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        tasks = _lost_tasks(str(e))
+        lost = ", ".join(tasks) or "see the other workers' logs"
+        raise WorkerLostError(
+            f"a worker of the cluster was lost after step {step} "
+            f"({type(e).__name__}; unhealthy: {lost}). Restart every worker "
+            "with its command: the job resumes from "
+            f"{latest or 'its start (no checkpoint yet)'}."
+        ) from e
+
+
+def _lost_tasks(text):
+    """The tasks a lost-peer error names: those the coordination service
+    found unhealthy (no heartbeats), else the remote peer whose socket
+    closed."""
+    task = r"/job:\w+/replica:\d+/task:\d+"
+    if "unhealthy" in text:
+        return sorted(set(re.findall(task, text[text.find("unhealthy") :])))
+    return sorted(set(re.findall(rf"remote target ({task})", text)))
+
+
+def _check_finite(metrics, step, latest):
+    """Stops a diverged run; its last good checkpoint stays the latest."""
+    if all(math.isfinite(v) for v in metrics.values()):
+        return
+    raise DivergenceError(
+        f"training diverged at step {step}: "
+        f"{hooks_lib.format_metrics(metrics)}. The last good checkpoint, "
+        f"{latest or 'none'}, is kept; "
+        "lower the learning rates or the regularizer weights and resume."
+    )
+
+
+class DivergenceError(UserError):
+    """A non-finite loss: the run stops before saving anything from it."""
+
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def _check_precision(precision):
+    if precision not in PRECISIONS:
+        raise UserError(
+            f"train.precision {precision!r} is not one of "
+            f"{PRECISIONS}.{did_you_mean(precision, PRECISIONS)}"
+        )
+
+
+@contextlib.contextmanager
+def dtype_policy(precision):
+    """Keras' global dtype policy set to `precision`, then restored."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def loss_scaled(optimizer, precision):
+    """float16 gradients underflow without loss scaling; bfloat16's do not."""
+    if precision == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if not isinstance(value, int) or value <= 0:
+            raise UserError(
+                f"train.{name} must be a positive integer, got {value!r}."
+            )
+
+
+def _data_seed(seed, start_step):
+    """A resumed run reads a fresh, still deterministic, data order."""
+    return (seed * 1_000_003 + start_step) % (2**31 - 1)
+
+
+def _compile_train_call(gan, strategy):
+    @tf.function
+    def train_call(iterator, num_steps):
+        metrics = gan.train_step(strategy, iterator)
+        for _ in tf.range(num_steps - 1):
+            metrics = gan.train_step(strategy, iterator)
+        return metrics
+
+    return train_call
+
+
+def _steps_until_event(step, steps, steps_per_call, *intervals):
+    """Steps to run before the next log, image, checkpoint or the end."""
+    n = min(steps_per_call, steps - step)
+    for every in intervals:
+        n = min(n, every - step % every)
+    return n
+
+
+def _run_info(model, info, gan):
+    """What evaluation and export need to rebuild the generator."""
+    return {
+        "model": model.__name__,
+        "dataset": info.name,
+        "source": info.source,
+        "image_shape": list(info.image_shape),
+        "num_classes": info.num_classes,
+        "dim_z": gan.generator.dim_z,
+        "ema": gan.ema_generator is not None,
+    }
