@@ -188,7 +188,7 @@ def main(argv):
     _diffaugment_table(_REPEATS.value)
     n = _TRAIN_ITERATIONS.value
     plain = time_config(models.sndcgan, {}, 64, 1, 0, False, n)
-    policy = augment.make_policy("real_and_fake", "translation", 0.4)
+    policy = augment.augment("real_and_fake", "translation", 0.4)
     augmented = time_config(models.sndcgan, {}, 64, 1, 0, False, n, policy)
     print(
         f"\nSNDCGAN step, batch 64: {plain:.3f} s plain, {augmented:.3f} s "

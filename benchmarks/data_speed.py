@@ -5,7 +5,7 @@
 
 Writes zip archives of N random 64x64 JPEGs in 10 class folders (once; kept
 in --work_dir), then, for each archive and `dataset.cache` on and off, in a
-fresh process each: the seconds from `make_dataset` to the first batch of 64
+fresh process each: the seconds from `dataset` to the first batch of 64
 (indexing the archive, checking a sample of 500 images, starting the
 pipeline), the images/s over the next --batches batches, and the process's
 peak resident memory. Beside it, the up-front cost of reading the whole
@@ -77,7 +77,7 @@ def _measure_tfgda(archive, cache):
     from tfgda import data
 
     started = time.perf_counter()
-    ds, _ = data.make_dataset(BATCH, path=archive, cache=cache)
+    ds, _ = data.dataset(BATCH, path=archive, cache=cache)
     it = iter(ds)
     next(it)
     first = time.perf_counter() - started

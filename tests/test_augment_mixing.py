@@ -53,7 +53,7 @@ def test_real_and_fake_mixed_with_their_targets(spec):
     """augment.mix_real_fake: reals (all +1) and fakes (all -1) mixed with
     each other; each image's target realness r is its real share, so its
     mean pixel is r - (1 - r)."""
-    policy = augment.make_policy("real_and_fake", spec, mix_real_fake=True)
+    policy = augment.augment("real_and_fake", spec, mix_real_fake=True)
     assert policy.mixes_real_and_fake
     real, fake = tf.ones([200, 8, 8, 3]), -tf.ones([200, 8, 8, 3])
     real_in, fake_in, realness = policy.joint(real, fake, SEED)
@@ -70,7 +70,7 @@ def test_mixing_real_with_fake_needs_real_and_fake_mode():
     from tfgda.errors import UserError
 
     with pytest.raises(UserError, match="use it with 'real_and_fake'"):
-        augment.make_policy("real_only", "cutmix", 0.3, mix_real_fake=True)
-    assert not augment.make_policy(
+        augment.augment("real_only", "cutmix", 0.3, mix_real_fake=True)
+    assert not augment.augment(
         "real_and_fake", "cutmix(0.3)"
     ).mixes_real_and_fake

@@ -20,7 +20,7 @@ def test_modes_choose_the_inputs():
         ("real_only", True, False),
         ("real_and_fake", True, True),
     ]:
-        policy = augment.make_policy(
+        policy = augment.augment(
             mode, None if mode == "none" else "translation", 0.5
         )
         assert (not np.array_equal(policy.real(x, SEED), x)) == real_changed
@@ -37,11 +37,11 @@ def test_modes_choose_the_inputs():
 )
 def test_bad_policies(kwargs, message):
     with pytest.raises(UserError, match=message):
-        augment.make_policy(**kwargs)
+        augment.augment(**kwargs)
 
 
 def test_a_named_augmentation_under_mode_none_is_only_bcrs_t():
-    policy = augment.make_policy("none", "translation", 0.5)
+    policy = augment.augment("none", "translation", 0.5)
     x = tf.random.uniform([4, 8, 8, 3], -1, 1)
     assert not policy.active
     np.testing.assert_array_equal(policy.real(x, SEED), x)
@@ -56,14 +56,14 @@ def test_a_named_augmentation_under_mode_none_is_only_bcrs_t():
         )
     with pytest.raises(UserError, match="bCR needs an augmentation T"):
         augment.check_used(
-            augment.make_policy(), [regularizers.bcr(lambda_real=10.0)]
+            augment.augment(), [regularizers.bcr(lambda_real=10.0)]
         )
 
 
 def _g_grads(mode, spec):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
-    policy = augment.make_policy(mode, spec)
+    policy = augment.augment(mode, spec)
     gan = built_gan(
         g,
         d,

@@ -34,7 +34,7 @@ def test_linear_and_cosine_decay():
 
 
 def test_decay_ends_at_the_runs_steps_unless_told():
-    policy = augment.make_policy(
+    policy = augment.augment(
         "real_and_fake", "translation", 0.4, "linear_decay", total_steps=10
     )
     assert policy.schedule.steps == 10
@@ -78,7 +78,7 @@ def test_adaptive_rises_when_d_overfits_falls_otherwise_stays_in_range():
 def _gan(schedule_name="adaptive", d_bias=None, **policy):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
-    policy = augment.make_policy(
+    policy = augment.augment(
         "real_and_fake", "translation", 0.5, schedule_name, **policy
     )
     gan = built_gan(
@@ -189,7 +189,7 @@ def test_the_scale_reaches_the_augmented_images():
 )
 def test_bad_schedules(kwargs, message):
     with pytest.raises(UserError, match=message):
-        augment.make_policy(**kwargs)
+        augment.augment(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -210,4 +210,4 @@ def test_bad_decay_settings():
     with pytest.raises(UserError, match=r"decay.final must be in \[0, 1\]"):
         schedule_lib.Decay("linear_decay", 2.0, 10)
     with pytest.raises(UserError, match="needs decay.steps"):
-        augment.make_policy("real_and_fake", "translation", 0.4, "linear_decay")
+        augment.augment("real_and_fake", "translation", 0.4, "linear_decay")

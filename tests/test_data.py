@@ -16,7 +16,7 @@ def _first(ds):
 
 
 def test_shared_cifar_zip(cifar_zip):
-    ds, info = data.make_dataset(16, path=cifar_zip)
+    ds, info = data.dataset(16, path=cifar_zip)
     assert info.num_classes == 10 and info.image_shape == (32, 32, 3)
     assert info.num_examples == 10_000
     batch = _first(ds)
@@ -29,7 +29,7 @@ def test_shared_cifar_zip(cifar_zip):
 
 def test_folder_labels_follow_sorted_class_names(tmp_path):
     folder = write_images(tmp_path, {"zebra": 2, "ant": 3}, size=(4, 4))
-    ds, info = data.make_dataset(5, shuffle=False, repeat=False, path=folder)
+    ds, info = data.dataset(5, shuffle=False, repeat=False, path=folder)
     assert info.num_classes == 2 and info.num_examples == 5
     labels = _first(ds)["labels"].numpy()
     # Sorted file names: ant/* first (label 0), then zebra/* (label 1).
@@ -44,7 +44,7 @@ def test_pixels_are_scaled_to_minus_one_one(tmp_path):
     Image.fromarray(np.array([[[0, 255, 128]]], np.uint8)).save(
         folder / "a.png"
     )
-    ds, _ = data.make_dataset(1, shuffle=False, repeat=False, path=str(folder))
+    ds, _ = data.dataset(1, shuffle=False, repeat=False, path=str(folder))
     np.testing.assert_allclose(
         _first(ds)["images"].numpy().ravel(),
         [-1.0, 1.0, 128 / 127.5 - 1],
@@ -54,21 +54,21 @@ def test_pixels_are_scaled_to_minus_one_one(tmp_path):
 
 def test_flat_archive_is_unlabelled(tmp_path):
     folder = write_images(tmp_path, {"": 4})
-    _, info = data.make_dataset(2, path=folder)
+    _, info = data.dataset(2, path=folder)
     assert info.num_classes == 0
 
 
 def test_zip_and_folder_give_the_same_images(tmp_path):
     folder = write_images(tmp_path / "f", {"a": 3, "b": 3})
     archive = zip_folder(folder, tmp_path / "f.zip")
-    a, _ = data.make_dataset(6, shuffle=False, repeat=False, path=folder)
-    b, _ = data.make_dataset(6, shuffle=False, repeat=False, path=archive)
+    a, _ = data.dataset(6, shuffle=False, repeat=False, path=folder)
+    b, _ = data.dataset(6, shuffle=False, repeat=False, path=archive)
     np.testing.assert_array_equal(_first(a)["images"], _first(b)["images"])
 
 
 def test_same_seed_same_order_other_seed_other_order(tiny_zip):
     def labels(seed):
-        ds, _ = data.make_dataset(48, seed=seed, path=tiny_zip)
+        ds, _ = data.dataset(48, seed=seed, path=tiny_zip)
         return _first(ds)["images"].numpy()
 
     np.testing.assert_array_equal(labels(1), labels(1))
@@ -78,7 +78,7 @@ def test_same_seed_same_order_other_seed_other_order(tiny_zip):
 def test_resize_makes_mixed_sizes_usable(tmp_path):
     write_images(tmp_path, {"a": 2}, size=(8, 8))
     write_images(tmp_path, {"b": 2}, size=(12, 10), seed=1)
-    ds, info = data.make_dataset(4, path=str(tmp_path), resize=16)
+    ds, info = data.dataset(4, path=str(tmp_path), resize=16)
     assert info.image_shape == (16, 16, 3)
     assert _first(ds)["images"].shape == (4, 16, 16, 3)
 
@@ -108,18 +108,18 @@ def test_resize_makes_mixed_sizes_usable(tmp_path):
 )
 def test_bad_archives_name_the_problem(tmp_path, make, message):
     with pytest.raises(UserError, match=message):
-        data.make_dataset(2, path=make(tmp_path))
+        data.dataset(2, path=make(tmp_path))
 
 
 def test_name_and_path_conflict():
     with pytest.raises(UserError, match="dataset.name = 'images'"):
-        data.make_dataset(2, name="cifar10", path="x.zip")
+        data.dataset(2, name="cifar10", path="x.zip")
 
 
 def test_tfds_cifar10_pipeline(tmp_path):
     # The real TFDS code path, with TFDS' own generated stand-in records.
     with tfds.testing.mock_data(num_examples=20, data_dir=str(tmp_path)):
-        ds, info = data.make_dataset(4, name="cifar10")
+        ds, info = data.dataset(4, name="cifar10")
         batch = _first(ds)
     assert info.num_classes == 10 and info.image_shape == (32, 32, 3)
     assert batch["images"].shape == (4, 32, 32, 3)
@@ -132,7 +132,7 @@ def test_tfds_download_failure_names_the_archive_alternative(monkeypatch):
 
     monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", fail)
     with pytest.raises(UserError, match="dataset.path="):
-        data.make_dataset(2, name="cifar10")
+        data.dataset(2, name="cifar10")
 
 
 def test_truncated_image_is_found_before_training(tmp_path):
@@ -140,7 +140,7 @@ def test_truncated_image_is_found_before_training(tmp_path):
     path = tmp_path / "a" / "001.png"
     path.write_bytes(path.read_bytes()[:60])  # cut mid-stream
     with pytest.raises(UserError, match="'a/001.png'.*not a readable image"):
-        data.make_dataset(2, path=folder)
+        data.dataset(2, path=folder)
 
 
 def test_a_zip_made_on_macos_trains_on_its_images_only(tmp_path):
@@ -154,7 +154,7 @@ def test_a_zip_made_on_macos_trains_on_its_images_only(tmp_path):
         archive.writestr("__MACOSX/a/._0.png", b"\x00\x05\x16\x07junk")
         archive.writestr("a/._1.png", b"\x00\x05\x16\x07junk")
         archive.writestr(".DS_Store", b"junk")
-    ds, info = data.make_dataset(4, path=path, shuffle=False, repeat=False)
+    ds, info = data.dataset(4, path=path, shuffle=False, repeat=False)
     assert info.num_examples == 4 and info.num_classes == 2
     assert _first(ds)["images"].shape == (4, 8, 8, 3)
 
@@ -165,7 +165,7 @@ def test_bad_resize_is_one_line(tmp_path, resize):
     with pytest.raises(
         UserError, match="dataset.resize must be a positive integer"
     ):
-        data.make_dataset(2, path=folder, resize=resize)
+        data.dataset(2, path=folder, resize=resize)
 
 
 def test_training_batches_of_a_class_sorted_archive_mix_every_class(tmp_path):
@@ -175,12 +175,12 @@ def test_training_batches_of_a_class_sorted_archive_mix_every_class(tmp_path):
     folder = write_images(
         tmp_path / "images", {c: 40 for c in "abcdefgh"}, size=(4, 4)
     )
-    dataset, _ = data.make_dataset(
+    dataset, _ = data.dataset(
         16, seed=3, name="images", path=folder, shuffle_buffer=32
     )
     classes = [len(set(b["labels"].numpy().tolist())) for b in dataset.take(20)]
     assert min(classes) >= 4, classes  # 16 draws from 8 classes
-    ordered, _ = data.make_dataset(
+    ordered, _ = data.dataset(
         16, shuffle=False, repeat=False, name="images", path=folder
     )
     labels = np.concatenate([b["labels"].numpy() for b in ordered])
@@ -189,7 +189,7 @@ def test_training_batches_of_a_class_sorted_archive_mix_every_class(tmp_path):
 
 def test_subset_is_the_same_images_for_every_training_seed(tiny_zip):
     def names(seed, subset_seed=0):
-        dataset, info = data.make_dataset(
+        dataset, info = data.dataset(
             48,
             seed=seed,
             shuffle=False,
@@ -215,4 +215,4 @@ def test_subset_is_the_same_images_for_every_training_seed(tiny_zip):
         (2.5, "dataset.subset must be a positive"),
     ]:
         with pytest.raises(UserError, match=message):
-            data.make_dataset(8, name="images", path=tiny_zip, subset=subset)
+            data.dataset(8, name="images", path=tiny_zip, subset=subset)

@@ -32,7 +32,7 @@ def _truncate(filename):
 
 def _unchecked_image(folder, check_images):
     """An image of `folder` that a check of `check_images` does not read:
-    truncated, make_dataset must still succeed."""
+    truncated, dataset must still succeed."""
     names = sorted(
         os.path.relpath(os.path.join(r, f), folder)
         for r, _, files in os.walk(folder)
@@ -44,7 +44,7 @@ def _unchecked_image(folder, check_images):
         shutil.copy(path, keep)
         _truncate(path)
         try:
-            data.make_dataset(2, path=folder, check_images=check_images)
+            data.dataset(2, path=folder, check_images=check_images)
         except UserError:  # in the sample: put it back, try the next
             os.replace(keep, path)
             continue
@@ -54,11 +54,11 @@ def _unchecked_image(folder, check_images):
 
 def test_images_are_read_when_a_batch_needs_them(tmp_path):
     folder = write_images(tmp_path / "f", {"": 4}, size=(4, 4))
-    ds, info = data.make_dataset(
+    ds, info = data.dataset(
         4, path=folder, shuffle=False, repeat=False, cache=False
     )
     assert info.num_examples == 4
-    # Changed after make_dataset: a pipeline that read the files up front
+    # Changed after dataset: a pipeline that read the files up front
     # would still give the old pixels.
     for name in os.listdir(folder):
         Image.fromarray(np.full((4, 4, 3), 255, np.uint8)).save(
@@ -70,10 +70,10 @@ def test_images_are_read_when_a_batch_needs_them(tmp_path):
 
 def test_streamed_epochs_are_shuffled_by_name_and_see_every_image(tmp_path):
     folder = write_images(tmp_path / "f", {"a": 6, "b": 6}, size=(4, 4))
-    ds, _ = data.make_dataset(12, path=folder, seed=1, cache=False)
+    ds, _ = data.dataset(12, path=folder, seed=1, cache=False)
     it = iter(ds)
     epochs = [next(it)["images"].numpy().reshape(12, -1) for _ in range(3)]
-    ordered, _ = data.make_dataset(12, path=folder, shuffle=False, repeat=False)
+    ordered, _ = data.dataset(12, path=folder, shuffle=False, repeat=False)
     every = next(iter(ordered))["images"].numpy().reshape(12, -1)
 
     def key(rows):
@@ -88,13 +88,13 @@ def test_only_a_sample_is_decoded_up_front(tmp_path):
     folder = write_images(tmp_path / "f", {"": 20}, size=(4, 4))
     name, _ = _unchecked_image(folder, check_images=3)
     with pytest.raises(UserError, match=name):  # a full check finds it
-        data.make_dataset(2, path=folder, check_images=None)
+        data.dataset(2, path=folder, check_images=None)
 
 
 def test_a_truncated_image_met_later_is_named(tmp_path):
     folder = write_images(tmp_path / "f", {"": 12}, size=(4, 4))
     name, _ = _unchecked_image(folder, check_images=2)
-    ds, info = data.make_dataset(
+    ds, info = data.dataset(
         12, path=folder, check_images=2, shuffle=False, repeat=False
     )
     with pytest.raises(tf.errors.OpError) as caught:
@@ -111,7 +111,7 @@ def test_an_image_of_another_size_met_later_is_named(tmp_path):
     Image.fromarray(np.zeros((6, 4, 3), np.uint8)).save(
         os.path.join(folder, odd)
     )
-    ds, info = data.make_dataset(
+    ds, info = data.dataset(
         12, path=folder, check_images=1, shuffle=False, repeat=False
     )
     if info.image_shape != (4, 4, 3):
@@ -126,7 +126,7 @@ def test_a_zip_that_turns_unreadable_mid_run_is_named(tmp_path):
     # Images large enough that the archive does not fit a read buffer.
     folder = write_images(tmp_path / "f", {"": 12}, size=(32, 32))
     archive = zip_folder(folder, tmp_path / "a.zip")
-    ds, info = data.make_dataset(
+    ds, info = data.dataset(
         12, path=archive, shuffle=False, repeat=False, cache=False
     )
     with open(archive, "r+b") as f:  # the same file, its members gone
@@ -140,7 +140,7 @@ def test_a_zip_that_turns_unreadable_mid_run_is_named(tmp_path):
 
 def test_other_errors_are_not_the_data(tmp_path):
     folder = write_images(tmp_path / "f", {"": 2}, size=(4, 4))
-    _, info = data.make_dataset(2, path=folder)
+    _, info = data.dataset(2, path=folder)
     error = tf.errors.InvalidArgumentError(None, None, "Incompatible shapes")
     assert data.explain_error(info, error, None) is None
 
@@ -153,10 +153,10 @@ def test_archives_on_a_tensorflow_filesystem(tmp_path):
         tf.io.gfile.makedirs(os.path.dirname(f"{root}/dir/{rel}"))
         tf.io.gfile.copy(os.path.join(folder, rel), f"{root}/dir/{rel}")
     tf.io.gfile.copy(archive, f"{root}/a.zip")
-    local, _ = data.make_dataset(4, path=folder, shuffle=False, repeat=False)
+    local, _ = data.dataset(4, path=folder, shuffle=False, repeat=False)
     expected = next(iter(local))["images"].numpy()
     for path in (f"{root}/dir", f"{root}/a.zip"):
-        ds, info = data.make_dataset(4, path=path, shuffle=False, repeat=False)
+        ds, info = data.dataset(4, path=path, shuffle=False, repeat=False)
         assert info.num_classes == 2 and info.source == path
         np.testing.assert_array_equal(next(iter(ds))["images"], expected)
 
@@ -166,7 +166,7 @@ def test_a_zip_member_that_is_not_an_image_is_named_up_front(tmp_path):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("x/broken.png", b"not a png")
     with pytest.raises(UserError, match="'x/broken.png'.*not a readable"):
-        data.make_dataset(1, path=str(archive))
+        data.dataset(1, path=str(archive))
 
 
 def test_training_stops_at_a_bad_image_and_keeps_its_checkpoints(

@@ -54,9 +54,7 @@ def _bcr_loss(inputs, mode, t_strength=0.3):
     bcr = regularizers.BCR(
         10.0, 10.0, augment.get("translation", t_strength), inputs
     )
-    policy = augment.make_policy(
-        mode, None if mode == "none" else "zoom_out(0.5)"
-    )
+    policy = augment.augment(mode, None if mode == "none" else "zoom_out(0.5)")
     return float(_d_metrics(_gan(bcr, augment=policy))["bcr_loss"])
 
 
@@ -81,13 +79,9 @@ def test_clean_bcr_compares_d_on_the_unaugmented_batch():
 def test_d_step_mixes_reals_with_fakes_and_their_targets():
     spec = "cutmix(0.5)"
     mixed = _d_metrics(
-        _gan(
-            augment=augment.make_policy(
-                "real_and_fake", spec, mix_real_fake=True
-            )
-        )
+        _gan(augment=augment.augment("real_and_fake", spec, mix_real_fake=True))
     )
-    apart = _d_metrics(_gan(augment=augment.make_policy("real_and_fake", spec)))
+    apart = _d_metrics(_gan(augment=augment.augment("real_and_fake", spec)))
     assert np.isfinite(float(mixed["d_loss"]))
     assert float(mixed["d_loss"]) != pytest.approx(float(apart["d_loss"]))
 

@@ -120,7 +120,7 @@ def test_regularizers_off_by_default():
 def _gan(*regs, mode="none"):
     tf.keras.utils.set_random_seed(0)
     g, d = models.sndcgan((16, 16, 3), 0, dim_z=8, ch=4)
-    policy = augment.make_policy(
+    policy = augment.augment(
         mode, None if mode == "none" else "translation", 0.3
     )
     gan = built_gan(

@@ -41,7 +41,7 @@ __all__ = [
     "ImageArchive",
     "explain_error",
     "image_grid",
-    "make_dataset",
+    "dataset",
     "to_uint8",
     "write_png",
 ]
@@ -59,7 +59,7 @@ DatasetInfo = collections.namedtuple(
     "dataset",
     denylist=["batch_size", "seed", "shuffle", "repeat", "drop_remainder"],
 )
-def make_dataset(
+def dataset(
     batch_size,
     seed=0,
     shuffle=True,

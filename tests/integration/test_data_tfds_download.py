@@ -80,7 +80,7 @@ def local_cifar10(tmp_path, monkeypatch):
 
 
 def test_tfds_downloads_prepares_and_trains(local_cifar10, tmp_path):
-    ds, info = data.make_dataset(
+    ds, info = data.dataset(
         4,
         name="cifar10",
         split="test",
@@ -128,5 +128,5 @@ def test_a_missing_module_is_named_not_blamed_on_the_network(
     with pytest.raises(
         UserError, match="pip install importlib_resources"
     ) as raised:
-        data.make_dataset(2, name="cifar10", data_dir=str(local_cifar10))
+        data.dataset(2, name="cifar10", data_dir=str(local_cifar10))
     assert "network" not in str(raised.value)

@@ -38,7 +38,7 @@ class _CountingActivations:
 def test_whole_pipeline_and_reference_cache(
     run_dir, tiny_zip, tmp_path, standin_inception, monkeypatch
 ):
-    features = inception.load_feature_model(standin_inception)
+    features = inception.inception(standin_inception)
     counter = _CountingActivations(monkeypatch)
     cache = str(tmp_path / "cache")
     results = evaluate.evaluate_run(
@@ -68,7 +68,7 @@ def test_whole_pipeline_and_reference_cache(
 def test_a_cache_from_another_protocol_is_refused_and_kept(
     tmp_path, tiny_zip, standin_inception
 ):
-    features = inception.load_feature_model(standin_inception)
+    features = inception.inception(standin_inception)
     protocol = protocols.parse("fid8_test")
     batches, dataset_id = evaluate.reference_batches(
         {"dataset": "images", "image_shape": [32, 32, 3]}, protocol, 8, tiny_zip
@@ -92,7 +92,7 @@ def test_a_cache_from_another_protocol_is_refused_and_kept(
 
 
 def test_too_few_reference_images(tmp_path, tiny_zip, standin_inception):
-    features = inception.load_feature_model(standin_inception)
+    features = inception.inception(standin_inception)
     protocol = protocols.parse("fid1k_test")
     batches, dataset_id = evaluate.reference_batches(
         {"dataset": "images", "image_shape": [32, 32, 3]}, protocol, 8, tiny_zip
@@ -107,7 +107,7 @@ def test_too_few_reference_images(tmp_path, tiny_zip, standin_inception):
 
 def test_missing_inception_says_how_to_provide_it(tmp_path):
     with pytest.raises(UserError, match="--inception=DIR"):
-        inception.load_feature_model(str(tmp_path / "nowhere"))
+        inception.inception(str(tmp_path / "nowhere"))
 
 
 def test_checkpoint_choices(run_dir):
@@ -165,7 +165,7 @@ def test_the_reference_is_the_whole_split_when_training_used_a_subset(
     configs.parse([], tiny_bindings(tiny_zip, 2, "dataset.subset = 16"))
     trainer.train(model_dir)
     gin.clear_config()
-    features = inception.load_feature_model(standin_inception)
+    features = inception.inception(standin_inception)
     (result,) = evaluate.evaluate_run(
         model_dir,
         "latest",

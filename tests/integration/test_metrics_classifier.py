@@ -70,7 +70,7 @@ def _fcd(features, reference_batches, batches):
 
 
 def _batches(path, count, subset_seed=0, augmentation=None):
-    dataset, _ = data.make_dataset(
+    dataset, _ = data.dataset(
         100,
         shuffle=False,
         repeat=False,

@@ -47,7 +47,7 @@ def test_train_resume_evaluate_export_on_ram(
         model_dir,
         "latest",
         "fid8_test",
-        inception.load_feature_model(standin_inception),
+        inception.inception(standin_inception),
         tiny_zip,
         str(tmp_path / "cache"),
         batch_size=8,

@@ -112,7 +112,7 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
             continue
         gin.clear_config()
         configs.parse([name], list(point.bindings))
-        policy = augment.make_policy(total_steps=1)
+        policy = augment.augment(total_steps=1)
         x = (
             np.random.RandomState(0)
             .uniform(-1, 1, [2, 32, 32, 3])

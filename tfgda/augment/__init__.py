@@ -18,8 +18,8 @@ from tfgda.augment import simclr  # noqa: F401  (registers)
 from tfgda.augment import spatial  # noqa: F401  (registers)
 from tfgda.augment.policy import MODES
 from tfgda.augment.policy import AugmentPolicy
+from tfgda.augment.policy import augment
 from tfgda.augment.policy import check_used
-from tfgda.augment.policy import make_policy
 from tfgda.augment.registry import MixInfo
 from tfgda.augment.registry import Pipeline
 from tfgda.augment.registry import describe
@@ -36,6 +36,6 @@ __all__ = [
     "check_used",
     "describe",
     "get",
-    "make_policy",
+    "augment",
     "names",
 ]

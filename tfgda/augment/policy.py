@@ -23,7 +23,7 @@ from tfgda.augment import registry
 from tfgda.augment import schedule as schedule_lib
 from tfgda.errors import UserError
 
-__all__ = ["MODES", "AugmentPolicy", "check_used", "make_policy"]
+__all__ = ["MODES", "AugmentPolicy", "check_used", "augment"]
 
 MODES = ("none", "real_only", "real_and_fake")
 
@@ -38,7 +38,7 @@ class AugmentPolicy:
     schedule: schedule_lib.Constant = dataclasses.field(
         default_factory=schedule_lib.Constant
     )
-    mix_real_fake: bool = False  # see `make_policy`
+    mix_real_fake: bool = False  # see `augment`
 
     def __call__(self, images, seed):
         """The pipeline at the schedule's current strength."""
@@ -87,7 +87,7 @@ class AugmentPolicy:
 
 
 @gin.configurable("augment", denylist=["total_steps"])
-def make_policy(
+def augment(
     mode="none",
     name=None,
     strength=None,

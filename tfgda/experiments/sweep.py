@@ -203,7 +203,7 @@ def _check_point(gin_files, bindings, point_bindings):
             for key, (name, default) in _SETTINGS.items()
         }
         augment.check_used(
-            augment.make_policy(total_steps=settings["steps"]),
+            augment.augment(total_steps=settings["steps"]),
             regularizers.from_config(),
         )
     except UserError as e:

@@ -14,7 +14,6 @@ from tfgda.metrics.fid import fid_from_activations
 from tfgda.metrics.fid import fid_from_statistics
 from tfgda.metrics.inception import INCEPTION_TFHUB
 from tfgda.metrics.inception import FeatureModel
-from tfgda.metrics.inception import load_feature_model
 from tfgda.metrics.inception_score import inception_score_from_logits
 from tfgda.metrics.kid import kid_from_activations
 from tfgda.metrics.protocols import Protocol
@@ -28,6 +27,5 @@ __all__ = [
     "fid_from_statistics",
     "inception_score_from_logits",
     "kid_from_activations",
-    "load_feature_model",
     "parse_protocol",
 ]

@@ -69,7 +69,7 @@ def load_features(name="inception", inception_handle=None, weights=None):
                 "--feature_weights is for the offline "
                 "classifier; Inception's is --inception=DIR."
             )
-        return inception.load_feature_model(
+        return inception.inception(
             *([inception_handle] if inception_handle else [])
         )
     if name == classifier.NAME:
@@ -309,7 +309,7 @@ def _write_cache(path, stats):
 def real_images_source(
     run_info, split, reference_path=None, needed_by="", resize=True
 ):
-    """(make_dataset keyword arguments, dataset id) of a run's real images
+    """(dataset keyword arguments, dataset id) of a run's real images
     of `split`: reference_path if given, else the run's TFDS dataset or, for
     the train split, its image archive (resized to the run's image size
     unless resize is False)."""
@@ -351,7 +351,7 @@ def reference_batches(
     )
 
     def batches():  # the whole split, even for a run on a subset of it
-        dataset, _ = data_lib.make_dataset(
+        dataset, _ = data_lib.dataset(
             batch_size,
             shuffle=False,
             repeat=False,

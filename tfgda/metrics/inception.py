@@ -26,7 +26,7 @@ from tfgda.errors import UserError
 __all__ = [
     "INCEPTION_TFHUB",
     "FeatureModel",
-    "load_feature_model",
+    "inception",
     "resize_images",
 ]
 
@@ -123,7 +123,7 @@ def resize_images(images, size, method="bilinear"):
 
 
 @gin.configurable("inception")
-def load_feature_model(handle=INCEPTION_TFHUB):
+def inception(handle=INCEPTION_TFHUB):
     """Loads the Inception module; a UserError explains how to provide it."""
     import tensorflow_hub as hub  # pylint: disable=g-import-not-at-top
 

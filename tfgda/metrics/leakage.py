@@ -267,7 +267,7 @@ class LeakDetector:
 
 def _real_images(count, seed, **dataset):
     """Up to `count` real images of a dataset, shuffled, float [-1, 1]."""
-    ds, _ = data_lib.make_dataset(
+    ds, _ = data_lib.dataset(
         min(count, 256),
         seed=seed,
         shuffle=True,

@@ -52,7 +52,7 @@ _OUT = cli.flag("out", "The image file to write (default gallery.png).")
 
 def read_images(path, count, seed=0):
     """Reads up to `count` images from an archive, in a seeded order."""
-    dataset, _ = data.make_dataset(
+    dataset, _ = data.dataset(
         count,
         seed=seed,
         path=path,

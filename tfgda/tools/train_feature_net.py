@@ -66,7 +66,7 @@ def train(
     """Trains the network on an image archive; writes `out` (npz); returns
     the Keras model (images -> features, logits)."""
     keras.utils.set_random_seed(seed)
-    dataset, info = data.make_dataset(
+    dataset, info = data.dataset(
         batch_size, seed=seed, name="images", path=images
     )
     _check_size(info, images)
@@ -144,7 +144,7 @@ class _EpochLog(keras.callbacks.Callback):
 
 def accuracy(model, images, batch_size=500):
     """Top-1 accuracy of the model's logits on an image archive."""
-    dataset, info = data.make_dataset(
+    dataset, info = data.dataset(
         batch_size,
         shuffle=False,
         repeat=False,

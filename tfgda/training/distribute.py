@@ -14,13 +14,13 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["KINDS", "make_strategy", "worker_role"]
+__all__ = ["KINDS", "strategy", "worker_role"]
 
 KINDS = ("default", "mirrored", "tpu", "multi_worker")
 
 
 @gin.configurable("strategy")
-def make_strategy(kind="default", devices=None, tpu=""):
+def strategy(kind="default", devices=None, tpu=""):
     """Returns a tf.distribute.Strategy of the given kind."""
     if kind == "default":
         return tf.distribute.get_strategy()

@@ -162,7 +162,7 @@ class Samples(Hook):
         self.labels = tf.range(_GRID_SIZE) % max(run.data_info.num_classes, 1)
         self.reals = None
         if run.augment.active:  # a fixed batch of real images
-            dataset, _ = data_lib.make_dataset(
+            dataset, _ = data_lib.dataset(
                 min(run.batch_size, _GRID_SIZE // 2),
                 shuffle=False,
                 repeat=False,

@@ -113,7 +113,7 @@ def train(
         hooks_lib.Checkpoints(),
         *_check_hooks(hooks),
     ]
-    strategy = distribute.make_strategy()
+    strategy = distribute.strategy()
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
         raise UserError(
@@ -123,10 +123,8 @@ def train(
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
     found = rundir.list_checkpoints(model_dir)  # the chief's
     start = found[-1][0] if found else 0
-    augment = augment_lib.make_policy(total_steps=steps)
-    dataset, info = data_lib.make_dataset(
-        batch_size, seed=_data_seed(seed, start)
-    )
+    augment = augment_lib.augment(total_steps=steps)
+    dataset, info = data_lib.dataset(batch_size, seed=_data_seed(seed, start))
     augment.pipeline.check_shape([None, *info.image_shape])
     regularizers = regularizers_lib.from_config()
     augment_lib.check_used(augment, regularizers)
