@@ -13,6 +13,7 @@ __all__ = [
     "WorkerLostError",
     "did_you_mean",
     "first_line",
+    "positive_int",
 ]
 
 
@@ -27,6 +28,14 @@ def did_you_mean(name, known):
     """' Did you mean 'x'?' for the closest of `known` to `name`, or ''."""
     close = difflib.get_close_matches(str(name), list(known), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def positive_int(name, value):
+    """`value`, or a UserError naming the setting `name` if it is not a
+    positive integer."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise UserError(f"{name} must be a positive integer, got {value!r}.")
+    return value
 
 
 class UserError(ValueError):

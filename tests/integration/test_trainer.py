@@ -1,6 +1,7 @@
 """End-to-end training runs: the CLI, resume, distribution, bad input."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -52,6 +53,9 @@ def test_cli_trains_checkpoints_and_resumes(tmp_path, tiny_zip):
     assert "Resumed from" in second.stderr and "at step 3" in second.stderr
     assert "step 4/5" in second.stderr and "step 3/5" not in second.stderr
     assert _checkpoint_steps(model_dir) == [3, 5]
+
+
+_UNESCAPE = {"S": "/", ".": "."}
 
 
 def _train(model_dir, data_path, steps, *extra):
@@ -106,19 +110,22 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
     restored = {}
     real_restore = rundir.restore_latest
 
-    def spy(checkpoint, *args, **kwargs):  # the trainer's own restore
+    def spy(items, *args, **kwargs):  # the trainer's own restore
         def values():
             out = {}
             for key in keys:
                 name, _, rest = key.partition("/")
-                item = getattr(checkpoint, name)
-                if rest.startswith("values/"):
-                    item = item.values[int(rest.split("/")[1])]
+                item = items[name]
+                if rest.startswith("by_key/"):
+                    escaped = rest.split("/")[1]  # TensorFlow's escapes
+                    item = item.by_key[
+                        re.sub(r"\.(.)", lambda m: _UNESCAPE[m[1]], escaped)
+                    ]
                 out[key] = np.array(item.numpy())
             return out
 
         restored["before"] = values()
-        path = real_restore(checkpoint, *args, **kwargs)
+        path = real_restore(items, *args, **kwargs)
         restored["after"] = values()
         return path
 
@@ -169,9 +176,9 @@ def test_n_disc_and_steps_per_call(tmp_path, tiny_zip, monkeypatch):
     assert _checkpoint_steps(tmp_path) == [4]
     reader = tf.train.load_checkpoint(str(tmp_path / "ckpt-4"))
 
-    def iterations(optimizer):  # a Keras optimizer's first variable
+    def iterations(optimizer):  # a Keras optimizer's step count
         return reader.get_tensor(
-            f"{optimizer}/values/0/.ATTRIBUTES/VARIABLE_VALUE"
+            f"{optimizer}/by_key/iteration/.ATTRIBUTES/VARIABLE_VALUE"
         )
 
     assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 4

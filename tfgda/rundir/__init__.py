@@ -36,10 +36,12 @@ from tfgda.rundir.checkpointing import UNREADABLE_ERRORS
 from tfgda.rundir.checkpointing import DiskFullError
 from tfgda.rundir.checkpointing import Saver
 from tfgda.rundir.checkpointing import VariableList
+from tfgda.rundir.checkpointing import Variables
 from tfgda.rundir.checkpointing import checkpoint_step
 from tfgda.rundir.checkpointing import clean_partial_writes
 from tfgda.rundir.checkpointing import is_disk_full
 from tfgda.rundir.checkpointing import list_checkpoints
+from tfgda.rundir.checkpointing import restore
 from tfgda.rundir.checkpointing import restore_latest
 from tfgda.rundir.checkpointing import write_atomically
 from tfgda.rundir.runlock import hold
@@ -51,6 +53,7 @@ __all__ = [
     "DiskFullError",
     "Saver",
     "VariableList",
+    "Variables",
     "check",
     "checkpoint_step",
     "clean_partial_writes",
@@ -59,6 +62,7 @@ __all__ = [
     "list_checkpoints",
     "load_config",
     "read_run_info",
+    "restore",
     "restore_generator",
     "restore_latest",
     "samples_path",
@@ -201,8 +205,8 @@ def restore_generator(model_dir, run_info, checkpoint_path):
     generator(z, tf.zeros([1], tf.int32))
     name = "generator_ema" if run_info.get("ema") else "generator"
     try:
-        tf.train.Checkpoint(**{name: VariableList(generator)}).restore(
-            checkpoint_path
+        restore(
+            {name: Variables.of_model(generator)}, checkpoint_path
         ).expect_partial().assert_existing_objects_matched()
     except UNREADABLE_ERRORS as e:
         others = [

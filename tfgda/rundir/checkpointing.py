@@ -4,9 +4,13 @@ kill-safe writes of a run's small files.
 `tf.train.Checkpoint` does not follow Keras 3 layers kept in Python lists
 (a model's `self.blocks = [...]`), so their variables, and non-trainable
 state such as batch-norm statistics and spectral-norm vectors, would be
-missed. `VariableList` holds every variable of a model or optimizer in its
-own, deterministic order, so a checkpoint saves and restores all of them; a
-model of another architecture fails to restore with a shape mismatch.
+missed. `Variables` holds every variable of a model or optimizer keyed by
+where it sits (its layer's attribute path and its name: 'blocks/0/conv1/
+kernel'; an optimizer slot by its variable's key), so a checkpoint saves and
+restores all of them whatever order the layers were made in; a model of
+another structure fails to restore, naming what does not match.
+Checkpoints written before keys (each object a `VariableList`, in Keras'
+order) are still read (`restore`).
 
 A run's checkpoints are found from its own files (`list_checkpoints`), never
 from the paths inside TensorFlow's `checkpoint` state file: that file holds
@@ -19,6 +23,7 @@ import os
 import re
 
 from absl import logging
+import keras
 import tensorflow as tf
 
 from tfgda.errors import UserError
@@ -30,12 +35,14 @@ __all__ = [
     "DiskFullError",
     "Saver",
     "VariableList",
+    "Variables",
     "checkpoint_step",
     "clean_partial_writes",
     "is_disk_full",
     "list_checkpoints",
     "quarantine",
     "remove_checkpoint",
+    "restore",
     "restore_latest",
     "write_atomically",
 ]
@@ -51,11 +58,134 @@ UNREADABLE_ERRORS = (tf.errors.OpError, IndexError)
 
 
 class VariableList(tf.Module):
-    """All `variables` of a built Keras model or optimizer."""
+    """All `variables` of a built Keras model or optimizer, in Keras' order:
+    the layout of checkpoints written before `Variables` (still read), and
+    of exported SavedModels."""
 
     def __init__(self, keras_object):
         super().__init__()
         self.values = [getattr(v, "value", v) for v in keras_object.variables]
+
+
+class Variables(tf.Module):
+    """Every variable of a built Keras model or layer, keyed by where it
+    sits: the attribute path of its layer and its own name (e.g.
+    'blocks/0/conv1/kernel'); of an optimizer, its step count by name and
+    each slot by its variable's key ('blocks/0/conv1/kernel/momentum').
+
+    Keys depend neither on the order in which layers are made nor on Keras'
+    per-process name counters (dense_1, ...), so a checkpoint restores into
+    a model whose layers are created in another order, and a model whose
+    structure differs fails with the keys that differ. `legacy` is the same
+    variables in the layout of older checkpoints (`VariableList`).
+    """
+
+    def __init__(self, keyed, legacy):
+        super().__init__()
+        self.by_key = {k: getattr(v, "value", v) for k, v in keyed.items()}
+        self._legacy = _Hidden(legacy)
+
+    @property
+    def legacy(self):
+        return self._legacy.value
+
+    @classmethod
+    def of_model(cls, model):
+        return cls(variable_keys(model), VariableList(model))
+
+    @classmethod
+    def of_optimizer(cls, optimizer, *models):
+        """An optimizer that trains the variables of `models` (their slots
+        are keyed by those variables' keys)."""
+        return cls(optimizer_keys(optimizer, *models), VariableList(optimizer))
+
+
+class _Hidden:
+    """Holds a value out of sight of checkpoint tracking."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def _sublayers(layer):
+    """[(attribute path, sublayer)] of a layer: its public attributes that
+    are layers or lists of layers (a Sequential's `layers`)."""
+    if isinstance(layer, keras.Sequential):
+        return [(f"layers/{i}", sub) for i, sub in enumerate(layer.layers)]
+    found = []
+    for name, value in sorted(vars(layer).items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(value, keras.layers.Layer):
+            found.append((name, value))
+        elif (
+            isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(v, keras.layers.Layer) for v in value)
+        ):
+            found += [(f"{name}/{i}", v) for i, v in enumerate(value)]
+    return found
+
+
+def variable_keys(layer):
+    """{key: variable} of every variable of a built layer or model."""
+    keyed, owner = {}, {}
+
+    def walk(obj, prefix):
+        inner = set()
+        for name, sub in _sublayers(obj):
+            if any(sub is seen for seen in owner.values()):
+                continue  # a layer used twice: keyed where first met
+            owner[prefix + name] = sub
+            walk(sub, f"{prefix}{name}/")
+            inner.update(id(v) for v in sub.weights)
+        for v in obj.weights:
+            if id(v) in inner or any(v is k for k in keyed.values()):
+                continue
+            key = prefix + v.name
+            if key in keyed:
+                raise ValueError(
+                    f"two variables of {type(layer).__name__} would be "
+                    f"checkpointed as {key!r}: keep each sublayer in a "
+                    "public attribute (or a list of them) of its own."
+                )
+            keyed[key] = v
+
+    walk(layer, "")
+    missing = [
+        v.path for v in layer.weights if not any(v is k for k in keyed.values())
+    ]
+    if missing:
+        raise ValueError(f"variables without a key: {missing}")
+    return keyed
+
+
+def optimizer_keys(optimizer, *models):
+    """{key: variable} of a built optimizer: its own variables (iteration,
+    learning rate) by name, each slot as '<its variable's key>/<slot>'."""
+    references = {}
+    for model in models:
+        for key, v in variable_keys(model).items():
+            references[v.path.replace("/", "_")] = key
+    keyed = {}
+    for v in optimizer.variables:
+        match = max(
+            (p for p in references if v.name.startswith(p + "_")),
+            key=len,
+            default=None,
+        )
+        key = (
+            f"{references[match]}/{v.name[len(match) + 1 :]}"
+            if match
+            else v.name
+        )
+        if key in keyed:
+            raise ValueError(
+                f"two variables of the optimizer would be checkpointed as "
+                f"{key!r}."
+            )
+        keyed[key] = v
+    return keyed
 
 
 def checkpoint_step(path):
@@ -137,9 +267,28 @@ def clean_partial_writes(directory):
     return left
 
 
-def restore_latest(checkpoint, model_dir, quarantine_bad=True):
-    """Restores the newest readable checkpoint of model_dir; returns its
-    path, or None when there is none.
+def restore(items, path):
+    """Restores `items` ({name: trackable}, as for tf.train.Checkpoint) from
+    the checkpoint `path`, in whichever layout it was written: by key
+    (`Variables`), or in Keras' order (`VariableList`, older checkpoints).
+    Returns the load status."""
+    # The reader itself: tf.train.list_variables takes a ram:// prefix for
+    # a directory.
+    names = tf.compat.v1.train.NewCheckpointReader(
+        path
+    ).get_variable_to_shape_map()
+    keyed = any("/by_key/" in name for name in names)
+    if not keyed:
+        items = {
+            name: item.legacy if isinstance(item, Variables) else item
+            for name, item in items.items()
+        }
+    return tf.train.Checkpoint(**items).restore(path)
+
+
+def restore_latest(items, model_dir, quarantine_bad=True):
+    """Restores `items` ({name: trackable}) from the newest readable
+    checkpoint of model_dir; returns its path, or None when there is none.
 
     A checkpoint that cannot be read (truncated, zeroed, garbled) is
     reported with a warning, renamed corrupt-ckpt-N.* (with
@@ -152,7 +301,7 @@ def restore_latest(checkpoint, model_dir, quarantine_bad=True):
     bad = []
     for _, path in reversed(found):
         try:
-            checkpoint.restore(path).assert_existing_objects_matched()
+            restore(items, path).assert_existing_objects_matched()
         except UNREADABLE_ERRORS as e:
             kept = quarantine(path) if quarantine_bad else path
             bad.append(kept)

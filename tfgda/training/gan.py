@@ -117,26 +117,32 @@ class GAN:
     def checkpoint_items(self):
         """What a checkpoint must hold to resume this GAN exactly: every
         variable of every network and optimizer (call after `build`)."""
+
         # A loss-scaling optimizer (mixed_float16) is checkpointed as its
         # inner optimizer, so checkpoints move between precision policies;
         # the loss scale itself restarts (it adapts within a few steps).
-        objects = {
+        def inner(optimizer):
+            return getattr(optimizer, "inner_optimizer", optimizer)
+
+        models = {
             "generator": self.generator,
             "discriminator": self.discriminator,
-            "g_optimizer": getattr(
-                self.g_optimizer, "inner_optimizer", self.g_optimizer
-            ),
-            "d_optimizer": getattr(
-                self.d_optimizer, "inner_optimizer", self.d_optimizer
-            ),
             "generator_ema": self.ema_generator,
             **self._regularizer_items,
         }
         items = {
-            name: rundir.VariableList(obj)
-            for name, obj in objects.items()
-            if obj is not None
+            name: rundir.Variables.of_model(model)
+            for name, model in models.items()
+            if model is not None
         }
+        items["g_optimizer"] = rundir.Variables.of_optimizer(
+            inner(self.g_optimizer), self.generator
+        )
+        items["d_optimizer"] = rundir.Variables.of_optimizer(
+            inner(self.d_optimizer),
+            self.discriminator,
+            *self._regularizer_items.values(),
+        )
         items["step"] = self.step
         items.update(
             {

@@ -38,6 +38,7 @@ from tfgda import data as data_lib
 from tfgda import models
 from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.errors import positive_int
 from tfgda.metrics import evaluation as evaluation_lib
 from tfgda.metrics import leakage
 
@@ -72,7 +73,7 @@ class Run:
     steps: int
     chief: bool
     stats: Any  # models.standing_stats(): samples for the EMA G's batch norm
-    checkpoint: Any = None
+    checkpoint_items: Any = None  # {name: trackable}: what a checkpoint holds
     save_dir: str = ""
     writer: Any = None
     saver: Any = None
@@ -99,12 +100,6 @@ class Hook:
         raise NotImplementedError
 
 
-def _positive(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise UserError(f"{name} must be a positive integer, got {value!r}.")
-    return value
-
-
 @gin.configurable("progress")
 class Progress(Hook):
     """A console line (steps/s, ETA, the metrics) and train/ scalars."""
@@ -112,7 +107,7 @@ class Progress(Hook):
     collective = True  # every worker logs; only the chief writes scalars
 
     def __init__(self, every=100):
-        self.every = _positive("progress.every", every)
+        self.every = positive_int("progress.every", every)
 
     def begin(self, run):
         super().begin(run)
@@ -152,7 +147,7 @@ class Samples(Hook):
     what D sees: augmented reals beside augmented samples."""
 
     def __init__(self, every=1000):
-        self.every = _positive("samples.every", every)
+        self.every = positive_int("samples.every", every)
 
     def begin(self, run):
         super().begin(run)
@@ -201,12 +196,14 @@ class Checkpoints(Hook):
     collective = True  # saving is collective on a multi-worker job
 
     def __init__(self, every=1000, keep=3):
-        self.every = _positive("checkpoints.every", every)
-        self.keep = _positive("checkpoints.keep", keep)
+        self.every = positive_int("checkpoints.every", every)
+        self.keep = positive_int("checkpoints.keep", keep)
 
     def begin(self, run):
         super().begin(run)
-        run.saver = rundir.Saver(run.checkpoint, run.save_dir, self.keep)
+        run.saver = rundir.Saver(
+            tf.train.Checkpoint(**run.checkpoint_items), run.save_dir, self.keep
+        )
 
     def __call__(self, step, metrics):
         self.run.saver.save(step)
@@ -235,7 +232,7 @@ class Evaluation(Hook):
         reference_path=None,
         features="inception",
     ):
-        self.every = _positive("evaluation.every", every)
+        self.every = positive_int("evaluation.every", every)
         self.protocol = protocol
         self.reference_path = reference_path
         self.features = features
@@ -269,7 +266,7 @@ class LeakCheck(Hook):
     scalars leak/<spec>/{generated,baseline,ceiling,score}."""
 
     def __init__(self, every=5000, augmentation=None):
-        self.every = _positive("leak_check.every", every)
+        self.every = positive_int("leak_check.every", every)
         if not augmentation:
             raise UserError(
                 "leak_check needs leak_check.augmentation: the augmentation "

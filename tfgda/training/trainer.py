@@ -30,6 +30,7 @@ from tfgda.errors import Terminated
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
 from tfgda.errors import did_you_mean
+from tfgda.errors import positive_int
 from tfgda.training import distribute
 from tfgda.training import gan as gan_lib
 from tfgda.training import hooks as hooks_lib
@@ -99,12 +100,13 @@ def train(
       The metrics of the last step, as Python floats.
     """
     # --- Check the inputs before touching model_dir.
-    _check_positive(
-        steps=steps,
-        batch_size=batch_size,
-        n_disc=n_disc,
-        steps_per_call=steps_per_call,
-    )
+    for name, value in (
+        ("steps", steps),
+        ("batch_size", batch_size),
+        ("n_disc", n_disc),
+        ("steps_per_call", steps_per_call),
+    ):
+        positive_int(f"train.{name}", value)
     _check_precision(precision)
     rundir.check(model_dir)
     hooks = [
@@ -179,7 +181,7 @@ def train(
         steps=steps,
         chief=chief,
         stats=models.standing_stats(),  # of the EMA G, before it is sampled
-        checkpoint=tf.train.Checkpoint(**gan.checkpoint_items()),
+        checkpoint_items=gan.checkpoint_items(),
         save_dir=rundir.save_dir(model_dir, chief, task_id),
     )
     hooks = [h for h in hooks if chief or h.collective]
@@ -197,7 +199,7 @@ def train(
                 os.path.join(run.save_dir, left),
             )
         resumed = rundir.restore_latest(
-            run.checkpoint, model_dir, quarantine_bad=chief
+            run.checkpoint_items, model_dir, quarantine_bad=chief
         )
         logging.info(
             _summary(model, gan, info, steps, batch_size, resumed, model_dir)
@@ -459,14 +461,6 @@ def loss_scaled(optimizer, precision):
     if precision == "mixed_float16":
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
-
-
-def _check_positive(**values):
-    for name, value in values.items():
-        if not isinstance(value, int) or value <= 0:
-            raise UserError(
-                f"train.{name} must be a positive integer, got {value!r}."
-            )
 
 
 def _data_seed(seed, start_step):
