@@ -1,4 +1,13 @@
-"""tfgda: image augmentations for GAN training, in TensorFlow 2 and Keras 3."""
+"""tfgda: image augmentations for GAN training, in TensorFlow 2 and Keras 3.
+
+The top level holds the command-line programs, each `python -m tfgda.<name>`
+(train, evaluate, export, leak, sweep, report; developer tools in
+`tfgda.tools`), and what they share (cli, console, configs, errors, data).
+The library is in packages: `augment` (the augmentations), `models`,
+`training` (the step, its losses and regularizers, the loop and its hooks),
+`rundir` (a run on disk), `metrics` (FID and the rest, evaluation, the leak
+check) and `experiments` (sweeps and their reports).
+"""
 
 __version__ = "0.1.0"
 

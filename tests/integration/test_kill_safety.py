@@ -14,13 +14,15 @@ from conftest import tiny_bindings
 import pytest
 import tensorflow as tf
 
+from tfgda import rundir
+
 STEPS = 600
 
 
-def _start(model_dir, data, log):
+def _start(model_dir, data, log, steps=STEPS):
     bindings = tiny_bindings(
         data,
-        STEPS,
+        steps,
         "checkpoints.every = 5",
         "samples.every = 50",
         "progress.every = 5",
@@ -54,9 +56,11 @@ def _wait_for_training(process, log, timeout=300):
 
 
 def _check_every_checkpoint(model_dir):
-    state = tf.train.get_checkpoint_state(model_dir)
+    """The steps of the run's complete checkpoints, found from its files as
+    the trainer finds them (a kill can land after a checkpoint's files are
+    written and before the state file names it), each read in full."""
     steps = []
-    for path in state.all_model_checkpoint_paths if state else []:
+    for _, path in rundir.list_checkpoints(model_dir):
         reader = tf.train.load_checkpoint(path)
         for name in reader.get_variable_to_shape_map():
             reader.get_tensor(name)  # every value is readable
@@ -115,6 +119,32 @@ def test_sigkill_at_random_moments_then_resume(tmp_path, tiny_zip):
     assert process.returncode == 0, err
     assert f"at step {last[-1]}." in err  # resumed from the latest
     assert _check_every_checkpoint(model_dir)[-1] == STEPS
+
+
+def test_a_kill_between_a_save_and_its_state_file_is_counted(
+    tmp_path, tiny_zip
+):
+    """A SIGKILL after a checkpoint's files are complete but before the
+    state file names it: the run resumes from it (its files decide), and
+    the kill loop above must expect that step, not the state file's."""
+    model_dir = tmp_path / "run"
+    log = tmp_path / "first.log"
+    process = _start(model_dir, tiny_zip, log, steps=10)
+    assert process.wait(timeout=600) == 0, log.read_text()
+    state = model_dir / "checkpoint"  # as if killed before naming ckpt-10
+    state.write_text(
+        state.read_text()
+        .replace('"ckpt-10"', '"ckpt-5"')
+        .replace('all_model_checkpoint_paths: "ckpt-5"\n', "", 1)
+    )
+    assert tf.train.get_checkpoint_state(
+        str(model_dir)
+    ).model_checkpoint_path.endswith("ckpt-5")
+    assert _check_every_checkpoint(str(model_dir)) == [5, 10]
+    log = tmp_path / "resumed.log"
+    process = _start(model_dir, tiny_zip, log, steps=15)
+    assert process.wait(timeout=600) == 0, log.read_text()
+    assert "at step 10." in log.read_text()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
