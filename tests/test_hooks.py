@@ -153,3 +153,34 @@ def test_only_progress_and_checkpoints_run_on_every_worker():
     assert not hooks.Samples().collective
     assert not hooks.Evaluation().collective
     assert not hooks.LeakCheck(augmentation="blueness(0.5)").collective
+
+
+@pytest.mark.parametrize("chief", [True, False])
+def test_every_worker_cuts_its_calls_at_every_hooks_steps(
+    tmp_path, tiny_zip, monkeypatch, chief
+):
+    # The steps of a multi-worker job are collective: every worker must
+    # run the same calls, though only the chief writes sample grids.
+    monkeypatch.setattr(
+        trainer.distribute, "worker_role", lambda strategy: (chief, 1)
+    )
+    calls = []
+    real_run_call = trainer._run_call
+
+    def spy(train_call, iterator, n, *args):
+        calls.append(n)
+        return real_run_call(train_call, iterator, n, *args)
+
+    monkeypatch.setattr(trainer, "_run_call", spy)
+    _parse(
+        tiny_zip,
+        6,
+        "samples.every = 3",
+        "checkpoints.every = 4",
+        "progress.every = 100",
+        "train.steps_per_call = 10",
+    )
+    trainer.train(str(tmp_path / "run"))
+    assert calls == [3, 1, 2]
+    samples = tmp_path / "run" / "samples"
+    assert samples.exists() == chief  # grids from the chief only

@@ -184,6 +184,9 @@ def train(
         checkpoint_items=gan.checkpoint_items(),
         save_dir=rundir.save_dir(model_dir, chief, task_id),
     )
+    # Every worker cuts its calls at every hook's steps (the steps are
+    # collective); a worker other than the chief runs the collective hooks.
+    periods = [hook.every for hook in hooks]
     hooks = [h for h in hooks if chief or h.collective]
     for hook in hooks:  # their inputs are checked now, not hours later
         hook.begin(run)
@@ -209,7 +212,9 @@ def train(
             rundir.write_run_info(model_dir, run.run_info)
             rundir.write_operative_config(model_dir)
         try:
-            metrics = _loop(run, dataset, hooks, interrupt, steps_per_call)
+            metrics = _loop(
+                run, dataset, hooks, interrupt, steps_per_call, periods
+            )
         except (tf.errors.OpError, OSError) as e:  # samples, summaries
             if not rundir.is_disk_full(e):
                 raise
@@ -256,11 +261,11 @@ def _summary(model, gan, info, steps, batch_size, resumed, model_dir):
     )
 
 
-def _loop(run, dataset, hooks, interrupt, steps_per_call):
+def _loop(run, dataset, hooks, interrupt, steps_per_call, periods):
     """The training loop: compiled calls, each ending at the next step a
-    hook is due (or after steps_per_call steps), then the due hooks, until
-    the last step or an interrupt (`_InterruptGuard`). Returns the last
-    metrics."""
+    hook is due (`periods`: every hook's, on every worker) or after
+    steps_per_call steps, then this worker's due hooks, until the last step
+    or an interrupt (`_InterruptGuard`). Returns the last metrics."""
     gan, strategy, saver = run.gan, run.strategy, run.saver
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
@@ -276,7 +281,7 @@ def _loop(run, dataset, hooks, interrupt, steps_per_call):
             step,
             run.steps,
             steps_per_call,
-            *(hook.every for hook in hooks),
+            *periods,
         )
         started = time.time()
         if first_call:
