@@ -129,18 +129,18 @@ def _sublayers(layer):
 
 def variable_keys(layer):
     """{key: variable} of every variable of a built layer or model."""
-    keyed, owner = {}, {}
+    keyed, walked, covered = {}, set(), set()  # ids of layers, variables
 
     def walk(obj, prefix):
         inner = set()
         for name, sub in _sublayers(obj):
-            if any(sub is seen for seen in owner.values()):
+            if id(sub) in walked:
                 continue  # a layer used twice: keyed where first met
-            owner[prefix + name] = sub
+            walked.add(id(sub))
             walk(sub, f"{prefix}{name}/")
             inner.update(id(v) for v in sub.weights)
         for v in obj.weights:
-            if id(v) in inner or any(v is k for k in keyed.values()):
+            if id(v) in inner or id(v) in covered:
                 continue
             key = prefix + v.name
             if key in keyed:
@@ -150,11 +150,10 @@ def variable_keys(layer):
                     "public attribute (or a list of them) of its own."
                 )
             keyed[key] = v
+            covered.add(id(v))
 
     walk(layer, "")
-    missing = [
-        v.path for v in layer.weights if not any(v is k for k in keyed.values())
-    ]
+    missing = [v.path for v in layer.weights if id(v) not in covered]
     if missing:
         raise ValueError(f"variables without a key: {missing}")
     return keyed
