@@ -239,3 +239,15 @@ def test_each_points_last_sample_grid_is_shown_side_by_side(fig14_root):
         report.samples(report.group_rows([dict(r, model_dir="") for r in rows]))
         is None
     )
+
+
+def test_out_may_not_be_a_run_or_a_sweep(fig14_root, tmp_path):
+    root, _ = fig14_root
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "ckpt-5.index").write_text("x")
+    for out in (root, run, tmp_path):
+        before = sorted(p.name for p in out.iterdir())
+        with pytest.raises(UserError, match="holds a training run or sweep"):
+            report.write_report(str(root), str(out))
+        assert sorted(p.name for p in out.iterdir()) == before

@@ -18,6 +18,9 @@ Reload with `tf.saved_model.load(OUT)` or `tensorflow_hub.load(OUT)`;
 `saved_model_cli show --dir OUT --all` lists the signatures. The export is
 written to a temporary directory and renamed into place; an existing OUT is
 kept unless --overwrite, and replaced only once the new export is complete.
+--overwrite replaces only a previous export of tfgda's: an OUT that is or
+holds a run (a checkpoint, the lock, run_info.json) or a sweep, or holds
+anything a SavedModel of ours does not, is refused and left as it is.
 """
 
 import os

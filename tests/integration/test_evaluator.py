@@ -1,6 +1,7 @@
 """Evaluation of runs and during training, through a stand-in Inception."""
 
 import json
+import logging
 import os
 
 from conftest import tiny_bindings
@@ -176,3 +177,65 @@ def test_the_reference_is_the_whole_split_when_training_used_a_subset(
         batch_size=8,
     )
     assert result["num_reference"] == 40
+
+
+def test_all_skips_what_a_live_trainer_removed_and_keeps_what_is_corrupt(
+    tmp_path, tiny_zip, standin_inception, monkeypatch, caplog
+):
+    """`--checkpoint=all` on a run still training: a checkpoint that the
+    trainer's `keep` deletes after the listing is skipped, said so, and not
+    called corrupt; a corrupt one is named, and left where it is."""
+    model_dir = str(tmp_path / "run")
+    configs.parse(
+        [],
+        tiny_bindings(
+            tiny_zip, 3, "checkpoints.every = 1", "checkpoints.keep = 5"
+        ),
+    )
+    trainer.train(model_dir)
+    gin.clear_config()
+    listed = rundir.select_checkpoints(model_dir, "all")
+    assert [rundir.checkpoint_step(p) for p in listed] == [1, 2, 3]
+    select = rundir.select_checkpoints
+
+    def listed_then_kept(model_dir, which):  # the trainer's save, between
+        paths = select(model_dir, which)
+        rundir.checkpointing.remove_checkpoint(paths[0])
+        return paths
+
+    monkeypatch.setattr(rundir, "select_checkpoints", listed_then_kept)
+    features = inception.inception(standin_inception)
+    caplog.set_level(logging.INFO, logger="absl")
+    results = evaluate.evaluate_run(
+        model_dir,
+        "all",
+        "fid8_test",
+        features,
+        tiny_zip,
+        str(tmp_path / "cache"),
+        batch_size=8,
+    )
+    warned = [
+        r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+    ]
+    assert [r["step"] for r in results] == [2, 3]
+    assert any("Skipped step 1" in w and "removed" in w for w in warned)
+    assert not any("corrupt" in w for w in warned)
+    monkeypatch.setattr(rundir, "select_checkpoints", select)
+    # Only that step is gone; a corrupt checkpoint stops with its name and
+    # is not set aside by a process that is not the run's trainer.
+    (data,) = [f for f in os.listdir(model_dir) if f.startswith("ckpt-2.data")]
+    with open(os.path.join(model_dir, data), "r+b") as f:
+        f.truncate(10)
+    with pytest.raises(UserError, match=r"ckpt-2' is unreadable \(corrupt"):
+        evaluate.evaluate_run(
+            model_dir,
+            "2",
+            "fid8_test",
+            features,
+            tiny_zip,
+            str(tmp_path / "cache"),
+            batch_size=8,
+        )
+    assert data in os.listdir(model_dir)
+    assert not [f for f in os.listdir(model_dir) if f.startswith("corrupt-")]

@@ -119,16 +119,21 @@ def test_conditional_export_honours_labels(tmp_path, tiny_zip):
     )
 
 
-def test_existing_export_is_kept_without_overwrite(run_dir, tmp_path):
+def test_overwrite_replaces_only_a_previous_export(run_dir, tmp_path):
     out = tmp_path / "exported"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     with pytest.raises(UserError, match="--overwrite"):
         export.export_generator(run_dir, str(out))
+    with pytest.raises(UserError, match="not an export written by"):
+        export.export_generator(run_dir, str(out), overwrite=True)
     assert (out / "keep.txt").read_text() == "mine"
-    export.export_generator(run_dir, str(out), overwrite=True)
-    assert not (out / "keep.txt").exists()
-    assert (out / "saved_model.pb").exists()
+    new = tmp_path / "new"
+    export.export_generator(run_dir, str(new))
+    first = (new / "saved_model.pb").stat().st_mtime_ns
+    export.export_generator(run_dir, str(new), overwrite=True)
+    assert (new / "saved_model.pb").stat().st_mtime_ns != first
+    assert tf.saved_model.load(str(new)).signatures["sample"] is not None
     assert not [f for f in os.listdir(tmp_path) if ".tmp-" in f or ".old-" in f]
 
 
@@ -162,3 +167,15 @@ def test_cli_exports_and_refuses_an_existing_directory(run_dir, tmp_path):
     )
     assert again.returncode == 2 and "Traceback" not in again.stderr
     assert "exists: choose another, or pass --overwrite" in again.stderr
+    # --overwrite onto the run itself, or onto the folder that holds it:
+    # refused in one line, every file of the run kept.
+    before = sorted(os.listdir(run_dir))
+    for target in (run_dir, os.path.dirname(run_dir)):
+        onto = args[:-1] + [f"--export_dir={target}", "--overwrite"]
+        refused = subprocess.run(
+            onto, capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+        )
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr
+        assert "holds the run" in refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert sorted(os.listdir(run_dir)) == before

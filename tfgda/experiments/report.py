@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from tfgda import augment  # noqa: E402
 from tfgda import configs  # noqa: E402
+from tfgda import rundir  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
 
 __all__ = [
@@ -445,6 +446,13 @@ def _no_paper(name):
 def write_report(root, out=None):
     """Writes the figures and results.md; returns their paths."""
     out = out or os.path.join(root, "report")
+    run_file = rundir.find_run_files(out)
+    if run_file:
+        raise UserError(
+            f"--out {out!r} holds a training run or sweep ({run_file}): "
+            "the report would write its files among them; choose a new "
+            "folder (the default is ROOT/report)."
+        )
     grid, rows = read_sweep(root)
     values = paper_values()
     os.makedirs(out, exist_ok=True)

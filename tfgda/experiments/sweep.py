@@ -258,7 +258,7 @@ def check_root(root, sweep, protocol, create):
         raise UserError("--root is required: the sweep's directory.")
     if os.path.exists(root) and not os.path.isdir(root):
         raise UserError(f"--root {root!r} is a file: choose a directory.")
-    record_path = os.path.join(root, "sweep.json")
+    record_path = os.path.join(root, rundir.SWEEP_RECORD)
     record = sweep.record(protocol)
     if os.path.exists(record_path):
         with open(record_path) as f:

@@ -399,11 +399,18 @@ def evaluate_run(
         reference["count"],
         "cached" if reference["cached"] else "computed",
     )
-    results = []
+    results, skipped = [], []
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
     for path in paths:
         step = rundir.checkpoint_step(path)
-        sampler = rundir.restore_generator(model_dir, run_info, path)
+        try:
+            sampler = rundir.restore_generator(model_dir, run_info, path)
+        except rundir.CheckpointRemovedError as e:
+            if len(paths) == 1:
+                raise
+            logging.warning("Skipped step %d: %s", step, e)
+            skipped.append(step)
+            continue
         result = evaluate_sampler(
             sampler,
             run_info["num_classes"],
@@ -421,6 +428,14 @@ def evaluate_run(
         logging.info("step %d  %s  %s", step, protocol.name, summary(result))
         results.append(result)
     writer.flush()
+    if skipped:
+        logging.warning(
+            "Scored %d of the %d checkpoints listed; steps %s were removed "
+            "by the run's trainer before they could be read.",
+            len(results),
+            len(paths),
+            skipped,
+        )
     return results
 
 

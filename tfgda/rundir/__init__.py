@@ -22,6 +22,7 @@ the lock); their public names are re-exported here.
 
 import json
 import os
+import re
 
 from absl import logging
 import gin
@@ -32,6 +33,7 @@ from tfgda import models
 from tfgda.errors import UserError
 from tfgda.errors import first_line
 from tfgda.models import standing
+from tfgda.rundir import runlock
 from tfgda.rundir.checkpointing import UNREADABLE_ERRORS
 from tfgda.rundir.checkpointing import DiskFullError
 from tfgda.rundir.checkpointing import Saver
@@ -50,13 +52,16 @@ __all__ = [
     "OPERATIVE_CONFIG",
     "RUN_INFO",
     "UNREADABLE_ERRORS",
+    "CheckpointRemovedError",
     "DiskFullError",
     "Saver",
     "VariableList",
     "Variables",
     "check",
+    "check_writable",
     "checkpoint_step",
     "clean_partial_writes",
+    "find_run_files",
     "hold",
     "is_disk_full",
     "list_checkpoints",
@@ -76,6 +81,10 @@ __all__ = [
 
 RUN_INFO = "run_info.json"
 OPERATIVE_CONFIG = "operative_config.gin"
+SWEEP_RECORD = "sweep.json"
+# Files that make a directory a run's or a sweep's.
+RUN_MARKERS = (RUN_INFO, OPERATIVE_CONFIG, SWEEP_RECORD, runlock.LOCK_NAME)
+CHECKPOINT_INDEX = re.compile(r"^(corrupt-)?ckpt-\d+\.index$")
 
 
 def check(model_dir):
@@ -97,29 +106,46 @@ def check(model_dir):
                 "use a local --model_dir."
             ) from e
         return
-    if os.path.exists(model_dir) and not os.path.isdir(model_dir):
+    check_writable(model_dir, "--model_dir")
+
+
+def check_writable(path, flag):
+    """Raises a UserError, naming `flag`, unless a directory can be made
+    (or is) at the local `path`: not a file, not under one, writable."""
+    if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(
-            f"model_dir {model_dir!r} is a file, not a "
-            "directory: choose another --model_dir."
+            f"{flag.lstrip('-')} {path!r} is a file, not a "
+            f"directory: choose another {flag}."
         )
     parent = (
-        model_dir
-        if os.path.isdir(model_dir)
-        else os.path.dirname(os.path.abspath(model_dir))
+        path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
     )
     while not os.path.exists(parent):
         parent = os.path.dirname(parent)
     if not os.path.isdir(parent):
         raise UserError(
-            f"model_dir {model_dir!r} lies under the file "
-            f"{parent!r}: choose another --model_dir."
+            f"{flag.lstrip('-')} {path!r} lies under the file "
+            f"{parent!r}: choose another {flag}."
         )
     if not os.access(parent, os.W_OK):
         raise UserError(
-            f"model_dir {model_dir!r} is not writable (no write "
-            f"permission on {parent!r}): choose another "
-            "--model_dir."
+            f"{flag.lstrip('-')} {path!r} is not writable (no write "
+            f"permission on {parent!r}): choose another {flag}."
         )
+
+
+def find_run_files(path):
+    """The first file under the directory `path` that marks a training run
+    or a sweep (a checkpoint, the run lock, run_info.json, the operative
+    config, sweep.json), or None: what no tool but the trainer may delete or
+    replace."""
+    if not tf.io.gfile.isdir(path):
+        return None
+    for folder, _, names in tf.io.gfile.walk(path):
+        for name in sorted(names):
+            if name in RUN_MARKERS or CHECKPOINT_INDEX.match(name):
+                return os.path.join(folder, name)
+    return None
 
 
 def save_dir(model_dir, chief, task_id):
@@ -209,10 +235,16 @@ def restore_generator(model_dir, run_info, checkpoint_path):
             {name: Variables.of_model(generator)}, checkpoint_path
         ).expect_partial().assert_existing_objects_matched()
     except UNREADABLE_ERRORS as e:
+        listed = [path for _, path in list_checkpoints(model_dir)]
+        if checkpoint_path not in listed:  # the trainer's `keep` removed it
+            raise CheckpointRemovedError(
+                f"checkpoint {checkpoint_path!r} was removed while it was "
+                "being read (a trainer that keeps only its latest "
+                f"checkpoints.keep); the run's checkpoints now are steps "
+                f"{[checkpoint_step(p) for p in listed]}."
+            ) from e
         others = [
-            step
-            for step, path in list_checkpoints(model_dir)
-            if path != checkpoint_path
+            checkpoint_step(path) for path in listed if path != checkpoint_path
         ]
         raise UserError(
             f"checkpoint {checkpoint_path!r} is unreadable (corrupt or "
@@ -238,6 +270,11 @@ def restore_generator(model_dir, run_info, checkpoint_path):
             stats.batch_size,
         )
     return generator
+
+
+class CheckpointRemovedError(UserError):
+    """A listed checkpoint that was deleted before it could be read (not a
+    corrupt one): a reader of a run that is still training skips it."""
 
 
 def samples_path(model_dir, step):

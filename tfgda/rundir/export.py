@@ -5,6 +5,7 @@ files written."""
 import json
 import os
 import shutil
+import tempfile
 
 from absl import logging
 import tensorflow as tf
@@ -15,7 +16,12 @@ from tfgda.errors import UserError
 from tfgda.models import standing
 from tfgda.models.latents import sample_z
 
-__all__ = ["EXPORT_INFO", "GeneratorModule", "export_generator"]
+__all__ = [
+    "EXPORT_INFO",
+    "GeneratorModule",
+    "check_export_dir",
+    "export_generator",
+]
 
 EXPORT_INFO = "tfgda_export.json"
 
@@ -73,18 +79,72 @@ class GeneratorModule(tf.Module):
         )
 
 
-def export_generator(
-    model_dir, export_dir, which="latest", overwrite=False, gin_bindings=()
-):
-    """Writes the SavedModel; returns the checkpoint path it came from."""
+# What a SavedModel of ours holds at its top level: --overwrite replaces a
+# directory of these names only (with the tfgda_export.json record).
+_EXPORT_ENTRIES = {
+    "saved_model.pb",
+    "fingerprint.pb",
+    "variables",
+    "assets",
+    "assets.extra",
+}
+
+
+def check_export_dir(export_dir, overwrite, model_dir):
+    """Raises a UserError unless writing `export_dir` can cost nothing: a
+    new directory, or with `overwrite` a previous export of ours (never a
+    run, a sweep, a folder holding either, or any other directory)."""
     if not export_dir:
         raise UserError("--export_dir is required.")
-    export_dir = os.path.abspath(export_dir)
-    if os.path.exists(export_dir) and not overwrite:
+    rundir.check_writable(export_dir, "--export_dir")
+    inside = os.path.relpath(os.path.abspath(model_dir), export_dir)
+    if not inside.startswith(os.pardir):
+        raise UserError(
+            f"export_dir {export_dir!r} holds the run {model_dir!r} itself: "
+            "choose an --export_dir outside it (e.g. beside the run)."
+        )
+    if not os.path.exists(export_dir):
+        return
+    if not overwrite:
         raise UserError(
             f"export_dir {export_dir!r} exists: choose another, "
             "or pass --overwrite to replace it."
         )
+    run_file = rundir.find_run_files(export_dir)
+    if run_file:
+        raise UserError(
+            f"export_dir {export_dir!r} holds a training run or sweep "
+            f"({run_file}): --overwrite replaces only a previous export, "
+            "so nothing was changed; choose another --export_dir."
+        )
+    others = sorted(set(os.listdir(export_dir)) - _EXPORT_ENTRIES)
+    record = os.path.join(export_dir, "assets.extra", EXPORT_INFO)
+    if others or not os.path.isfile(record):
+        what = (
+            f"it holds {', '.join(others[:3])}"
+            if others
+            else (f"it has no assets.extra/{EXPORT_INFO}")
+        )
+        raise UserError(
+            f"export_dir {export_dir!r} is not an export written by "
+            f"tfgda.export ({what}): --overwrite replaces only those, so "
+            "nothing was changed; choose another --export_dir, or move it "
+            "away yourself."
+        )
+
+
+def export_generator(
+    model_dir, export_dir, which="latest", overwrite=False, gin_bindings=()
+):
+    """Writes the SavedModel; returns the checkpoint path it came from.
+
+    The export is written to a new temporary directory beside export_dir
+    and renamed into place once complete; an existing export (with
+    `overwrite`, and only one of ours: `check_export_dir`) is moved aside
+    first and deleted last.
+    """
+    export_dir = os.path.abspath(export_dir) if export_dir else export_dir
+    check_export_dir(export_dir, overwrite, model_dir)
     if which == "all":
         raise UserError(
             "--checkpoint=all is not for export: name one step or 'latest'."
@@ -93,30 +153,35 @@ def export_generator(
     run_info = rundir.load_config(model_dir, gin_bindings)
     generator = rundir.restore_generator(model_dir, run_info, path)
     module = GeneratorModule(generator, run_info["num_classes"])
-    tmp = f"{export_dir}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tf.saved_model.save(
-        module,
-        tmp,
-        signatures={
-            "serving_default": module.serving_fn(),
-            "sample": module.sample_fn(),
-        },
-    )
-    _write_export_info(
-        tmp,
-        {
-            "checkpoint": path,
-            "step": rundir.checkpoint_step(path),
-            "model": run_info["model"],
-            "ema": bool(run_info.get("ema")),
-            "z_distribution": generator.z_distribution,
-            "standing_stats_samples": standing.samples_used(generator),
-        },
-    )
+    parent, base = os.path.split(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp-", dir=parent)
+    try:
+        tf.saved_model.save(
+            module,
+            tmp,
+            signatures={
+                "serving_default": module.serving_fn(),
+                "sample": module.sample_fn(),
+            },
+        )
+        _write_export_info(
+            tmp,
+            {
+                "checkpoint": path,
+                "step": rundir.checkpoint_step(path),
+                "model": run_info["model"],
+                "ema": bool(run_info.get("ema")),
+                "z_distribution": generator.z_distribution,
+                "standing_stats_samples": standing.samples_used(generator),
+            },
+        )
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # ours alone: mkdtemp made it
+        raise
     if os.path.exists(export_dir):  # overwrite: swap, then drop the old one
-        old = f"{export_dir}.old-{os.getpid()}"
-        os.rename(export_dir, old)
+        old = tempfile.mkdtemp(prefix=f".{base}.old-", dir=parent)
+        os.rename(export_dir, os.path.join(old, base))
         os.rename(tmp, export_dir)
         shutil.rmtree(old)
     else:
