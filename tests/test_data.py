@@ -216,3 +216,30 @@ def test_subset_is_the_same_images_for_every_training_seed(tiny_zip):
     ]:
         with pytest.raises(UserError, match=message):
             data.dataset(8, name="images", path=tiny_zip, subset=subset)
+
+
+def test_held_out_images_are_the_split_outside_the_subset(tiny_zip):
+    def images(**kwargs):
+        dataset, info = data.dataset(
+            48,
+            shuffle=False,
+            repeat=False,
+            drop_remainder=False,
+            name="images",
+            path=tiny_zip,
+            **kwargs,
+        )
+        batch = next(iter(dataset))["images"].numpy()
+        return info, {img.tobytes() for img in batch}
+
+    _, everything = images()
+    _, subset = images(subset=20)
+    info, held_out = images(subset=20, held_out=True)
+    assert info.num_examples == 28 and len(held_out) == 28
+    assert not subset & held_out and subset | held_out == everything
+    _, other = images(subset=20, subset_seed=1, held_out=True)
+    assert other != held_out
+    with pytest.raises(UserError, match="held-out images need dataset.subset"):
+        images(held_out=True)
+    with pytest.raises(UserError, match="none is held out"):
+        images(subset=48, held_out=True)

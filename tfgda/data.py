@@ -57,7 +57,14 @@ DatasetInfo = collections.namedtuple(
 
 @gin.configurable(
     "dataset",
-    denylist=["batch_size", "seed", "shuffle", "repeat", "drop_remainder"],
+    denylist=[
+        "batch_size",
+        "seed",
+        "shuffle",
+        "repeat",
+        "drop_remainder",
+        "held_out",
+    ],
 )
 def dataset(
     batch_size,
@@ -66,6 +73,7 @@ def dataset(
     repeat=True,
     drop_remainder=True,
     *,
+    held_out=False,
     name=None,
     path=None,
     split="train",
@@ -84,6 +92,8 @@ def dataset(
       seed: the shuffle seed.
       shuffle, repeat: True for training; False for one ordered pass.
       drop_remainder: drop a last, smaller batch (True for training).
+      held_out: the images of the split that `subset` leaves out, instead
+        of the subset (what training never reads; needs `subset`).
       name: a TFDS name (default 'cifar10'), or 'images' for an archive.
       path: a zip file or an image directory; setting it alone selects
         'images'.
@@ -115,6 +125,12 @@ def dataset(
             f"images, got {subset!r}: e.g. dataset.subset = "
             "5000."
         )
+    if held_out and subset is None:
+        raise UserError(
+            "held-out images need dataset.subset (training then reads only "
+            "those); for a run on a whole split, give another archive of "
+            "the same distribution."
+        )
     shuffled = False
     if name == "images":
         ds, info, load = _image_archive(
@@ -124,6 +140,7 @@ def dataset(
             subset_seed,
             order_seed=seed if shuffle else None,
             check_images=check_images,
+            held_out=held_out,
         )
         if shuffle and not cache:  # shuffle names, not decoded images
             ds = ds.shuffle(
@@ -133,7 +150,7 @@ def dataset(
         ds = load(ds)
     else:
         if subset is not None:
-            split = f"{split}[:{subset}]"
+            split = f"{split}[{subset}:]" if held_out else f"{split}[:{subset}]"
         ds, info = _tfds(name, split, data_dir, seed)
     if size is not None:
         ds = ds.map(
@@ -451,10 +468,17 @@ class ImageArchive:
 
 
 def _image_archive(
-    path, size, subset=None, subset_seed=0, order_seed=None, check_images=500
+    path,
+    size,
+    subset=None,
+    subset_seed=0,
+    order_seed=None,
+    check_images=500,
+    held_out=False,
 ):
     """Indexes and checks a zip file or a directory of images (or `subset`
-    of them, chosen at random with `subset_seed`); returns a dataset of
+    of them, chosen at random with `subset_seed`, or with `held_out` the
+    others); returns a dataset of
     (file name, label), its DatasetInfo, and `load`, which maps such a
     dataset to one of (decoded uint8 image, label).
 
@@ -482,6 +506,13 @@ def _image_archive(
                 len(names), subset, replace=False
             )
         )
+        if held_out:
+            keep = sorted(set(range(len(names))) - set(keep))
+        if not keep:
+            raise UserError(
+                f"dataset.subset = {subset} keeps every image of {path!r}: "
+                "none is held out."
+            )
         names, labels = [names[i] for i in keep], [labels[i] for i in keep]
     if check_images is None or check_images >= len(names):
         sample = names

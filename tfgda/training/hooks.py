@@ -12,11 +12,12 @@ part of every run, each bound in gin under its own name:
 and optional ones are listed in `train.hooks`, as big_vision builds its
 evaluators from its config:
 
-  train.hooks = [@evaluation(), @leak_check()]
+  train.hooks = [@evaluation(), @leak_check(), @overfitting()]
   evaluation.every = 5000
   evaluation.protocol = 'fid10k_test'
   leak_check.every = 5000
   leak_check.augmentation = 'blueness(0.5)'
+  overfitting.every = 1000
 
 A new kind of periodic work is a subclass of `Hook` registered with gin.
 `begin` runs before the first step (check settings there: a mistake stops
@@ -41,12 +42,14 @@ from tfgda.errors import UserError
 from tfgda.errors import positive_int
 from tfgda.metrics import evaluation as evaluation_lib
 from tfgda.metrics import leakage
+from tfgda.metrics import overfitting
 
 __all__ = [
     "Checkpoints",
     "Evaluation",
     "Hook",
     "LeakCheck",
+    "Overfitting",
     "Progress",
     "Run",
     "Samples",
@@ -293,6 +296,118 @@ class LeakCheck(Hook):
             report.baseline,
             report.ceiling,
         )
+
+
+@gin.configurable("overfitting")
+class Overfitting(Hook):
+    """D's overfitting (`tfgda.metrics.overfitting`): D's mean outputs on
+    fixed training reals, held-out reals and fakes, ADA's r_t and r_v;
+    TensorBoard overfitting/<name>, model_dir/eval/overfitting/ckpt-<step>.json.
+
+    Args:
+      every: steps between measurements.
+      num_images: images of each set (at most the set's size).
+      holdout_path: an archive of held-out images of the training images'
+        distribution. None: the images of the split outside
+        `dataset.subset`, which training never reads.
+    """
+
+    def __init__(self, every=1000, num_images=1000, holdout_path=None):
+        self.every = positive_int("overfitting.every", every)
+        self.num_images = positive_int("overfitting.num_images", num_images)
+        self.holdout_path = holdout_path
+
+    def begin(self, run):
+        super().begin(run)
+        started = time.time()
+        train = _fixed_images(self.num_images)
+        if self.holdout_path:
+            source = repr(self.holdout_path)
+            held_out = _fixed_images(
+                self.num_images,
+                name="images",
+                path=self.holdout_path,
+                subset=None,
+            )
+        elif _bound("dataset.subset") is None:
+            raise UserError(
+                "the overfitting hook needs held-out images: bind "
+                "dataset.subset (the rest of the split is held out) or "
+                "overfitting.holdout_path (an archive training never reads)."
+            )
+        else:
+            source = "the images outside dataset.subset"
+            held_out = _fixed_images(self.num_images, held_out=True)
+        digests = set()
+        for batch in data_lib.dataset(
+            256,
+            shuffle=False,
+            repeat=False,
+            drop_remainder=False,
+            cache=False,
+        )[0]:
+            digests |= overfitting.image_digests(batch["images"])
+        overfitting.check_disjoint(digests, held_out[0], source)
+        self.probe = overfitting.OverfittingProbe(
+            train, held_out, run.data_info.num_classes, seed=run.seed
+        )
+        logging.info(
+            "Overfitting probe: %d training and %d held-out images (%s), "
+            "checked disjoint from all %d training images in %.1f s.",
+            len(train[0]),
+            len(held_out[0]),
+            source,
+            len(digests),
+            time.time() - started,
+        )
+
+    def __call__(self, step, metrics):
+        run = self.run
+        result = self.probe(run.gan.generator, run.gan.discriminator)
+        result["step"] = step
+        rundir.write_result(run.model_dir, "eval/overfitting", step, result)
+        with run.writer.as_default(step=step):
+            for name in ("d_train", "d_held_out", "d_fake", "r_t", "r_v"):
+                tf.summary.scalar(f"overfitting/{name}", result[name])
+        logging.info(
+            "step %d  overfitting: D on train %.3f, held-out %.3f, fakes "
+            "%.3f; r_t %.3f, r_v %.3f",
+            step,
+            result["d_train"],
+            result["d_held_out"],
+            result["d_fake"],
+            result["r_t"],
+            result["r_v"],
+        )
+
+
+def _bound(name):
+    try:
+        return gin.query_parameter(name)
+    except ValueError:
+        return None
+
+
+def _fixed_images(count, **dataset_args):
+    """(images, labels): `count` images of the dataset (gin's bindings,
+    then `dataset_args`) in an order fixed by seed 0: the same images for
+    every train.seed."""
+    ds, _ = data_lib.dataset(
+        min(count, 250),
+        seed=0,
+        shuffle=True,
+        repeat=False,
+        drop_remainder=False,
+        cache=False,
+        **dataset_args,
+    )
+    images, labels = [], []
+    for batch in ds:
+        images.append(batch["images"])
+        labels.append(batch["labels"])
+        if sum(len(x) for x in images) >= count:
+            break
+    return tf.concat(images, 0)[:count], tf.concat(labels, 0)[:count]
 
 
 def format_metrics(metrics):
