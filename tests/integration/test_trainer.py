@@ -523,6 +523,16 @@ def test_model_dir_under_a_file(tmp_path, capsys, tiny_zip):
     )
 
 
+@pytest.mark.parametrize("where", ["/proc/tfgda-run", "/sys/tfgda-run"])
+def test_model_dir_where_no_directory_can_be_made(
+    tmp_path, capsys, tiny_zip, where
+):
+    _assert_user_error(
+        tmp_path, capsys, where, tiny_bindings(tiny_zip, 1), "cannot be created"
+    )
+    assert not os.path.exists(where)
+
+
 def test_adaptive_strength_is_the_same_on_two_replicas(tmp_path):
     # D's signs are summed over replicas before p moves: mirrored over two
     # devices, p and r_t follow the one-device run. Each replica draws its

@@ -66,6 +66,7 @@ __all__ = [
     "is_disk_full",
     "list_checkpoints",
     "load_config",
+    "make_dir",
     "read_run_info",
     "restore",
     "restore_generator",
@@ -127,6 +128,11 @@ def check_writable(path, flag):
             f"{flag.lstrip('-')} {path!r} lies under the file "
             f"{parent!r}: choose another {flag}."
         )
+    if os.statvfs(parent).f_flag & os.ST_RDONLY:
+        raise UserError(
+            f"{flag.lstrip('-')} {path!r} is on a read-only filesystem "
+            f"({parent!r}): choose another {flag}."
+        )
     if not os.access(parent, os.W_OK):
         raise UserError(
             f"{flag.lstrip('-')} {path!r} is not writable (no write "
@@ -146,6 +152,18 @@ def find_run_files(path):
             if name in RUN_MARKERS or CHECKPOINT_INDEX.match(name):
                 return os.path.join(folder, name)
     return None
+
+
+def make_dir(path, flag="--model_dir"):
+    """Creates the directory `path` (and its parents), or raises a UserError
+    naming `flag` when the filesystem refuses (/proc, /sys, permissions)."""
+    try:
+        tf.io.gfile.makedirs(path)
+    except (tf.errors.OpError, OSError) as e:
+        raise UserError(
+            f"{flag.lstrip('-')} {path!r} cannot be created "
+            f"({type(e).__name__}: {first_line(e)}): choose another {flag}."
+        ) from e
 
 
 def save_dir(model_dir, chief, task_id):

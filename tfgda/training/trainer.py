@@ -192,7 +192,7 @@ def train(
         hook.begin(run)
     saver = run.saver
 
-    tf.io.gfile.makedirs(run.save_dir)
+    rundir.make_dir(run.save_dir)
     with rundir.hold(run.save_dir), _InterruptGuard() as interrupt:
         # --- Resume, from the newest readable checkpoint of the run's own
         # files (a copied run resumes from its copies).
