@@ -167,3 +167,31 @@ def test_the_holder_keeps_its_lock_for_the_whole_block(tmp_path):
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         finally:
             os.close(fd)
+
+
+def test_check_free_says_what_hold_would_and_takes_nothing(tmp_path, capfd):
+    runlock.check_free(str(tmp_path))  # no lock file
+    runlock.check_free(str(tmp_path / "missing"))  # no directory yet
+    _write_lock(tmp_path, os.getppid())  # a file, no flock: free
+    runlock.check_free(str(tmp_path))
+    holder = _holder(tmp_path)
+    try:
+        with pytest.raises(UserError, match=f"in use by PID {holder.pid}"):
+            runlock.check_free(str(tmp_path))
+        assert _owner(tmp_path)["pid"] == holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+    runlock.check_free(str(tmp_path))  # the kernel released it
+    with runlock.hold(str(tmp_path)):  # and it is still takeable
+        assert _owner(tmp_path)["pid"] == os.getpid()
+
+
+def test_without_flock_check_free_reads_the_owner(tmp_path, no_flock):
+    _write_lock(tmp_path, os.getpid())
+    with pytest.raises(UserError, match=f"in use by PID {os.getpid()}"):
+        runlock.check_free(str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _write_lock(tmp_path, dead.pid)
+    runlock.check_free(str(tmp_path))

@@ -628,3 +628,64 @@ def test_unknown_precision_is_a_config_error(tmp_path, capsys, tiny_zip):
         "'mixed_float16', 'mixed_bfloat16'). Did you mean "
         "'mixed_bfloat16'?",
     )
+
+
+def test_a_second_trainer_is_refused_before_it_reads_data(
+    tmp_path, capsys, caplog, tiny_zip
+):
+    import logging  # pylint: disable=g-import-not-at-top
+
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom tfgda.rundir import runlock\n"
+            "with runlock.hold(sys.argv[1]):\n"
+            "    print('held', flush=True); time.sleep(600)",
+            str(run),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        caplog.set_level(logging.INFO, logger="absl")
+        status = train_cli_lib.train_cli(
+            [], tiny_bindings(tiny_zip, 1), str(run)
+        )
+        err = capsys.readouterr().err.strip()
+        assert status == 2 and f"in use by PID {holder.pid}" in err, err
+        assert not [r for r in caplog.records if "Indexing" in r.getMessage()]
+        assert os.listdir(run) == [rundir.runlock.LOCK_NAME]
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_run_already_past_its_steps_says_so_and_changes_nothing(
+    tmp_path, caplog, tiny_zip
+):
+    import logging  # pylint: disable=g-import-not-at-top
+
+    run = tmp_path / "run"
+    _train(run, tiny_zip, 3)
+    gin.clear_config()
+    before = {
+        n: (run / n).read_bytes()
+        for n in os.listdir(run)
+        if (run / n).is_file()
+    }
+    caplog.set_level(logging.INFO, logger="absl")
+    assert _train(run, tiny_zip, 2) == {}
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("at step 3, already past train.steps = 2" in m for m in messages)
+    assert not any(m.startswith("Finished") for m in messages)
+    after = {
+        n: (run / n).read_bytes()
+        for n in os.listdir(run)
+        if (run / n).is_file()
+    }
+    assert after == before  # the operative config still says 3 steps

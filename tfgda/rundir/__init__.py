@@ -46,6 +46,7 @@ from tfgda.rundir.checkpointing import list_checkpoints
 from tfgda.rundir.checkpointing import restore
 from tfgda.rundir.checkpointing import restore_latest
 from tfgda.rundir.checkpointing import write_atomically
+from tfgda.rundir.runlock import check_free
 from tfgda.rundir.runlock import hold
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "VariableList",
     "Variables",
     "check",
+    "check_free",
     "check_writable",
     "checkpoint_step",
     "clean_partial_writes",

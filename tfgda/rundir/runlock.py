@@ -29,7 +29,7 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 
-__all__ = ["LOCK_NAME", "hold"]
+__all__ = ["LOCK_NAME", "check_free", "hold"]
 
 LOCK_NAME = ".tfgda.lock"
 
@@ -150,6 +150,36 @@ def _acquire_exclusive(path):
         f"could not lock {path!r}: another trainer is starting "
         "in the same --model_dir."
     )
+
+
+def check_free(model_dir):
+    """Raises the UserError `hold` would, without taking the lock: a
+    second trainer is told at once, before it reads any data."""
+    path = os.path.join(model_dir, LOCK_NAME)
+    if _remote(path):
+        if not tf.io.gfile.exists(path):
+            return
+    else:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return  # no lock file (or none readable): nothing holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return  # free: the shared lock goes with the close
+        except BlockingIOError:
+            raise _in_use(path, _read(path) or {}) from None
+        except OSError as e:
+            if e.errno not in _NO_FLOCK:
+                raise
+        finally:
+            os.close(fd)
+    owner = _read(path)
+    me = _me()
+    if owner and (
+        owner.get("host") != me["host"] or _alive(int(owner.get("pid", -1)))
+    ):
+        raise _in_use(path, owner)
 
 
 @contextlib.contextmanager

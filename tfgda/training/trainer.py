@@ -122,6 +122,10 @@ def train(
             f"train.batch_size {batch_size} does not divide over "
             f"{replicas} replicas: use a multiple of {replicas}."
         )
+    # Another trainer of this run stops this one now, not after start-up.
+    rundir.check_free(
+        rundir.save_dir(model_dir, *distribute.worker_role(strategy))
+    )
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
     found = rundir.list_checkpoints(model_dir)  # the chief's
     start = found[-1][0] if found else 0
@@ -204,6 +208,18 @@ def train(
         resumed = rundir.restore_latest(
             run.checkpoint_items, model_dir, quarantine_bad=chief
         )
+        reached = int(gan.step.numpy())
+        if reached >= steps:  # nothing to do; the run's files stay as they are
+            logging.info(
+                "The run in %s is at step %d, already past train.steps = %d: "
+                "nothing to train (raise train.steps to train on). Latest "
+                "checkpoint %s.",
+                model_dir,
+                reached,
+                steps,
+                resumed,
+            )
+            return {}
         logging.info(
             _summary(model, gan, info, steps, batch_size, resumed, model_dir)
         )
