@@ -158,6 +158,27 @@ def test_duplicate_registration_raises():
         registry.register("translation", family="spatial")(lambda *a: a)
 
 
+def test_a_users_op_registers_and_a_cell_run_again_replaces_it():
+    from tfgda.augment import registry
+
+    def define(shift):  # the same function, defined again (a notebook cell)
+        @augment.register("test_user_shift", family="appearance")
+        def test_user_shift(images, seed, strength):
+            del seed
+            return images + shift * strength
+
+    try:
+        define(0.1)
+        x = _images()
+        once = augment.get("test_user_shift", 1.0)(x, SEED)
+        define(0.5)  # replaced, not "registered twice"
+        again = augment.get("test_user_shift", 1.0)(x, SEED)
+        np.testing.assert_allclose(again - once, 0.4, atol=1e-6)
+        assert "test_user_shift" in augment.names("appearance")
+    finally:
+        registry._REGISTRY.pop("test_user_shift", None)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_a_scaled_strength_equals_that_strength(name):
     # Schedules and adaptive control move the strength as a tensor, inside
@@ -173,3 +194,13 @@ def test_a_scaled_strength_equals_that_strength(name):
         )
     if augment.describe(name).identity_at_zero:
         np.testing.assert_allclose(scaled(tf.constant(0.0)), x, atol=1e-5)
+
+
+def test_integer_images_and_a_scalar_seed_name_the_fix():
+    pipeline = augment.get("translation", 0.2)
+    with pytest.raises(UserError, match=r"got uint8: convert first"):
+        pipeline(tf.zeros([2, 8, 8, 3], tf.uint8), SEED)
+    with pytest.raises(UserError, match=r"seed of shape \[2\].*got int32"):
+        pipeline(tf.zeros([2, 8, 8, 3]), 0)
+    inside = tf.function(lambda x: pipeline(x, tf.constant([1, 2])))
+    assert inside(tf.zeros([2, 8, 8, 3])).shape == (2, 8, 8, 3)

@@ -269,8 +269,16 @@ def _quiet_include_lookups():
 
 
 def _hint(e):
-    """Suggests the closest configurable name for an unknown one."""
+    """Suggests the closest configurable name for an unknown one, or how
+    to make a module a gin file imports importable."""
     text = str(e)
+    missing = re.search(r"No module named '([\w.]+)'", text)
+    if missing:
+        return (
+            f": the gin file's `import {missing.group(1)}` needs that module "
+            "on the Python path (install it, or add its folder to "
+            "PYTHONPATH)."
+        )
     markers = [
         m
         for m in (

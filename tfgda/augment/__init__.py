@@ -8,7 +8,9 @@ translation_y, cutout, crop_flip), appearance (brightness, redness, greenness,
 blueness, instance_noise), mixing (cutmix, mixup), and DiffAugment's ops
 (color, diffaugment_translation, diffaugment_cutout), and SimCLR's views
 (simclr) for the contrastive loss. A new augmentation is
-one `@register`ed function in the module of its family.
+one `@register`ed function in the module of its family; a user's own is one
+`@tfgda.augment.register(name, family=...)` function (docs/AUGMENTATIONS.md) in any module the run
+imports (a gin file's `import my_module`).
 """
 
 from tfgda.augment import appearance  # noqa: F401  (registers)
@@ -25,6 +27,7 @@ from tfgda.augment.registry import Pipeline
 from tfgda.augment.registry import describe
 from tfgda.augment.registry import get
 from tfgda.augment.registry import names
+from tfgda.augment.registry import register
 from tfgda.augment.schedule import SCHEDULES
 
 __all__ = [
@@ -38,4 +41,5 @@ __all__ = [
     "get",
     "augment",
     "names",
+    "register",
 ]

@@ -87,8 +87,15 @@ def register(
     """
 
     def decorator(fn):
-        if name in _REGISTRY:
-            raise ValueError(f"augmentation {name!r} is registered twice")
+        old = _REGISTRY.get(name)
+        if old is not None and _origin(old.fn) != _origin(fn):
+            raise ValueError(
+                f"augmentation {name!r} is registered twice (by "
+                f"{'.'.join(_origin(old.fn))} and {'.'.join(_origin(fn))}): "
+                "choose another name."
+            )
+        # The same function defined again (a notebook cell run twice, a
+        # module reloaded) replaces its earlier self, as gin allows.
         _REGISTRY[name] = Op(
             name,
             fn,
@@ -102,6 +109,10 @@ def register(
         return fn
 
     return decorator
+
+
+def _origin(fn):
+    return (fn.__module__, fn.__qualname__)
 
 
 def names(family=None):
@@ -153,11 +164,30 @@ class Pipeline:
                 f"(3 channels), got shape {shape}."
             )
 
+    def check_inputs(self, images, seed):
+        """Raises a UserError naming the fix for images that are not
+        floats or a seed that is not a [2] integer pair."""
+        images = tf.convert_to_tensor(images)
+        if not images.dtype.is_floating:
+            raise UserError(
+                f"augmentation {self.spec} takes float images in [-1, 1], "
+                f"got {images.dtype.name}: convert first, e.g. "
+                "tf.cast(images, tf.float32) / 127.5 - 1."
+            )
+        seed = tf.convert_to_tensor(seed)
+        if not seed.shape.is_compatible_with([2]) or not seed.dtype.is_integer:
+            raise UserError(
+                f"augmentation {self.spec} takes a stateless seed of shape "
+                f"[2] (integers), got {seed.dtype.name} of shape "
+                f"{seed.shape}: e.g. tf.constant([0, step], tf.int64)."
+            )
+        return images, tf.cast(seed, tf.int64)
+
     def apply(self, images, seed, scale=None):
         """Returns (augmented images, [MixInfo of each mixing op])."""
+        images, seed = self.check_inputs(images, seed)
         self.check_shape(images.shape)
         mixes = []
-        seed = tf.cast(seed, tf.int64)
         for i, (op, strength) in enumerate(self.ops):
             op_seed = tf.random.experimental.stateless_fold_in(seed, i)
             if scale is not None:

@@ -307,12 +307,18 @@ def _write_cache(path, stats):
 
 
 def real_images_source(
-    run_info, split, reference_path=None, needed_by="", resize=True
+    run_info,
+    split,
+    reference_path=None,
+    needed_by="",
+    resize=True,
+    reference_setting="--reference_path",
 ):
     """(dataset keyword arguments, dataset id) of a run's real images
     of `split`: reference_path if given, else the run's TFDS dataset or, for
     the train split, its image archive (resized to the run's image size
-    unless resize is False)."""
+    unless resize is False). `reference_setting` is how the caller's user
+    gives reference_path (a flag, or a gin binding in training)."""
     size = tuple(run_info["image_shape"][:2]) if resize else None
     if reference_path:
         return (
@@ -331,13 +337,24 @@ def real_images_source(
         )
     raise UserError(
         f"{needed_by} needs the {split} split, but the run trained on an "
-        "image archive: pass --reference_path (e.g. "
-        "cifar10-jpeg/test.zip)."
+        f"image archive: {_how_to_give(reference_setting)} (an archive of "
+        f"that split, e.g. cifar10-jpeg/{split}.zip)."
     )
 
 
+def _how_to_give(setting):
+    if setting.startswith("--"):
+        return f"pass {setting}"
+    return f"bind {setting} = '/path/to/archive.zip' in the gin config"
+
+
 def reference_batches(
-    run_info, protocol, batch_size, reference_path=None, resize=True
+    run_info,
+    protocol,
+    batch_size,
+    reference_path=None,
+    resize=True,
+    reference_setting="--reference_path",
 ):
     """A function returning the protocol's reference images in batches
     (at their own size if resize is False: for a feature network of one
@@ -348,6 +365,7 @@ def reference_batches(
         reference_path,
         needed_by=f"protocol {protocol.name}",
         resize=resize,
+        reference_setting=reference_setting,
     )
 
     def batches():  # the whole split, even for a run on a subset of it
@@ -475,6 +493,7 @@ class TrainingEvaluator:
             batch_size,
             reference_path,
             resize=not fixed_size,
+            reference_setting="evaluation.reference_path",
         )
         if fixed_size:  # and on images of another size
             self._features.check(

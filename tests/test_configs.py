@@ -1,0 +1,30 @@
+"""gin files with clear errors (`tfgda.configs`): a user's own module."""
+
+import pytest
+
+from tfgda import configs
+from tfgda.errors import UserError
+
+
+def test_a_gin_import_of_a_missing_module_names_the_module(tmp_path):
+    path = tmp_path / "mine.gin"
+    path.write_text("import tfgda_no_such_module\n")
+    with pytest.raises(UserError) as raised:
+        configs.parse([str(path)], finalize=False)
+    message = str(raised.value)
+    assert "No module named 'tfgda_no_such_module'" in message
+    assert "PYTHONPATH" in message and "spelling" not in message
+
+
+def test_a_users_module_on_the_path_joins_the_config(tmp_path, monkeypatch):
+    (tmp_path / "my_tfgda_ops.py").write_text(
+        "import gin\n\n@gin.configurable\ndef my_op(scale=1.0):\n"
+        "    return scale\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = tmp_path / "mine.gin"
+    path.write_text("import my_tfgda_ops\nmy_op.scale = 3.0\n")
+    configs.parse([str(path)], finalize=False)
+    import my_tfgda_ops  # pylint: disable=g-import-not-at-top
+
+    assert my_tfgda_ops.my_op() == 3.0
