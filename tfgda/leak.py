@@ -21,6 +21,7 @@ from absl import logging
 from tfgda import augment as augment_lib
 from tfgda import cli
 from tfgda.errors import UserError
+from tfgda.errors import positive_int
 from tfgda.metrics import leakage
 
 __all__ = ["run"]
@@ -59,6 +60,13 @@ def _main():
             "for, e.g. --augment='blueness(0.5)'."
         )
     augment_lib.get(_AUGMENT.value)  # a bad spec fails before any work
+    positive_int("--classifier_steps", _STEPS.value)
+    if positive_int("--leak_images", _NUM_IMAGES.value) < leakage.MIN_IMAGES:
+        raise UserError(
+            f"--leak_images must be at least {leakage.MIN_IMAGES} (3/4 of "
+            "them train the classifier, 1/4 test it), got "
+            f"{_NUM_IMAGES.value}; the default is 4096."
+        )
     report = leakage.leak_check(
         model_dir,
         _AUGMENT.value,

@@ -140,10 +140,14 @@ def test_cli_checks_a_run_and_training_logs_the_check(
             ):
                 tags |= {v.tag for v in event.summary.value}
     assert {
-        "leak/blueness_0.5_/generated",
-        "leak/blueness_0.5_/baseline",
-        "leak/blueness_0.5_/ceiling",
+        "leak/blueness_0.5/generated",
+        "leak/blueness_0.5/baseline",
+        "leak/blueness_0.5/ceiling",
     } <= tags
+    # ... and its result file, as the program writes one.
+    hook_result = model_dir / "eval" / "leak" / "blueness_0.5" / "ckpt-2.json"
+    with open(hook_result) as f:
+        assert json.load(f)["step"] == 2
     # From the command line, on the run's own training images.
     done = _cli(
         f"--model_dir={model_dir}",
@@ -159,7 +163,7 @@ def test_cli_checks_a_run_and_training_logs_the_check(
     )
     assert "generated" in done.stdout and "ceiling" in done.stdout
     with open(
-        model_dir / "eval" / "leak" / "blueness_0.5_" / "ckpt-2.json"
+        model_dir / "eval" / "leak" / "blueness_0.5" / "ckpt-2.json"
     ) as f:
         result = json.load(f)
     assert result["step"] == 2 and result["counts"]["generated"] == 160
@@ -170,6 +174,11 @@ def test_cli_checks_a_run_and_training_logs_the_check(
     none = _cli(f"--model_dir={empty}", "--augment=blueness(0.5)")
     assert none.returncode == 2 and "Traceback" not in none.stderr
     assert "no checkpoint in" in none.stderr
+    few = _cli(
+        f"--model_dir={model_dir}", "--augment=blueness(0.5)", "--leak_images=0"
+    )
+    assert few.returncode == 2 and "Traceback" not in few.stderr
+    assert "--leak_images must be a positive integer, got 0" in few.stderr
 
 
 @pytest.mark.parametrize(

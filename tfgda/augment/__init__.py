@@ -9,8 +9,8 @@ blueness, instance_noise), mixing (cutmix, mixup), and DiffAugment's ops
 (color, diffaugment_translation, diffaugment_cutout), and SimCLR's views
 (simclr) for the contrastive loss. A new augmentation is
 one `@register`ed function in the module of its family; a user's own is one
-`@tfgda.augment.register(name, family=...)` function (docs/AUGMENTATIONS.md) in any module the run
-imports (a gin file's `import my_module`).
+`@tfgda.augment.register(name, family=...)` function in any module the run
+imports (a gin file's `import my_module`; docs/AUGMENTATIONS.md).
 """
 
 from tfgda.augment import appearance  # noqa: F401  (registers)

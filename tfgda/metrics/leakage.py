@@ -37,11 +37,13 @@ __all__ = [
     "LeakDetector",
     "LeakReport",
     "TrainingLeakDetector",
+    "MIN_IMAGES",
     "leak_check",
+    "result_folder",
     "wilson_interval",
 ]
 
-_MIN_IMAGES = 64
+MIN_IMAGES = 64
 
 
 def wilson_interval(successes, n, z=1.96):
@@ -175,9 +177,9 @@ class LeakDetector:
             )
         real_images = tf.convert_to_tensor(real_images, tf.float32)
         n = int(real_images.shape[0])
-        if n < _MIN_IMAGES:
+        if n < MIN_IMAGES:
             raise UserError(
-                f"the leak check needs at least {_MIN_IMAGES} "
+                f"the leak check needs at least {MIN_IMAGES} "
                 f"real images, got {n}."
             )
         self.pipeline.check_shape(real_images.shape)
@@ -326,12 +328,7 @@ def leak_check(
     report = dataclasses.replace(report, caveat=training_caveat(pipeline))
     result = report.as_dict()
     result["standing_stats_samples"] = standing.samples_used(sampler)
-    rundir.write_result(
-        model_dir,
-        os.path.join("eval", "leak", _safe(pipeline.spec)),
-        step,
-        result,
-    )
+    rundir.write_result(model_dir, result_folder(pipeline.spec), step, result)
     return report
 
 
@@ -365,7 +362,15 @@ def training_caveat(pipeline):
 
 
 def _safe(spec):
+    """A spec as a file and tag name: 'blueness(0.5)' -> 'blueness_0.5'."""
+    spec = spec.replace("(", "_").replace(")", "")
     return "".join(c if c.isalnum() or c in "._-+" else "_" for c in spec)
+
+
+def result_folder(spec):
+    """Where a run's leak-check results of augmentation `spec` go, under
+    model_dir: eval/leak/<spec>/ckpt-<step>.json."""
+    return os.path.join("eval", "leak", _safe(spec))
 
 
 class TrainingLeakDetector:

@@ -13,6 +13,7 @@ import gin
 import tensorflow as tf
 
 from tfgda.errors import UserError
+from tfgda.errors import first_line
 
 __all__ = ["KINDS", "strategy", "worker_role"]
 
@@ -27,13 +28,31 @@ def strategy(kind="default", devices=None, tpu=""):
     if kind == "mirrored":
         return tf.distribute.MirroredStrategy(devices)
     if kind == "tpu":
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
+        return _tpu_strategy(tpu)
     if kind == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise UserError(f"strategy.kind {kind!r} is not one of {KINDS}.")
+
+
+def _tpu_strategy(tpu):
+    """TPUStrategy on the TPU named `tpu`, or a UserError saying none was
+    found (not TensorFlow's resolver traceback)."""
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, OSError, tf.errors.OpError) as e:
+        where = (
+            f"named {tpu!r}" if tpu else "on this machine (a TPU VM or Colab)"
+        )
+        raise UserError(
+            f"strategy.kind = 'tpu' found no TPU {where} "
+            f"({type(e).__name__}: {first_line(e)}): on a TPU VM or Colab "
+            "bind nothing more, for a Cloud TPU node bind strategy.tpu = "
+            "'NAME'; without a TPU use strategy.kind = 'default' or "
+            "'mirrored'."
+        ) from e
+    return tf.distribute.TPUStrategy(resolver)
 
 
 def worker_role(strategy):

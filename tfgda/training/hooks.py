@@ -43,6 +43,7 @@ from tfgda.errors import positive_int
 from tfgda.metrics import evaluation as evaluation_lib
 from tfgda.metrics import leakage
 from tfgda.metrics import overfitting
+from tfgda.models import standing
 
 __all__ = [
     "Checkpoints",
@@ -287,6 +288,16 @@ class LeakCheck(Hook):
         run = self.run
         run.gan.prepare_sampler(run.stats.num_samples, run.stats.batch_size)
         report = self.detector(run.gan.sampler, step, run.writer)
+        result = report.as_dict()
+        result["standing_stats_samples"] = standing.samples_used(
+            run.gan.sampler
+        )
+        rundir.write_result(
+            run.model_dir,
+            leakage.result_folder(report.augmentation),
+            step,
+            result,
+        )
         logging.info(
             "step %d  leak of %s: %.3f of samples look "
             "augmented (real %.3f, augmented real %.3f)",
