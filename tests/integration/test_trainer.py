@@ -689,3 +689,20 @@ def test_a_run_already_past_its_steps_says_so_and_changes_nothing(
         if (run / n).is_file()
     }
     assert after == before  # the operative config still says 3 steps
+
+
+def test_a_batch_larger_than_the_dataset_is_said_and_trains(
+    tmp_path, caplog, tiny_zip
+):
+    import logging  # pylint: disable=g-import-not-at-top
+
+    caplog.set_level(logging.INFO, logger="absl")
+    _train(tmp_path / "run", tiny_zip, 2, "dataset.subset = 5")
+    warned = [
+        r.getMessage() for r in caplog.records if r.levelname == "WARNING"
+    ]
+    assert any(
+        "train.batch_size 8 is larger than the dataset (5 images)" in w
+        for w in warned
+    ), warned
+    assert _checkpoint_steps(tmp_path / "run") == [2]

@@ -132,6 +132,15 @@ def train(
     augment = augment_lib.augment(total_steps=steps)
     dataset, info = data_lib.dataset(batch_size, seed=_data_seed(seed, start))
     augment.pipeline.check_shape([None, *info.image_shape])
+    if 0 < info.num_examples < batch_size:
+        logging.warning(
+            "train.batch_size %d is larger than the dataset (%d images): "
+            "every batch holds some images more than once. Training goes "
+            "on; for batches of distinct images use at most %d.",
+            batch_size,
+            info.num_examples,
+            info.num_examples,
+        )
     regularizers = regularizers_lib.from_config()
     augment_lib.check_used(augment, regularizers)
     if not 0.0 <= ema_decay < 1.0:
