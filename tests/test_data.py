@@ -1,5 +1,7 @@
 """The input pipelines: image archives, TFDS, and their bad inputs."""
 
+import os
+
 from conftest import write_images
 from conftest import zip_folder
 import numpy as np
@@ -243,3 +245,20 @@ def test_held_out_images_are_the_split_outside_the_subset(tiny_zip):
         images(held_out=True)
     with pytest.raises(UserError, match="none is held out"):
         images(subset=48, held_out=True)
+
+
+def test_a_symlink_loop_in_a_folder_lists_each_image_once(tmp_path):
+    folder = write_images(tmp_path / "images", {"a": 3, "b": 2}, size=(8, 8))
+    os.symlink("..", os.path.join(folder, "a", "loop"))  # a/loop -> images/
+    os.symlink(
+        os.path.join(folder, "a", "000.png"),
+        os.path.join(folder, "b", "same.png"),
+    )
+    archive = data.ImageArchive(folder)
+    assert archive.names == [
+        "a/000.png",
+        "a/001.png",
+        "a/002.png",
+        "b/000.png",
+        "b/001.png",
+    ]

@@ -39,6 +39,7 @@ __all__ = [
     "DatasetInfo",
     "IMAGE_EXTENSIONS",
     "ImageArchive",
+    "MixedSizesError",
     "explain_error",
     "image_grid",
     "dataset",
@@ -301,6 +302,40 @@ _DECODE_ERRORS = (
 )
 
 
+class MixedSizesError(UserError):
+    """An archive whose images differ in size; `problem` is the message
+    without its fix, for callers whose fix is another."""
+
+    def __init__(self, message, problem):
+        super().__init__(message)
+        self.problem = problem
+
+
+def _folder_files(path):
+    """Relative names of the files under a folder. A local folder is walked
+    following symlinks, each real folder and file once (a link back up the
+    tree would otherwise list every image again at each depth)."""
+    if _is_remote(path):  # object stores have no links
+        for root, _, files in tf.io.gfile.walk(path):
+            rel = os.path.relpath(root, path) if root != path else ""
+            yield from (os.path.join(rel, f) if rel else f for f in files)
+        return
+    seen = set()
+    for root, dirs, files in os.walk(path, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        rel = os.path.relpath(root, path) if root != path else ""
+        for f in sorted(files):
+            target = os.path.realpath(os.path.join(root, f))
+            if target not in seen:
+                seen.add(target)
+                yield os.path.join(rel, f) if rel else f
+
+
 def _is_remote(path):
     return "://" in path
 
@@ -331,10 +366,7 @@ class ImageArchive:
         self.is_dir = tf.io.gfile.isdir(path)
         self._zip = None
         if self.is_dir:
-            names = []
-            for root, _, files in tf.io.gfile.walk(path):
-                rel = os.path.relpath(root, path) if root != path else ""
-                names.extend(os.path.join(rel, f) if rel else f for f in files)
+            names = list(_folder_files(path))
         else:
             self._zip = self._open_zip()
             names = self._zip.namelist()
@@ -435,9 +467,10 @@ class ImageArchive:
                 f"{w}x{h} ({c} images, e.g. {example[(w, h)]!r})"
                 for (w, h), c in sizes.most_common(3)
             )
-            raise UserError(
+            raise MixedSizesError(
                 f"images in {self.path!r} have mixed sizes: {listed}. Bind "
-                "dataset.resize = 32 (or another size) to resize them all."
+                "dataset.resize = 32 (or another size) to resize them all.",
+                f"images in {self.path!r} have mixed sizes: {listed}.",
             )
         ((w, h),) = sizes
         return (h, w, 3)

@@ -380,3 +380,23 @@ def test_training_evaluator_refuses_a_reference_of_another_size(tmp_path):
             reference_path=big,
             features="cifar10_classifier",
         )
+
+
+def test_a_mixed_size_reference_names_the_size_it_needs(run_dir, tmp_path):
+    write_images(tmp_path / "ref", {"a": 4}, size=(32, 32))
+    write_images(tmp_path / "ref", {"b": 4}, size=(16, 16), seed=1)
+    reference = zip_folder(tmp_path / "ref", tmp_path / "ref.zip")
+    features = evaluation.load_features(classifier.NAME)
+    with pytest.raises(UserError) as raised:
+        evaluation.evaluate_run(
+            run_dir,
+            "latest",
+            "fid8_test",
+            features,
+            reference,
+            str(tmp_path / "cache"),
+            batch_size=8,
+        )
+    message = str(raised.value)
+    assert "have mixed sizes" in message and "must all be 32x32" in message
+    assert "dataset.resize" not in message  # not a fix for evaluation

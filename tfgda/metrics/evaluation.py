@@ -29,6 +29,7 @@ import tensorflow as tf
 from tfgda import data as data_lib
 from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.errors import did_you_mean
 from tfgda.metrics import classifier
 from tfgda.metrics import fid as fid_lib
 from tfgda.metrics import inception
@@ -76,6 +77,7 @@ def load_features(name="inception", inception_handle=None, weights=None):
         return classifier.load_feature_model(weights or classifier.WEIGHTS_PATH)
     raise UserError(
         f"unknown --features {name!r}: use one of {', '.join(FEATURES)}."
+        f"{did_you_mean(name, FEATURES)}"
     )
 
 
@@ -369,15 +371,23 @@ def reference_batches(
     )
 
     def batches():  # the whole split, even for a run on a subset of it
-        dataset, _ = data_lib.dataset(
-            batch_size,
-            shuffle=False,
-            repeat=False,
-            drop_remainder=False,
-            cache=False,
-            subset=None,
-            **kwargs,
-        )
+        try:
+            dataset, _ = data_lib.dataset(
+                batch_size,
+                shuffle=False,
+                repeat=False,
+                drop_remainder=False,
+                cache=False,
+                subset=None,
+                **kwargs,
+            )
+        except data_lib.MixedSizesError as e:  # dataset.resize is not the fix
+            raise UserError(
+                f"{e.problem} The reference images of {protocol.name} must "
+                f"all be {'x'.join(map(str, run_info['image_shape'][:2]))}, "
+                "the size the feature network takes them at: give an "
+                "archive of images of that size (e.g. cifar10-jpeg/test.zip)."
+            ) from e
         return (b["images"] for b in dataset)
 
     return batches, dataset_id
