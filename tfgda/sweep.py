@@ -76,15 +76,17 @@ def _main():
     sweep = sweep_lib.expand(_GIN_FILE.value, _GIN_BINDINGS.value, _SWEEP.value)
     root = _ROOT.value
     evaluation = {name: holder.value for name, holder in _EVAL.items()}
+    # A dry run checks what the sweep would: its commands must not fail at
+    # evaluation on the machines they are sent to.
+    sweep_lib.check_evaluation(
+        sweep,
+        evaluation["protocol"],
+        evaluation["reference_path"],
+        evaluation["inception"],
+        evaluation["features"],
+        evaluation["feature_weights"],
+    )
     if not _DRY_RUN.value:
-        sweep_lib.check_evaluation(
-            sweep,
-            evaluation["protocol"],
-            evaluation["reference_path"],
-            evaluation["inception"],
-            evaluation["features"],
-            evaluation["feature_weights"],
-        )
         print(
             f"sweep of {len(sweep.points)} points into {root}", file=sys.stderr
         )

@@ -5,8 +5,11 @@ import csv
 import glob
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 from conftest import REPO
 from conftest import tiny_bindings
@@ -411,17 +414,32 @@ def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
     assert len(sweep.gather(str(tmp_path / "root"), grid, "fid8_test")) == 2
 
 
-def test_dry_run_from_the_command_line_prints_only_commands(tmp_path):
+def test_dry_run_from_the_command_line_prints_only_commands(
+    tmp_path, standin_inception
+):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    args = [
+        sys.executable,
+        "-m",
+        "tfgda.sweep",
+        "--dry_run",
+        "--gin_file=paper/table1_biggan_cntr_bcr.gin",
+        f"--root={tmp_path / 'root'}",
+    ]
+    # What the sweep would check, a dry run checks: here, the Inception
+    # module its evaluations would load.
+    missing = subprocess.run(
+        [*args, f"--inception={tmp_path / 'no_inception'}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=300,
+    )
+    assert missing.returncode == 2 and not missing.stdout
+    assert "the Inception module directory" in missing.stderr
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tfgda.sweep",
-            "--dry_run",
-            "--gin_file=paper/table1_biggan_cntr_bcr.gin",
-            f"--root={tmp_path / 'root'}",
-        ],
+        [*args, f"--inception={standin_inception}"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -524,3 +542,42 @@ def test_evaluation_inputs_are_checked_before_any_training(
     assert done.returncode == 2, done.stderr[-2000:]
     assert message in done.stderr and "Traceback" not in done.stderr
     assert not root.exists()  # nothing trained, nothing written
+
+
+def test_ctrl_c_saves_the_point_and_says_how_to_resume(
+    tmp_path, tiny_zip, standin_inception
+):
+    root = tmp_path / "sweep"
+    args = [  # after the sweep's own bindings, so that it wins
+        *_sweep_args(root, tiny_zip, standin_inception, tmp_path / "cache"),
+        "--gin_bindings=train.steps = 100000",
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    sweep_process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        logs = list(root.glob("*/sweep.log"))
+        deadline = time.time() + 300
+        while time.time() < deadline and not (
+            logs and re.search(r"step \d+/100000", logs[0].read_text())
+        ):
+            time.sleep(1)
+            logs = list(root.glob("*/sweep.log"))
+        assert logs, "the first point never started"
+        sweep_process.send_signal(signal.SIGINT)  # the sweep alone
+        out, err = sweep_process.communicate(timeout=300)
+    finally:
+        sweep_process.kill()
+    assert sweep_process.returncode == 130, err[-2000:]
+    assert "interrupted; the point's run saved its step" in err
+    assert "Rerun the same tfgda.sweep command to resume" in err
+    assert "Traceback" not in err
+    point = logs[0].parent
+    assert list(point.glob("ckpt-*.index"))  # the trainer's save at SIGINT
+    assert "stopped by SIGINT" in logs[0].read_text()  # the trainer's line

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ import gin
 
 from tfgda import configs
 from tfgda import rundir
+from tfgda.errors import Interrupted
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import protocols
@@ -409,10 +411,30 @@ def _run_logged(cmd, log, out, tag, poll_seconds):
                 if line and line != shown:
                     print(f"{tag}: {line}", file=out, flush=True)
                     shown = line
+            except KeyboardInterrupt:
+                _stop_saving(process)
+                raise Interrupted(
+                    f"{tag}: interrupted; the point's run saved its step "
+                    f"(log: {log}). Rerun the same tfgda.sweep command to "
+                    "resume: finished points are skipped."
+                ) from None
             except BaseException:
-                process.kill()  # Ctrl-C: stop the run; its checkpoints stay
+                process.kill()
                 process.wait()
                 raise
+
+
+def _stop_saving(process, seconds=600):
+    """Ctrl-C of the sweep: the child trainer gets SIGINT too (if a terminal
+    did not send it already), saves its step and exits; it is killed only
+    if it has not after `seconds`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _last_progress(log):
