@@ -262,3 +262,47 @@ def test_a_symlink_loop_in_a_folder_lists_each_image_once(tmp_path):
         "b/000.png",
         "b/001.png",
     ]
+
+
+def test_a_shared_scope_indexes_and_checks_each_archive_once(
+    tmp_path, monkeypatch
+):
+    folder = write_images(tmp_path / "images", {"a": 6, "b": 6}, size=(8, 8))
+    path = zip_folder(folder, tmp_path / "images.zip")
+    listed, decoded = [], []
+    real_init, real_size = data.ImageArchive.__init__, data.ImageArchive._size
+    monkeypatch.setattr(
+        data.ImageArchive,
+        "__init__",
+        lambda self, p: listed.append(p) or real_init(self, p),
+    )
+    monkeypatch.setattr(
+        data.ImageArchive,
+        "_size",
+        lambda self, n: decoded.append(n) or real_size(self, n),
+    )
+    with data.shared_indexes():
+        _, info = data.dataset(4, path=path, check_images=None)
+        _, part = data.dataset(4, path=path, subset=5, check_images=None)
+        _, rest = data.dataset(
+            4, path=path, subset=5, held_out=True, check_images=None
+        )
+    assert (info.num_examples, part.num_examples, rest.num_examples) == (
+        12,
+        5,
+        7,
+    )
+    assert len(listed) == 1 and sorted(decoded) == sorted(set(decoded))
+    assert len(decoded) == 12
+    data.dataset(4, path=path)  # outside the scope: indexed anew
+    assert len(listed) == 2
+
+
+def test_an_archive_changed_inside_the_scope_is_indexed_again(tmp_path):
+    folder = write_images(tmp_path / "images", {"a": 6}, size=(8, 8))
+    path = zip_folder(folder, tmp_path / "images.zip")
+    with data.shared_indexes():
+        assert data.dataset(4, path=path)[1].num_examples == 6
+        write_images(tmp_path / "more", {"a": 9}, size=(8, 8))
+        os.replace(zip_folder(tmp_path / "more", tmp_path / "m.zip"), path)
+        assert data.dataset(4, path=path)[1].num_examples == 9

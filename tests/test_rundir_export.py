@@ -70,6 +70,7 @@ def test_any_marker_of_a_run_makes_a_folder_untouchable(tmp_path):
         "sweep.json",
         "ckpt-5.index",
         "corrupt-ckpt-5.index",
+        "corrupt-ckpt-5-2.index",
     ):
         folder = tmp_path / marker.strip(".") / "deep" / "er"
         folder.mkdir(parents=True)

@@ -20,6 +20,7 @@ samples, sample files and galleries.
 
 import collections
 import concurrent.futures
+import contextlib
 import io
 import math
 import os
@@ -365,6 +366,7 @@ class ImageArchive:
             )
         self.is_dir = tf.io.gfile.isdir(path)
         self._zip = None
+        self._checked = {}  # name: its `_size` result
         if self.is_dir:
             names = list(_folder_files(path))
         else:
@@ -448,8 +450,10 @@ class ImageArchive:
         """Decodes `names` fully; returns their common (H, W, 3) shape (None
         if mixed and mixed_ok). Raises a UserError on an unreadable image,
         and on mixed sizes unless mixed_ok."""
+        todo = [n for n in names if n not in self._checked]
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            found = list(pool.map(self._size, names))
+            self._checked.update(zip(todo, pool.map(self._size, todo)))
+        found = [self._checked[n] for n in names]
         sizes = collections.Counter()
         example = {}
         for n, (size, error) in zip(names, found):
@@ -523,10 +527,8 @@ def _image_archive(
     at a time); without it, in sorted name order.
     """
     started = time.time()
-    logging.info("Indexing the images in %s ...", path)
-    archive = ImageArchive(path)
+    archive, labels, num_classes, indexed = _index(path)  # the whole archive's
     names = archive.names
-    labels, num_classes = _labels(archive.path, names)  # the whole archive's
     if subset is not None:
         if subset > len(names):
             raise UserError(
@@ -562,7 +564,8 @@ def _image_archive(
     if order_seed is not None:
         order = np.random.default_rng(order_seed).permutation(len(names))
         names, labels = [names[i] for i in order], [labels[i] for i in order]
-    logging.info(
+    logging.log(
+        logging.INFO if indexed else logging.DEBUG,
         "Indexed %d images (%d classes) and checked %d of them in %.1f s.",
         len(names),
         num_classes,
@@ -572,6 +575,51 @@ def _image_archive(
     ds = tf.data.Dataset.from_tensor_slices((names, labels))
     info = DatasetInfo("images", num_classes, shape, len(names), archive.path)
     return ds, info, lambda ds: archive.load(ds, shape)
+
+
+# Archives indexed in the current `shared_indexes` scope: stamp, index.
+_SHARED = None
+
+
+@contextlib.contextmanager
+def shared_indexes():
+    """A scope (or a decorator) in which each image archive is listed, and
+    each of its images checked, once: a training run's dataset, its hooks'
+    fixed batches and its evaluations then share one index. An archive
+    whose size or modification time changes is indexed again."""
+    global _SHARED
+    outer = _SHARED
+    _SHARED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _SHARED = outer
+
+
+def _index(path):
+    """(ImageArchive, labels, number of classes, whether it was indexed
+    now rather than taken from the `shared_indexes` scope)."""
+    key = os.path.expanduser(str(path))
+    key = key if _is_remote(key) else os.path.abspath(key)
+    stamp = _stamp(key)
+    if _SHARED is not None and key in _SHARED:
+        if _SHARED[key][0] == stamp and stamp is not None:
+            return (*_SHARED[key][1], False)
+    logging.info("Indexing the images in %s ...", path)
+    archive = ImageArchive(path)
+    labels, num_classes = _labels(archive.path, archive.names)
+    if _SHARED is not None:
+        _SHARED[key] = (stamp, (archive, labels, num_classes))
+    return archive, labels, num_classes, True
+
+
+def _stamp(path):
+    """(size, modification time) of a zip file or folder; None if unknown."""
+    try:
+        stat = tf.io.gfile.stat(path)
+    except tf.errors.OpError:
+        return None
+    return stat.length, stat.mtime_nsec
 
 
 def explain_error(info, error, latest):

@@ -152,6 +152,22 @@ def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
     assert _steps(run) == [3, 4]
 
 
+def test_a_second_corrupt_checkpoint_of_a_step_keeps_the_first(
+    tmp_path, tiny_zip
+):
+    run = tmp_path / "run"
+    _train(run, tiny_zip, 3)
+    kept = []
+    for fill in (b"\1", b"\2"):  # ckpt-3 is unreadable, set aside, retrained
+        with open(run / "ckpt-3.index", "r+b") as f:
+            f.write(fill * 64)
+        kept.append((run / "ckpt-3.index").read_bytes())
+        _train(run, tiny_zip, 3 if fill == b"\1" else 4)
+    assert (run / "corrupt-ckpt-3.index").read_bytes() == kept[0]
+    assert (run / "corrupt-ckpt-3-2.index").read_bytes() == kept[1]
+    assert _steps(run) == [3, 4]
+
+
 def test_a_run_whose_every_checkpoint_is_unreadable_is_refused(
     tmp_path, tiny_zip
 ):

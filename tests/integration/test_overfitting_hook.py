@@ -85,3 +85,26 @@ def test_held_out_images_must_be_held_out(tmp_path, tiny_zip):
     with pytest.raises(UserError, match="are also training images"):
         trainer.train(str(run))
     assert not os.path.exists(run)  # stopped before writing anything
+
+
+def test_a_run_lists_its_archive_once(tmp_path, tiny_zip, monkeypatch):
+    """The dataset, the augmented grid's reals and the probe's training and
+    held-out images come from one index of the archive."""
+    from tfgda import data  # pylint: disable=g-import-not-at-top
+
+    listed = []
+    real_init = data.ImageArchive.__init__
+    monkeypatch.setattr(
+        data.ImageArchive,
+        "__init__",
+        lambda self, p: listed.append(p) or real_init(self, p),
+    )
+    _train(
+        tmp_path / "run",
+        tiny_zip,
+        2,
+        "augment.mode = 'real_and_fake'",
+        "augment.name = 'translation'",
+        "augment.strength = 0.2",
+    )
+    assert listed == [tiny_zip]

@@ -682,6 +682,11 @@ def test_a_run_already_past_its_steps_says_so_and_changes_nothing(
     assert _train(run, tiny_zip, 2) == {}
     messages = [r.getMessage() for r in caplog.records]
     assert any("at step 3, already past train.steps = 2" in m for m in messages)
+    caplog.clear()
+    gin.clear_config()
+    assert _train(run, tiny_zip, 3) == {}  # exactly at its steps
+    messages += [r.getMessage() for r in caplog.records]
+    assert any("has finished its train.steps = 3" in m for m in messages)
     assert not any(m.startswith("Finished") for m in messages)
     after = {
         n: (run / n).read_bytes()

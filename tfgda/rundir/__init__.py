@@ -87,7 +87,7 @@ OPERATIVE_CONFIG = "operative_config.gin"
 SWEEP_RECORD = "sweep.json"
 # Files that make a directory a run's or a sweep's.
 RUN_MARKERS = (RUN_INFO, OPERATIVE_CONFIG, SWEEP_RECORD, runlock.LOCK_NAME)
-CHECKPOINT_INDEX = re.compile(r"^(corrupt-)?ckpt-\d+\.index$")
+CHECKPOINT_INDEX = re.compile(r"^(corrupt-ckpt-\d+(-\d+)?|ckpt-\d+)\.index$")
 
 
 def check(model_dir):

@@ -229,11 +229,16 @@ def remove_checkpoint(path):
 
 def quarantine(path):
     """Renames an unreadable checkpoint's files to corrupt-ckpt-N.*, kept
-    for inspection; returns the new prefix."""
+    for inspection (corrupt-ckpt-N-2.*, -3, ... when an earlier unreadable
+    checkpoint of step N was set aside already); returns the new prefix."""
     folder, base = os.path.split(path)
     target = os.path.join(folder, CORRUPT_PREFIX + base)
+    copy = 1
+    while tf.io.gfile.glob(f"{target}.*"):
+        copy += 1
+        target = os.path.join(folder, f"{CORRUPT_PREFIX}{base}-{copy}")
     for name in _files(path):
-        tf.io.gfile.rename(name, target + name[len(path) :], overwrite=True)
+        tf.io.gfile.rename(name, target + name[len(path) :], overwrite=False)
     return target
 
 

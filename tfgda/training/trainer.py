@@ -48,6 +48,7 @@ __all__ = [
 
 
 @gin.configurable("train", denylist=["model_dir"])
+@data_lib.shared_indexes()  # the dataset, hooks and evaluations: one index
 def train(
     model_dir,
     *,
@@ -219,13 +220,16 @@ def train(
         )
         reached = int(gan.step.numpy())
         if reached >= steps:  # nothing to do; the run's files stay as they are
+            where = (
+                f"is at step {reached}, already past train.steps = {steps}"
+                if reached > steps
+                else f"has finished its train.steps = {steps}"
+            )
             logging.info(
-                "The run in %s is at step %d, already past train.steps = %d: "
-                "nothing to train (raise train.steps to train on). Latest "
-                "checkpoint %s.",
+                "The run in %s %s: nothing to train (raise train.steps to "
+                "train on). Latest checkpoint %s.",
                 model_dir,
-                reached,
-                steps,
+                where,
                 resumed,
             )
             return {}
