@@ -25,8 +25,8 @@ def test_gallery_rows_columns_and_original_first():
     assert black[1] > black[0]
 
 
-def _run(tmp_path, *args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def _run(tmp_path, *args, **env_vars):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env_vars)
     return subprocess.run(
         [sys.executable, "-m", "tfgda.tools.augment_gallery", *args],
         capture_output=True,
@@ -69,3 +69,57 @@ def test_cli_names_a_missing_output_folder(tmp_path, tiny_zip):
     result = _run(tmp_path, f"--images={tiny_zip}", f"--out={out}")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert f"its folder '{out.parent}' does not exist" in result.stderr
+
+
+_MY_OPS = """
+import tensorflow as tf
+from tfgda import augment
+
+
+@augment.register("invert_for_gallery", family="appearance", max_strength=1.0)
+def invert(images, seed, strength):
+    keep = tf.random.stateless_uniform([tf.shape(images)[0], 1, 1, 1], seed)
+    return tf.where(keep >= strength, images, -images)
+"""
+
+
+def test_cli_draws_an_augmentation_of_the_users_own(tmp_path, tiny_zip):
+    (tmp_path / "my_ops.py").write_text(_MY_OPS)
+    out = tmp_path / "own.png"
+    result = _run(
+        tmp_path,
+        f"--images={tiny_zip}",
+        f"--out={out}",
+        "--modules=my_ops",
+        "--names=invert_for_gallery,translation",
+        "--strengths=1.0",
+        "--pool=8",
+        PYTHONPATH=str(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 augmentations x 1 strengths" in result.stdout
+    assert Image.open(out).size[0] > 0
+    sys.path.insert(0, str(tmp_path))
+    try:
+        augment_gallery.import_module("my_ops")
+    finally:
+        sys.path.remove(str(tmp_path))
+    images = tf.random.uniform([4, 8, 8, 3], -1, 1, seed=0)
+    (original, inverted), _ = augment_gallery.gallery(
+        images, ["invert_for_gallery", "translation"], [1.0]
+    )
+    np.testing.assert_allclose(
+        inverted.astype(int), 255 - original.astype(int), atol=1
+    )
+
+
+def test_cli_names_the_fix_for_a_module_that_is_not_found(tmp_path, tiny_zip):
+    result = _run(
+        tmp_path,
+        f"--images={tiny_zip}",
+        "--modules=my_missing_ops",
+        f"--out={tmp_path / 'g.png'}",
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "No module named 'my_missing_ops'" in result.stderr
+    assert "on PYTHONPATH" in result.stderr

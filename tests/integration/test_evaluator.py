@@ -106,6 +106,36 @@ def test_too_few_reference_images(tmp_path, tiny_zip, standin_inception):
     assert not cache.exists()  # nothing cached
 
 
+def test_too_few_reference_images_are_refused_before_any_scoring(
+    run_dir, tmp_path, tiny_zip, monkeypatch
+):
+    loaded = []
+    monkeypatch.setattr(
+        evaluation, "load_features", lambda *a, **k: loaded.append(a)
+    )
+    with pytest.raises(UserError) as raised:
+        evaluate.evaluate_run(run_dir, "latest", "fid1k_test", None, tiny_zip)
+    assert str(raised.value).startswith(
+        f"protocol fid1k_test needs 1000 reference images but '{tiny_zip}' "
+        "has 48: choose a protocol of at most 48 images (e.g. fid48_test)"
+    )
+    assert not loaded  # refused before the feature network is loaded
+    # In training: before the run starts, whatever the feature network.
+    configs.parse(
+        [],
+        tiny_bindings(
+            tiny_zip,
+            4,
+            "train.hooks = [@evaluation()]",
+            "evaluation.protocol = 'fid20k_test'",
+            f"evaluation.reference_path = '{tiny_zip}'",
+        ),
+    )
+    with pytest.raises(UserError, match="fid20k_test needs 20000 reference"):
+        trainer.train(str(tmp_path / "new"))
+    assert not (tmp_path / "new").exists() and not loaded
+
+
 def test_missing_inception_says_how_to_provide_it(tmp_path):
     with pytest.raises(UserError, match="--inception=DIR"):
         inception.inception(str(tmp_path / "nowhere"))

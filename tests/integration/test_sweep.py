@@ -522,6 +522,7 @@ def test_offline_scores_are_gathered_from_their_own_folder(tmp_path):
             "image archive: pass --reference_path",
         ),
         ("--inception", "the Inception module directory"),
+        ("--protocol", "protocol fid1k_test needs 1000 reference images"),
     ],
 )
 def test_evaluation_inputs_are_checked_before_any_training(
@@ -535,6 +536,8 @@ def test_evaluation_inputs_are_checked_before_any_training(
     ]
     if drop == "--inception":
         args.append(f"--inception={tmp_path / 'no_inception'}")
+    if drop == "--protocol":  # more test images than the archive holds
+        args.append("--protocol=fid1k_test")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     done = subprocess.run(
         args, capture_output=True, text=True, cwd=REPO, env=env, timeout=600

@@ -25,6 +25,7 @@ import time
 import gin
 
 from tfgda import configs
+from tfgda import data as data_lib
 from tfgda import rundir
 from tfgda.errors import Interrupted
 from tfgda.errors import UserError
@@ -503,6 +504,7 @@ def write_results(root, sweep, protocol, features="inception"):
     return rows
 
 
+@data_lib.shared_indexes()  # points that share an archive: one index
 def check_evaluation(
     sweep,
     protocol,
@@ -530,5 +532,6 @@ def check_evaluation(
             reference_path,
             needed_by=f"protocol {parsed.name} (--protocol)",
         )
+        evaluation.check_reference_count(run_info, parsed, reference_path)
     gin.clear_config()
     evaluation.load_features(features, inception, feature_weights)

@@ -350,6 +350,49 @@ def _how_to_give(setting):
     return f"bind {setting} = '/path/to/archive.zip' in the gin config"
 
 
+def check_reference_count(
+    run_info,
+    protocol,
+    reference_path=None,
+    reference_setting="--reference_path",
+):
+    """Refuses, before any image is scored, an image archive that holds
+    fewer reference images than `protocol` needs (a TFDS split is counted
+    when its images are read)."""
+    kwargs, dataset_id = real_images_source(
+        run_info,
+        protocol.split,
+        reference_path,
+        needed_by=f"protocol {protocol.name}",
+        reference_setting=reference_setting,
+    )
+    if kwargs["name"] != "images":
+        return
+    try:
+        _, info = data_lib.dataset(
+            1, shuffle=False, repeat=False, cache=False, subset=None, **kwargs
+        )
+    except data_lib.MixedSizesError:
+        return  # reference_batches says what to do about it
+    if info.num_examples < protocol.num_reference:
+        raise UserError(
+            f"protocol {protocol.name} needs {protocol.num_reference} "
+            f"reference images but {dataset_id!r} has {info.num_examples}: "
+            f"choose a protocol of at most {info.num_examples} images (e.g. "
+            f"{_largest_protocol(info.num_examples, protocol.split)}) or a "
+            "larger archive."
+        )
+
+
+def _largest_protocol(count, split):
+    """The name of a protocol of at most `count` images, as round as the
+    count allows: 'fid10k_test' for 10,000 or 12,345, 'fid500_test' for
+    512."""
+    if count >= 1000:
+        return f"fid{count // 1000}k_{split}"
+    return f"fid{count}_{split}"
+
+
 def reference_batches(
     run_info,
     protocol,
@@ -393,6 +436,7 @@ def reference_batches(
     return batches, dataset_id
 
 
+@data_lib.shared_indexes()  # the count check and the scoring: one index
 def evaluate_run(
     model_dir,
     which="latest",
@@ -410,6 +454,7 @@ def evaluate_run(
     paths = rundir.select_checkpoints(model_dir, which)
     protocol = protocols.parse(protocol)
     run_info = rundir.load_config(model_dir, gin_bindings)
+    check_reference_count(run_info, protocol, reference_path)
     feature_model = feature_model or load_features()
     batches, dataset_id = reference_batches(
         run_info,
@@ -492,6 +537,12 @@ class TrainingEvaluator:
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self._features = self._reference = None
+        check_reference_count(
+            run_info,
+            self.protocol,
+            reference_path,
+            reference_setting="evaluation.reference_path",
+        )
         fixed_size = False
         if features != "inception":  # small, offline: load and check now
             self._features = load_features(features)

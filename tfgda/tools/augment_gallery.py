@@ -5,8 +5,11 @@
 One row per augmentation, the original image first and then one column per
 strength, all on the same image (or `--num_images` images side by side per
 cell). Mixing augmentations take their partners from the images read.
+Augmentations of one's own are drawn once their module is imported:
+`--modules=my_ops --names=invert,translation` (my_ops on PYTHONPATH).
 """
 
+import importlib
 import os
 
 from absl import app
@@ -44,6 +47,12 @@ _STRENGTHS = flags.DEFINE_list(
 )
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
 _POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
+_MODULES = flags.DEFINE_list(
+    "modules",
+    [],
+    "Python modules to import first, e.g. ones that register augmentations "
+    "of their own with tfgda.augment.register (on PYTHONPATH).",
+)
 
 _IMAGES = cli.flag("images", "An image archive: a zip file or image folder.")
 _SEED = cli.flag("seed", "The seed of the augmentations' random parameters.")
@@ -104,6 +113,17 @@ def _draw(rows, names, strengths, out):
     fig.savefig(out, dpi=100)
 
 
+def import_module(name):
+    """Imports `name`; a UserError saying how to make it importable."""
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        raise UserError(
+            f"--modules: {e}: put the folder holding {name}.py on PYTHONPATH "
+            "(or install it)."
+        ) from e
+
+
 def _gallery_cli():
     if not _IMAGES.value:
         raise UserError(
@@ -113,6 +133,8 @@ def _gallery_cli():
         strengths = [float(x) for x in _STRENGTHS.value]
     except ValueError as e:
         raise UserError(f"--strengths must be numbers: {e}") from e
+    for module in _MODULES.value:
+        import_module(module)
     for name in _NAMES.value:
         augment.describe(name)  # unknown names fail before any work
     out = _OUT.value or "gallery.png"
