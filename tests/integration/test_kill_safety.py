@@ -28,6 +28,11 @@ def _start(model_dir, data, log, steps=STEPS):
         "progress.every = 5",
         "train.ema_decay = 0.9",
     )
+    return _popen(model_dir, bindings, log)
+
+
+def _popen(model_dir, bindings, log):
+    """A trainer process of `bindings`, its log in the file `log`."""
     args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
     args += [f"--gin_bindings={b}" for b in bindings]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -163,17 +168,7 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_exit_cleanly(
         "samples.every = 1000",
         "progress.every = 1",
     )
-    args = [sys.executable, "-m", "tfgda.train", f"--model_dir={model_dir}"]
-    args += [f"--gin_bindings={b}" for b in bindings]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    process = subprocess.Popen(
-        args,
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "w"),
-        text=True,
-    )
+    process = _popen(model_dir, bindings, log)
     try:
         assert _wait_for_training(process, log)
         process.send_signal(signum)
@@ -193,3 +188,43 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint_and_exit_cleanly(
     steps = _check_every_checkpoint(str(model_dir))
     assert steps == [step]
     assert not (model_dir / ".tfgda.lock").exists()
+
+
+def test_a_second_signal_stops_a_long_compiled_call_at_once(tmp_path, tiny_zip):
+    """One compiled call of 100,000 steps (as a batch too large for memory,
+    or a long first compile, would be): the first SIGINT waits for the call
+    to end, the second ends the process within seconds, naming where the
+    run resumes from."""
+    model_dir = tmp_path / "run"
+    log = tmp_path / "log"
+    bindings = tiny_bindings(
+        tiny_zip,
+        100_000,
+        "train.steps_per_call = 100000",
+        "checkpoints.every = 100000",
+        "samples.every = 100000",
+        "progress.every = 100000",
+    )
+    process = _popen(model_dir, bindings, log)
+    try:
+        deadline = time.time() + 300
+        while "Compiling the training step" not in log.read_text():
+            assert process.poll() is None and time.time() < deadline
+            time.sleep(0.1)
+        time.sleep(20)  # traced: the call now runs inside TensorFlow
+        process.send_signal(signal.SIGINT)
+        time.sleep(3)
+        assert process.poll() is None  # the first waits for the call
+        process.send_signal(signal.SIGINT)
+        sent = time.time()
+        status = process.wait(timeout=60)
+        took = time.time() - sent
+    finally:
+        process.kill()
+    text = log.read_text()
+    assert status == 130 and took < 30, (took, text[-2000:])
+    assert "Traceback" not in text
+    assert text.strip().splitlines()[-1] == (
+        "error: stopped at once by a second SIGINT; rerun the same command "
+        "to resume from its start (no checkpoint yet)."
+    )

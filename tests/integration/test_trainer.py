@@ -711,3 +711,54 @@ def test_a_batch_larger_than_the_dataset_is_said_and_trains(
         for w in warned
     ), warned
     assert _checkpoint_steps(tmp_path / "run") == [2]
+
+
+def test_a_batch_far_beyond_memory_is_refused_up_front(
+    tmp_path, capsys, tiny_zip
+):
+    _assert_user_error(
+        tmp_path,
+        capsys,
+        tmp_path / "run",
+        tiny_bindings(tiny_zip, 2, "train.batch_size = 10000000"),
+        "train.batch_size 10000000: one batch of 32x32x3 images is 114 GiB "
+        "as float32, more than half this machine's",
+    )
+
+
+def test_a_batch_too_large_for_memory_stops_with_the_fix(tmp_path, tiny_zip):
+    """The allocator's OOM (a GPU's memory; here an address-space limit of
+    8 GB on the trainer) is one line naming the fix and the checkpoint."""
+    import resource  # pylint: disable=g-import-not-at-top
+
+    run = tmp_path / "run"
+    assert _cli(run, tiny_bindings(tiny_zip, 2)).returncode == 0
+    limit = 8 * 10**9
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    args = [sys.executable, "-m", "tfgda.train", f"--model_dir={run}"]
+    args += [
+        f"--gin_bindings={b}"
+        for b in tiny_bindings(tiny_zip, 4, "train.batch_size = 100000")
+    ]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        args,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+        preexec_fn=limited,
+    )
+    err = done.stderr.strip()
+    assert done.returncode == 2 and "Traceback" not in err, err[-3000:]
+    last = err.splitlines()[-1]
+    assert last.startswith(
+        "error: train.batch_size 100000 does not fit in memory (OOM when "
+        "allocating tensor with shape["
+    ), last
+    assert last.endswith(f"the run resumes from {run / 'ckpt-2'}."), last
+    assert _checkpoint_steps(run) == [2]

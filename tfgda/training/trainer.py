@@ -13,6 +13,7 @@ import math
 import os
 import re
 import signal
+import sys
 import threading
 import time
 
@@ -30,6 +31,7 @@ from tfgda.errors import Terminated
 from tfgda.errors import UserError
 from tfgda.errors import WorkerLostError
 from tfgda.errors import did_you_mean
+from tfgda.errors import first_line
 from tfgda.errors import positive_int
 from tfgda.training import distribute
 from tfgda.training import gan as gan_lib
@@ -133,6 +135,7 @@ def train(
     augment = augment_lib.augment(total_steps=steps)
     dataset, info = data_lib.dataset(batch_size, seed=_data_seed(seed, start))
     augment.pipeline.check_shape([None, *info.image_shape])
+    _check_batch_memory(batch_size, info.image_shape)
     if 0 < info.num_examples < batch_size:
         logging.warning(
             "train.batch_size %d is larger than the dataset (%d images): "
@@ -207,7 +210,7 @@ def train(
     saver = run.saver
 
     rundir.make_dir(run.save_dir)
-    with rundir.hold(run.save_dir), _InterruptGuard() as interrupt:
+    with rundir.hold(run.save_dir), _InterruptGuard(saver.latest) as interrupt:
         # --- Resume, from the newest readable checkpoint of the run's own
         # files (a copied run resumes from its copies).
         for left in rundir.clean_partial_writes(run.save_dir):
@@ -326,6 +329,7 @@ def _loop(run, dataset, hooks, interrupt, steps_per_call, periods):
             step,
             saver.latest(),
             run.data_info,
+            run.batch_size,
         )
         step += n
         _check_finite(metrics, step, saver.latest())
@@ -353,35 +357,83 @@ def _loop(run, dataset, hooks, interrupt, steps_per_call, periods):
 class _InterruptGuard:
     """SIGINT (Ctrl-C) and SIGTERM (schedulers) stop the loop after its
     current compiled call, not inside it: the loop then saves a checkpoint
-    and exits. A second signal stops at once, as the default would."""
+    and exits. A second signal stops at once, even inside a compiled call
+    that takes long (a first call compiling for minutes, a batch too large
+    for memory): a thread woken by the signal itself (`set_wakeup_fd`: the
+    main thread runs no Python while TensorFlow computes) ends the process
+    with the checkpoint to resume from. Checkpoints are never half-written
+    (`tfgda.rundir`), so none is lost."""
 
     _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self):
+    def __init__(self, latest=lambda: None):
         self.signum = None
+        self._latest = latest  # the checkpoint a rerun resumes from
+        self._count = 0
         self._previous = {}
+        self._wakeup = None
 
     def _handle(self, signum, frame):
-        del frame
-        if self.signum is not None:  # the second one: stop now
-            signal.signal(signum, signal.SIG_DFL)
-            raise KeyboardInterrupt
-        self.signum = signum
-        logging.warning(
-            "%s received: stopping after this step with a "
-            "checkpoint (again to stop at once).",
-            signal.Signals(signum).name,
+        del signum, frame  # the watcher thread acts on the wake-up byte
+
+    def _watch(self, fd):
+        while True:
+            try:
+                received = os.read(fd, 64)
+            except OSError:
+                received = b""
+            if not received:  # closed by __exit__
+                os.close(fd)
+                return
+            for signum in received:
+                if signum in self._SIGNALS:
+                    self._received(signum)
+
+    def _received(self, signum):
+        self._count += 1
+        name = signal.Signals(signum).name
+        if self._count == 1:
+            self.signum = signum
+            logging.warning(
+                "%s received: stopping after this step with a "
+                "checkpoint (again to stop at once).",
+                name,
+            )
+            return
+        latest = self._latest()
+        print(
+            f"error: stopped at once by a second {name}; rerun the same "
+            "command to resume from "
+            f"{latest or 'its start (no checkpoint yet)'}.",
+            file=sys.stderr,
+            flush=True,
         )
+        os._exit(128 + signum)  # noqa: SLF001  (no Python runs to unwind)
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signum in self._SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        self._wakeup = (
+            read,
+            write,
+            signal.set_wakeup_fd(write, warn_on_full_buffer=False),
+        )
+        threading.Thread(
+            target=self._watch, args=(read,), name="signals", daemon=True
+        ).start()
+        for signum in self._SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(self, *exc):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        if self._wakeup is not None:
+            read, write, previous = self._wakeup
+            signal.set_wakeup_fd(previous)
+            os.close(write)  # the watcher reads the end, then stops
 
 
 def _stop_at_interrupt(signum, step, saver, strategy):
@@ -411,7 +463,9 @@ _LOST_PEER_ERRORS = (
 )
 
 
-def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
+def _run_call(
+    train_call, iterator, n, strategy, step, latest, data_info, batch_size
+):
     """One compiled call of n steps; its metrics as Python floats. An image
     that cannot be read stops the run with its name (data_lib.explain_error);
     the latest checkpoint stays the run's."""
@@ -429,6 +483,18 @@ def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
         if explained is None:
             raise
         raise explained from e
+    except tf.errors.ResourceExhaustedError as e:
+        oom = next(
+            (x for x in str(e).splitlines() if x.startswith("OOM ")),
+            first_line(e),
+        )
+        raise UserError(
+            f"train.batch_size {batch_size} does not fit in memory ({oom}). "
+            "Use a smaller train.batch_size, spread it over more devices "
+            "(strategy.kind = 'mirrored' or 'tpu'), or on a GPU train."
+            "precision = 'mixed_float16'; the run resumes from "
+            f"{latest or 'its start (no checkpoint yet)'}."
+        ) from e
     except _LOST_PEER_ERRORS as e:
         if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
@@ -440,6 +506,25 @@ def _run_call(train_call, iterator, n, strategy, step, latest, data_info):
             "with its command: the job resumes from "
             f"{latest or 'its start (no checkpoint yet)'}."
         ) from e
+
+
+def _check_batch_memory(batch_size, image_shape):
+    """Refuses a global batch whose images alone (as float32, which the
+    input pipeline makes of them) would take over half the host's memory:
+    such a run would only thrash or be killed."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):  # not a POSIX host: nothing to compare
+        return
+    needed = batch_size * math.prod(image_shape) * 4
+    if needed > memory / 2:
+        raise UserError(
+            f"train.batch_size {batch_size}: one batch of "
+            f"{'x'.join(map(str, image_shape))} images is "
+            f"{needed / 2**30:.0f} GiB as float32, more than half this "
+            f"machine's {memory / 2**30:.0f} GiB of memory; use a batch of "
+            f"at most {int(memory / 2 / (needed / batch_size)):,}."
+        )
 
 
 def _lost_tasks(text):
