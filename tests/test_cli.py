@@ -132,6 +132,15 @@ _TOOL_FLAGS = {
         "strengths",
         "num_images",
         "pool",
+        "modules",
+    },
+    "tfgda.tools.score_sensitivity": {
+        "images",
+        "inception",
+        "names",
+        "strengths",
+        "count",
+        "features",
     },
     "tfgda.tools.train_feature_net": {
         "images",
@@ -142,6 +151,7 @@ _TOOL_FLAGS = {
         "train_batch_size",
         "lr",
         "width",
+        "train_augment",
     },
 }
 

@@ -57,6 +57,13 @@ _SHARED = {
         "class).",
     ),
     "seed": ("integer", 0, "The tool's random seed."),
+    # Augmentation tools: tfgda.tools.augment_gallery, score_sensitivity.
+    "names": ("list", None, "Augmentations (default: the tool's list)."),
+    "strengths": (
+        "list",
+        ["0.1", "0.2", "0.3", "0.4", "0.5"],
+        "Augmentation strengths.",
+    ),
     # Evaluation: tfgda.evaluate, and tfgda.sweep for each point's.
     "protocol": (
         "string",

@@ -21,6 +21,7 @@ from tfgda.errors import UserError
 from tfgda.metrics import classifier
 from tfgda.metrics import evaluation
 from tfgda.metrics import protocols
+from tfgda.tools import score_sensitivity
 from tfgda.tools import train_feature_net
 from tfgda.training import trainer
 
@@ -96,19 +97,6 @@ def test_fcd_is_small_between_splits_and_grows_with_augmentation(
     other_test = _batches(cifar_zip, 2000, subset_seed=1)
     between = _fcd(features, lambda: test, train)
     within = _fcd(features, lambda: test, other_test)
-    scores = [
-        _fcd(
-            features,
-            lambda: test,
-            _batches(
-                cifar_zip,
-                2000,
-                subset_seed=1,
-                augmentation=augment.get("zoom_out", s),
-            ),
-        )
-        for s in (0.1, 0.2, 0.3, 0.4, 0.5)
-    ]
     noise = [
         _fcd(
             features,
@@ -124,10 +112,40 @@ def test_fcd_is_small_between_splits_and_grows_with_augmentation(
     ]
     # Two real samples are close (train vs test barely more than two test
     # samples); a distorted sample is farther, the more so the stronger.
-    assert within < between < scores[0], (within, between, scores)
-    assert all(a < b for a, b in zip(scores, scores[1:])), scores
+    assert within < between, (within, between)
     assert all(a < b for a, b in zip(noise, noise[1:])), noise
-    assert scores[-1] > 2 * between
+    assert noise[0] > 2 * between
+
+
+@pytest.mark.slow  # 100 s
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped weights were trained on shifted images: FCD to "
+    "translated test images falls from 114 to 91 as the strength grows "
+    "from 0.1 to 0.4; weights trained with --train_augment=flip must pass",
+)
+def test_the_score_sees_every_augmentation_the_study_compares(
+    features, cifar_zip
+):
+    """Each of the study's augmentations, applied to test images at 0.1 to
+    0.5, moves the score further from the other test images the stronger
+    it is (docs/EVALUATION.md gives the slopes), from above the floor of
+    two unaugmented halves."""
+    strengths = (0.1, 0.2, 0.3, 0.4, 0.5)
+    table = score_sensitivity.sensitivity(
+        features,
+        cifar_zip,
+        score_sensitivity.STUDY_AUGMENTATIONS,
+        strengths,
+        count=2000,
+    )
+    for name in score_sensitivity.STUDY_AUGMENTATIONS:
+        scores = table[name]
+        assert all(a < b for a, b in zip(scores, scores[1:])), (name, scores)
+        assert scores[0] > table["floor"], (name, scores, table["floor"])
+        # at the study's strength, a leak moves the score by more than the
+        # floor itself
+        assert scores[3] - table["floor"] > table["floor"], (name, scores)
 
 
 def test_evaluate_cli_writes_fcd_named_with_the_network(
@@ -324,6 +342,7 @@ def test_the_training_script_writes_loadable_weights(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["sha256"] == classifier.sha256(out)
+    assert summary["augment"] == ["flip"]
     assert 0.0 <= summary["test_accuracy"] <= 1.0
     assert "epoch 2/2" in done.stderr
     assert not os.path.exists(f"{out}.training")  # its state, removed
@@ -338,6 +357,42 @@ def test_the_training_script_writes_loadable_weights(tmp_path):
         f"--out={tmp_path / 'net.h5'}",
     )
     assert bad.returncode == 2 and "must end in .npz" in bad.stderr
+
+
+def test_the_training_images_are_flipped_and_never_shifted_by_default():
+    images = tf.random.uniform([64, 32, 32, 3], -1, 1, seed=3)
+    for names, shifted in ((["flip"], False), (["flip", "translation"], True)):
+        out = train_feature_net._augment(names, seed=0)(images).numpy()
+        same = np.all(out == images.numpy(), axis=(1, 2, 3))
+        flipped = np.all(out == images.numpy()[:, :, ::-1], axis=(1, 2, 3))
+        if shifted:
+            assert not (same | flipped).any(), names
+        else:  # about half of each
+            assert same.any() and flipped.any() and (same | flipped).all()
+    with pytest.raises(UserError, match="--train_augment rotate is not one of"):
+        train_feature_net._augment(["flip", "rotate"], seed=0)
+
+
+def test_the_training_script_keeps_a_state_folder_it_did_not_write(
+    tmp_path,
+):
+    folder = write_images(tmp_path / "images", {"a": 4, "b": 4}, size=(32, 32))
+    images = zip_folder(folder, tmp_path / "images.zip")
+    work = tmp_path / "net.npz.training"
+    work.mkdir()
+    (work / "notes.txt").write_text("mine")
+    done = _cli(
+        "tfgda.tools.train_feature_net",
+        f"--images={images}",
+        f"--out={tmp_path / 'net.npz'}",
+        "--epochs=1",
+        "--train_batch_size=4",
+        "--width=4",
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "holds 'notes.txt', not this program's state" in done.stderr
+    assert (work / "notes.txt").read_text() == "mine"
+    assert not (tmp_path / "net.npz").exists()
 
 
 def test_saved_weights_round_trip_in_float16(tmp_path):

@@ -41,10 +41,6 @@ PAPER_ORDER = (
     "crop_flip",
 )
 
-_NAMES = flags.DEFINE_list("names", list(PAPER_ORDER), "Augmentations.")
-_STRENGTHS = flags.DEFINE_list(
-    "strengths", ["0.1", "0.2", "0.3", "0.4", "0.5"], "Strengths (columns)."
-)
 _NUM_IMAGES = flags.DEFINE_integer("num_images", 1, "Images per cell.")
 _POOL = flags.DEFINE_integer("pool", 64, "Images read (mixing partners).")
 _MODULES = flags.DEFINE_list(
@@ -54,6 +50,8 @@ _MODULES = flags.DEFINE_list(
     "of their own with tfgda.augment.register (on PYTHONPATH).",
 )
 
+_NAMES = cli.flag("names", "Augmentations, one row each (default: all).")
+_STRENGTHS = cli.flag("strengths", "Strengths (columns).")
 _IMAGES = cli.flag("images", "An image archive: a zip file or image folder.")
 _SEED = cli.flag("seed", "The seed of the augmentations' random parameters.")
 _OUT = cli.flag("out", "The image file to write (default gallery.png).")
@@ -135,7 +133,8 @@ def _gallery_cli():
         raise UserError(f"--strengths must be numbers: {e}") from e
     for module in _MODULES.value:
         import_module(module)
-    for name in _NAMES.value:
+    names = _NAMES.value or list(PAPER_ORDER)
+    for name in names:
         augment.describe(name)  # unknown names fail before any work
     out = _OUT.value or "gallery.png"
     folder = os.path.dirname(os.path.abspath(out))
@@ -147,10 +146,8 @@ def _gallery_cli():
     images = read_images(
         _IMAGES.value, max(_POOL.value, _NUM_IMAGES.value), _SEED.value
     )
-    rows = gallery(
-        images, _NAMES.value, strengths, _NUM_IMAGES.value, _SEED.value
-    )
-    _draw(rows, _NAMES.value, strengths, out)
+    rows = gallery(images, names, strengths, _NUM_IMAGES.value, _SEED.value)
+    _draw(rows, names, strengths, out)
     print(
         f"wrote {out}: {len(rows)} augmentations x {len(strengths)} strengths"
     )

@@ -3,14 +3,18 @@
   python -m tfgda.tools.train_feature_net --images=train.zip \\
       --test_images=test.zip --out=cifar10_classifier.npz
 
-A CIFAR-10 classifier (random flips and 4-pixel reflected translations,
-label smoothing 0.1, SGD with Nesterov momentum 0.9, weight decay 5e-4,
-learning rate warmed up linearly to --lr over the first epoch then cosine
-to 0, batch 256). Each epoch prints its loss, training accuracy and time;
-an interrupted run resumes at its last finished epoch (the state is kept
-in OUT.training/ until the weights are written). At the end it prints the
-test accuracy and writes the weights (float16) and their SHA-256.
-The shipped weights came from the command above with the defaults.
+A CIFAR-10 classifier (random horizontal flips; with
+`--train_augment=flip,translation` also 4-pixel reflected translations, which
+make it blind to the translations a study compares), label smoothing 0.1,
+SGD with Nesterov momentum 0.9,
+weight decay 5e-4, learning rate warmed up linearly to --lr over the first
+epoch then cosine to 0, batch 256). Each epoch prints its loss, training
+accuracy and time; an interrupted run resumes at its last finished epoch
+(the state is kept in OUT.training/ until the weights are written). At the
+end it prints the test accuracy and writes the weights (float16) and their
+SHA-256.
+The shipped weights came from the command above with
+--train_augment=flip,translation (the default before flips alone).
 """
 
 import json
@@ -39,18 +43,47 @@ _EPOCHS = flags.DEFINE_integer("epochs", 10, "Passes over the images.")
 _BATCH_SIZE = flags.DEFINE_integer("train_batch_size", 256, "Batch size.")
 _LR = flags.DEFINE_float("lr", 0.2, "Peak learning rate.")
 _WIDTH = flags.DEFINE_integer("width", classifier.WIDTH, "Network width.")
+_AUGMENT = flags.DEFINE_list(
+    "train_augment",
+    ["flip"],
+    "The training images' augmentations: flip, translation (4-pixel "
+    "reflected shifts; a network trained with them barely sees a "
+    "translation, so it cannot score one).",
+)
 
 _IMAGES = cli.flag("images", "Training images, one sub-folder per class.")
 _SEED = cli.flag("seed", "The seed of the weights and batches.")
 _OUT = cli.flag("out", "The weights file (.npz) to write.")
 
 
-def _augment(seed):
-    flip = keras.layers.RandomFlip("horizontal", seed=seed)
-    shift = keras.layers.RandomTranslation(
-        0.125, 0.125, fill_mode="reflect", seed=seed + 1
-    )
-    return lambda x: shift(flip(x, training=True), training=True)
+AUGMENTATIONS = ("flip", "translation")
+
+
+def _augment(names, seed):
+    """The training images' augmentation: horizontal flips and/or 4-pixel
+    reflected translations, in that order."""
+    unknown = sorted(set(names) - set(AUGMENTATIONS))
+    if unknown:
+        raise UserError(
+            f"--train_augment {','.join(unknown)} is not one of "
+            f"{', '.join(AUGMENTATIONS)}: e.g. --train_augment=flip."
+        )
+    layers = []
+    if "flip" in names:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+    if "translation" in names:
+        layers.append(
+            keras.layers.RandomTranslation(
+                0.125, 0.125, fill_mode="reflect", seed=seed + 1
+            )
+        )
+
+    def augment(x):
+        for layer in layers:
+            x = layer(x, training=True)
+        return x
+
+    return augment
 
 
 def train(
@@ -62,9 +95,13 @@ def train(
     width=24,
     seed=0,
     steps_per_epoch=None,
+    augment=("flip",),
 ):
     """Trains the network on an image archive; writes `out` (npz); returns
-    the Keras model (images -> features, logits)."""
+    the Keras model (images -> features, logits). augment: any of
+    AUGMENTATIONS ('flip' alone by default: a score must see the spatial
+    augmentations a study compares, so the network is not trained to be
+    invariant to them)."""
     keras.utils.set_random_seed(seed)
     dataset, info = data.dataset(
         batch_size, seed=seed, name="images", path=images
@@ -72,7 +109,7 @@ def train(
     _check_size(info, images)
     steps = steps_per_epoch or info.num_examples // batch_size
     model = classifier.network(width, max(info.num_classes, 2))
-    augment = _augment(seed)
+    augment = _augment(augment, seed)
     inputs = keras.Input((32, 32, 3))
     train_model = keras.Model(inputs, model(augment(inputs))[1])
     schedule = keras.optimizers.schedules.CosineDecay(
@@ -99,6 +136,7 @@ def train(
         )
     )
     work = f"{out}.training"
+    _check_work_dir(work)
     logging.info(
         "Training the feature network: %d images, %d classes, %d "
         "epochs of %d steps (state in %s).",
@@ -119,6 +157,28 @@ def train(
     shutil.rmtree(work, ignore_errors=True)
     logging.info("Wrote %s (sha256 %s).", out, digest)
     return model
+
+
+# What keras.callbacks.BackupAndRestore keeps in its folder.
+_BACKUP_FILES = ("latest.weights.h5", "training_metadata.json")
+
+
+def _check_work_dir(work):
+    """The state folder is removed when the weights are written: refuse
+    one that holds anything but a previous run's state."""
+    if not tf.io.gfile.exists(work):
+        return
+    if not tf.io.gfile.isdir(work):
+        raise UserError(
+            f"{work!r} is a file; this program keeps its state there: move "
+            "it away, or choose another --out."
+        )
+    other = sorted(set(tf.io.gfile.listdir(work)) - set(_BACKUP_FILES))
+    if other:
+        raise UserError(
+            f"{work!r} holds {other[0]!r}, not this program's state (which "
+            "it deletes when done): move it away, or choose another --out."
+        )
 
 
 class _EpochLog(keras.callbacks.Callback):
@@ -190,11 +250,13 @@ def _main():
         _LR.value,
         _WIDTH.value,
         _SEED.value,
+        augment=_AUGMENT.value,
     )
     summary = {
         "weights": out,
         "sha256": classifier.sha256(out),
         "epochs": _EPOCHS.value,
+        "augment": _AUGMENT.value,
         "seconds": round(time.time() - start),
     }
     if _TEST_IMAGES.value:
