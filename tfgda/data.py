@@ -352,7 +352,7 @@ class ImageArchive:
 
     def __init__(self, path):
         path = os.path.expanduser(str(path))
-        self.path = path if _is_remote(path) else os.path.abspath(path)
+        self.path = _absolute(path)
         try:
             exists = tf.io.gfile.exists(path)
         except tf.errors.OpError as e:  # e.g. a filesystem not available
@@ -599,8 +599,7 @@ def shared_indexes():
 def _index(path):
     """(ImageArchive, labels, number of classes, whether it was indexed
     now rather than taken from the `shared_indexes` scope)."""
-    key = os.path.expanduser(str(path))
-    key = key if _is_remote(key) else os.path.abspath(key)
+    key = _absolute(os.path.expanduser(str(path)))
     stamp = _stamp(key)
     if _SHARED is not None and key in _SHARED:
         if _SHARED[key][0] == stamp and stamp is not None:
@@ -611,6 +610,11 @@ def _index(path):
     if _SHARED is not None:
         _SHARED[key] = (stamp, (archive, labels, num_classes))
     return archive, labels, num_classes, True
+
+
+def _absolute(path):
+    """A local path made absolute; a remote one (gs://...) as it is."""
+    return path if _is_remote(path) else os.path.abspath(path)
 
 
 def _stamp(path):
