@@ -183,6 +183,42 @@ def test_two_methods_are_two_columns_of_bars(tmp_path):
     )
 
 
+def test_each_panel_is_drawn_at_its_own_strengths(tmp_path):
+    """Figs. 3 and 5's grids: augmentation and strength zipped, each
+    augmentation at its own strengths; every point is a bar, ordered by
+    strength, and the ticks name each panel's strengths."""
+    grid = sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"]).grid
+    axis = "augment.name, augment.strength"
+    grid = {
+        axis: [v for v in grid[axis] if "translation'" in v or "mixup" in v]
+    }
+    assert len(grid[axis]) == 10
+    rows = []
+    for text in grid[axis]:
+        name, strength = eval(text)  # noqa: S307 (a tuple literal)
+        fid = (30.0 if name == "mixup" else 20.0) + 10 * strength
+        rows.append(
+            {
+                "point": f"{name}-{strength}",
+                "bindings": f"augment.name = '{name}'; "
+                f"augment.strength = {strength}",
+                "model": "sndcgan",
+                "fid": str(fid),
+            }
+        )
+    figure = report.draw(grid, rows, values=[])["bars"]
+    spatial, appearance = figure.axes
+    by_x = lambda ax: [  # noqa: E731
+        round(p.get_height(), 6)
+        for p in sorted(ax.patches, key=lambda p: p.get_x())
+    ]
+    assert by_x(spatial) == [21.0, 22.0, 23.0, 24.0, 25.0]
+    assert by_x(appearance) == [30.2, 30.4, 30.6, 30.8, 31.0]
+    assert [t.get_text() for t in appearance.get_xticklabels()] == [
+        "mixup (0.02-0.1)"
+    ]
+
+
 def test_an_offline_sweep_is_reported_as_fcd_without_paper_values(fig14_root):
     root, _ = fig14_root
     with open(root / "results.csv", newline="") as f:

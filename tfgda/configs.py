@@ -8,6 +8,7 @@ package; the same folders serve `include` lines inside gin files.
 import ast
 import contextlib
 import inspect
+import itertools
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ from tfgda.errors import first_line
 
 __all__ = [
     "axis_bindings",
+    "axis_values",
     "config_dirs",
     "find_gin_file",
     "gin_value",
@@ -38,8 +40,33 @@ def sweep(grid=None):
     weights). A key of several names joined by commas is one axis whose
     values are tuples, one element per name: e.g. 'augment.mode,
     LAMBDA_BCR': [('real_and_fake', 0.0), ('none', 10.0)] sweeps two
-    methods, not the four combinations."""
+    methods, not the four combinations. In a zipped axis' tuple, a list
+    stands for each of its values: ('brightness', [0.02, 0.06]) is two
+    points, (['redness', 'mixup'], [0.02, 0.04]) four; so each augmentation
+    can have its own strengths, as the panels of the paper's figures do (a
+    list-valued parameter in a zipped tuple is written [[a, b]])."""
     return dict(grid or {})
+
+
+def axis_values(axis, values):
+    """The values of one grid axis with each zipped tuple's lists expanded
+    into their combinations, in order (see `sweep`)."""
+    if "," not in axis:
+        return list(values)
+    expanded = []
+    for value in values:
+        if isinstance(value, tuple) and any(isinstance(v, list) for v in value):
+            choices = [v if isinstance(v, list) else [v] for v in value]
+            if not all(choices):
+                raise UserError(
+                    f"sweep axis {axis!r}: its value {value!r} holds an "
+                    "empty list, which stands for no point: give the list "
+                    "its values or remove the tuple."
+                )
+            expanded.extend(itertools.product(*choices))
+        else:
+            expanded.append(value)
+    return expanded
 
 
 def gin_value(value):

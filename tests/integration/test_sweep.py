@@ -29,9 +29,12 @@ PAPER = sorted(
 )
 # Points per paper config: the paper's grids.
 EXPECTED_POINTS = {
-    "paper/fig2_sndcgan_real_only.gin": 65,
-    "paper/fig3_sndcgan_real_and_fake.gin": 130,
-    "paper/fig5_biggan_real_and_fake.gin": 130,
+    "paper/fig2_sndcgan_real_only.gin": 60,
+    "paper/fig2_sndcgan_real_only_instance_noise.gin": 5,
+    "paper/fig3_sndcgan_real_and_fake.gin": 120,
+    "paper/fig3_sndcgan_blueness.gin": 10,
+    "paper/fig5_biggan_real_and_fake.gin": 120,
+    "paper/fig5_biggan_blueness.gin": 10,
     "paper/fig13_strength_annealing.gin": 3,
     "paper/fig14_translation_brightness.gin": 20,
     "paper/table1_biggan_cntr_bcr.gin": 4,
@@ -67,6 +70,72 @@ def test_paper_configs_expand_and_build_their_models(name):
         assert discriminator(images, np.zeros([2], np.int32)).shape[0] == 2
 
 
+SPATIAL = (
+    "zoom_out",
+    "zoom_in",
+    "translation",
+    "translation_x",
+    "translation_y",
+    "cutmix",
+    "cutout",
+)
+APPEARANCE = ("brightness", "redness", "greenness", "mixup")
+
+
+def _panels(grid):
+    """{augmentation: sorted strengths} of a sweep's points."""
+    panels = {}
+    for point in grid.points:
+        settings = point.settings
+        panels.setdefault(settings["augmentation"], set()).add(
+            settings["strength"]
+        )
+    return {name: sorted(values) for name, values in panels.items()}
+
+
+@pytest.mark.parametrize(
+    "name, small",
+    [
+        ("paper/fig3_sndcgan_real_and_fake.gin", [0.02, 0.04, 0.06, 0.08, 0.1]),
+        ("paper/fig5_biggan_real_and_fake.gin", [0.06, 0.08, 0.1, 0.2, 0.3]),
+    ],
+)
+def test_figures_3_and_5_sweep_each_panel_at_its_own_strengths(name, small):
+    """The paper's pages: 12 panels (no blueness), spatial ops at 0.1-0.5,
+    brightness at 0.02-0.3, redness, greenness and mixup at the figure's
+    own small grid, instance noise at 0.02-0.1; each in two methods."""
+    grid = sweep.expand([name])
+    spatial = [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert _panels(grid) == {
+        **{op: spatial for op in SPATIAL},
+        "brightness": [0.02, 0.06, 0.1, 0.2, 0.3],
+        **{op: small for op in ("redness", "greenness", "mixup")},
+        "instance_noise": [0.02, 0.04, 0.06, 0.08, 0.1],
+    }
+    methods = {}
+    for point in grid.points:
+        s = point.settings
+        key = (s["augmentation"], s["strength"])
+        methods.setdefault(key, set()).add((s["mode"], s["lambda_bcr_real"]))
+    assert set(map(frozenset, methods.values())) == {
+        frozenset({("real_and_fake", 0.0), ("none", 10.0)})
+    }
+    # The extra op, on its own and at the figure's colour grid.
+    extra = sweep.expand([name.replace("real_and_fake", "blueness")])
+    assert _panels(extra) == {"blueness": small}
+
+
+def test_figure_2_has_twelve_panels_at_one_grid_and_no_instance_noise():
+    grid = sweep.expand(["paper/fig2_sndcgan_real_only.gin"])
+    assert _panels(grid) == {
+        op: [0.1, 0.2, 0.3, 0.4, 0.5]
+        for op in (*SPATIAL, *APPEARANCE, "blueness")
+    }
+    extra = sweep.expand(["paper/fig2_sndcgan_real_only_instance_noise.gin"])
+    assert _panels(extra) == {"instance_noise": [0.02, 0.04, 0.06, 0.08, 0.1]}
+    assert {p.settings["mode"] for p in extra.points} == {"real_only"}
+
+
 def test_paper_grids_are_the_papers():
     fig3 = sweep.expand(["paper/fig3_sndcgan_real_and_fake.gin"])
     settings = [p.settings for p in fig3.points]
@@ -76,12 +145,11 @@ def test_paper_grids_are_the_papers():
         ("real_and_fake", 0.0),
         ("none", 10.0),
     }
-    assert {s["strength"] for s in settings} == {0.1, 0.2, 0.3, 0.4, 0.5}
     assert all(
         s["steps"] == 200_000 and s["batch_size"] == 64 for s in settings
     )
     assert fig3.points[1].bindings == (
-        "augment.name = 'zoom_in'",
+        "augment.name = 'zoom_out'",
         "augment.strength = 0.1",
         "augment.mode = 'none'",
         "augment.mix_real_fake = False",
@@ -158,6 +226,25 @@ def test_the_cpu_sweep_is_the_issues_six_methods_seed_first():
     assert gin.query_parameter("bcr.inputs") == "clean"
 
 
+def test_lists_in_a_zipped_tuple_stand_for_each_of_their_values():
+    assert configs.axis_values(
+        "augment.name, augment.strength",
+        [(["a", "b"], [0.1, 0.2]), ("c", [0.3]), ("d", 0.4), ([[1, 2]], 5)],
+    ) == [
+        ("a", 0.1),
+        ("a", 0.2),
+        ("b", 0.1),
+        ("b", 0.2),
+        ("c", 0.3),
+        ("d", 0.4),
+        ([1, 2], 5),
+    ]
+    # A single axis' list values are values, not alternatives.
+    assert configs.axis_values("train.hooks", [[1, 2]]) == [[1, 2]]
+    with pytest.raises(UserError, match="holds an empty list"):
+        configs.axis_values("augment.name, augment.strength", [("a", [])])
+
+
 def test_zipped_axes_bind_their_names_in_step():
     assert configs.axis_bindings(
         "augment.mode, LAMBDA_BCR", "('none', 10.0, )"
@@ -221,8 +308,25 @@ def test_a_bad_value_is_caught_at_its_point():
         sweep.expand(
             ["paper/fig3_sndcgan_real_and_fake.gin"],
             (),
-            ["augment.name=['zoom_out', 'zoomout']"],
+            ["augment.name,augment.strength=[(['zoom_out', 'zoomout'], 0.1)]"],
         )
+
+
+def test_a_name_two_axes_bind_is_refused_and_a_zipped_axis_replaced():
+    fig3 = ["paper/fig3_sndcgan_real_and_fake.gin"]
+    with pytest.raises(
+        UserError,
+        match=r"axes 'augment.name, augment.strength' and 'augment.name' "
+        r"both bind augment.name: sweep the config's axis itself",
+    ):
+        sweep.expand(fig3, (), ["augment.name=['zoom_out']"])
+    grid = sweep.expand(
+        fig3, (), ["augment.name , augment.strength=[('cutout', [0.1, 0.3])]"]
+    )
+    assert [
+        (p.settings["augmentation"], p.settings["strength"])
+        for p in grid.points
+    ] == [("cutout", 0.1)] * 2 + [("cutout", 0.3)] * 2
 
 
 def test_a_root_of_another_sweep_is_refused_and_kept(tmp_path):

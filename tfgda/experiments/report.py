@@ -186,7 +186,7 @@ def _layout(grid):
         for n in swept
         if all(isinstance(_literal(v), (int, float)) for v in grid[n])
     ]
-    if "augment.name" in swept:
+    if _panels(grid)[0]:
         return "bars"
     if len(swept) == 2 and len(numeric) == 2:
         return "heatmap"
@@ -236,12 +236,34 @@ def _family_rows(names):
     return [r for r in (spatial, [n for n in names if n not in spatial]) if r]
 
 
+def _panels(grid):
+    """({augmentation: [its strengths]}, the axes they come from) of a
+    grid that sweeps augment.name, alone or zipped with augment.strength
+    (each augmentation at its own strengths, as in the paper's Figs. 3
+    and 5); ({}, set()) otherwise."""
+    for axis, texts in grid.items():
+        if "augment.name" not in [n.strip() for n in axis.split(",")]:
+            continue
+        panels = {}
+        for text in texts:
+            pairs = dict(_axis_values(axis, text))
+            strengths = panels.setdefault(pairs["augment.name"], [])
+            if pairs.get("augment.strength") not in strengths:
+                strengths.append(pairs.get("augment.strength"))
+        axes = {axis}
+        if "augment.strength" not in axis:
+            shared = [_literal(v) for v in grid.get("augment.strength", [None])]
+            panels = {n: list(shared) for n in panels}
+            axes.add("augment.strength")
+        return panels, axes
+    return {}, set()
+
+
 def _bars(grid, groups, baseline, name="FID"):
-    names = [_literal(v) for v in grid["augment.name"]]
-    strengths = [_literal(v) for v in grid.get("augment.strength", [None])]
-    others = [
-        n for n in grid if n not in (_SEED, "augment.name", "augment.strength")
-    ]
+    panels, panel_axes = _panels(grid)
+    names = list(panels)
+    shared = len({tuple(v) for v in panels.values()}) == 1
+    others = [n for n in grid if n not in (_SEED, *panel_axes)]
     columns = [
         tuple(
             pair for n, v in zip(others, combo) for pair in _axis_values(n, v)
@@ -255,27 +277,35 @@ def _bars(grid, groups, baseline, name="FID"):
         squeeze=False,
         figsize=(5 + 4 * len(columns), 3.2 * len(family_rows)),
     )
-    width = 0.8 / len(strengths)
+    count = max(len(v) for v in panels.values())
+    width = 0.8 / count
     for j, column in enumerate(columns):
         for i, row_names in enumerate(family_rows):
             ax = axes[i][j]
-            for k, strength in enumerate(strengths):
+            for k in range(count):
                 heights, errors, xs = [], [], []
-                for x, name in enumerate(row_names):
+                for x, op in enumerate(row_names):
+                    if k >= len(panels[op]):
+                        continue
                     group = _find(
                         groups,
                         {
-                            "augment.name": name,
-                            "augment.strength": strength,
+                            "augment.name": op,
+                            "augment.strength": panels[op][k],
                             **dict(column),
                         },
                     )
                     if group:
-                        xs.append(x + (k - (len(strengths) - 1) / 2) * width)
+                        xs.append(x + (k - (count - 1) / 2) * width)
                         heights.append(group.fid)
                         errors.append(group.spread)
+                strength = panels[names[0]][k] if shared else None
                 label = (
-                    f"lambda_aug {strength}" if strength is not None else None
+                    f"lambda_aug {strength}"
+                    if strength is not None
+                    else f"strength {k + 1} of {count}"
+                    if not shared
+                    else None
                 )
                 ax.bar(xs, heights, width, yerr=errors or None, label=label)
             if baseline:
@@ -286,7 +316,14 @@ def _bars(grid, groups, baseline, name="FID"):
                     label=f"paper baseline {baseline[0]}",
                 )
             ax.set_xticks(range(len(row_names)))
-            ax.set_xticklabels(row_names, rotation=30, ha="right")
+            ax.set_xticklabels(
+                [
+                    op if shared else f"{op} ({_span(panels[op])})"
+                    for op in row_names
+                ],
+                rotation=30,
+                ha="right",
+            )
             ax.set_ylabel(f"{name} (last checkpoint)")
             if i == 0:
                 ax.set_title(
@@ -297,6 +334,12 @@ def _bars(grid, groups, baseline, name="FID"):
         axes[0][-1].legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def _span(strengths):
+    """'0.02-0.1': a panel's strengths, for its tick label."""
+    known = [v for v in strengths if v is not None]
+    return f"{min(known)}-{max(known)}" if known else "default"
 
 
 def _find(groups, wanted):

@@ -106,8 +106,9 @@ class Sweep:
 def parse_sweep(text):
     """'NAME=[v1, v2]' -> (NAME, [gin value strings])."""
     name, sep, values = text.partition("=")
-    name = name.strip()
-    if not sep or not re.fullmatch(r"[A-Za-z_][\w.]*(/[\w.]+)?", name):
+    name = _axis_key(name)
+    one = r"[A-Za-z_][\w.]*(/[\w.]+)?"
+    if not sep or not re.fullmatch(rf"{one}(, {one})*", name):
         raise UserError(
             f"--sweep {text!r} is malformed: write "
             "NAME=[v1, v2, ...], e.g. "
@@ -126,7 +127,28 @@ def parse_sweep(text):
             f"--sweep {text!r}: the values must be a non-empty "
             "list, e.g. [0.1, 0.2]."
         )
-    return name, [configs.gin_value(v) for v in parsed]
+    return name, [
+        configs.gin_value(v) for v in configs.axis_values(name, parsed)
+    ]
+
+
+def _axis_key(axis):
+    """'a.b ,C' -> 'a.b, C': one spelling of a (zipped) axis' names."""
+    return ", ".join(n.strip() for n in axis.split(","))
+
+
+def _check_disjoint(grid):
+    """Raises if two axes bind one name (the later would silently win)."""
+    seen = {}
+    for axis in grid:
+        for name in axis.split(", "):
+            if name in seen:
+                raise UserError(
+                    f"sweep axes {seen[name]!r} and {axis!r} both bind "
+                    f"{name}: sweep the config's axis itself, e.g. --sweep "
+                    f'"{seen[name]}=[...]", which replaces its values.'
+                )
+            seen[name] = axis
 
 
 def expand(gin_files, bindings=(), sweeps=()):
@@ -138,12 +160,15 @@ def expand(gin_files, bindings=(), sweeps=()):
     gin.clear_config()
     configs.parse(gin_files, bindings)
     grid = {
-        name: [configs.gin_value(v) for v in values]
+        _axis_key(name): [
+            configs.gin_value(v) for v in configs.axis_values(name, values)
+        ]
         for name, values in configs.sweep().items()
     }
     for text in sweeps:
         name, values = parse_sweep(text)
         grid[name] = values
+    _check_disjoint(grid)
     for axis, values in grid.items():
         for value in values:
             for name, text in configs.axis_bindings(axis, value):
