@@ -22,6 +22,7 @@ from tfgda.errors import first_line
 
 __all__ = [
     "axis_bindings",
+    "axis_names",
     "axis_values",
     "config_dirs",
     "find_gin_file",
@@ -48,10 +49,15 @@ def sweep(grid=None):
     return dict(grid or {})
 
 
+def axis_names(axis):
+    """The names a grid axis binds: 'a.b, C' -> ['a.b', 'C']."""
+    return [n.strip() for n in axis.split(",")]
+
+
 def axis_values(axis, values):
     """The values of one grid axis with each zipped tuple's lists expanded
     into their combinations, in order (see `sweep`)."""
-    if "," not in axis:
+    if len(axis_names(axis)) == 1:
         return list(values)
     expanded = []
     for value in values:
@@ -83,7 +89,7 @@ def gin_value(value):
 def axis_bindings(axis, text):
     """[(name, gin value text)] of one value of a grid axis: the axis
     itself, or for a zipped axis 'a.b, C' each name with its element."""
-    names = [n.strip() for n in axis.split(",")]
+    names = axis_names(axis)
     if len(names) == 1:
         return [(axis, text)]
     try:

@@ -242,7 +242,8 @@ def _panels(grid):
     (each augmentation at its own strengths, as in the paper's Figs. 3
     and 5); ({}, set()) otherwise."""
     for axis, texts in grid.items():
-        if "augment.name" not in [n.strip() for n in axis.split(",")]:
+        names = configs.axis_names(axis)
+        if "augment.name" not in names:
             continue
         panels = {}
         for text in texts:
@@ -251,7 +252,7 @@ def _panels(grid):
             if pairs.get("augment.strength") not in strengths:
                 strengths.append(pairs.get("augment.strength"))
         axes = {axis}
-        if "augment.strength" not in axis:
+        if "augment.strength" not in names:
             shared = [_literal(v) for v in grid.get("augment.strength", [None])]
             panels = {n: list(shared) for n in panels}
             axes.add("augment.strength")
@@ -299,14 +300,12 @@ def _bars(grid, groups, baseline, name="FID"):
                         xs.append(x + (k - (count - 1) / 2) * width)
                         heights.append(group.fid)
                         errors.append(group.spread)
-                strength = panels[names[0]][k] if shared else None
-                label = (
-                    f"lambda_aug {strength}"
-                    if strength is not None
-                    else f"strength {k + 1} of {count}"
-                    if not shared
-                    else None
-                )
+                if not shared:
+                    label = f"strength {k + 1} of {count}"
+                elif (strength := panels[names[0]][k]) is not None:
+                    label = f"lambda_aug {strength}"
+                else:
+                    label = None
                 ax.bar(xs, heights, width, yerr=errors or None, label=label)
             if baseline:
                 ax.axhline(

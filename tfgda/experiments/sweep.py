@@ -134,14 +134,14 @@ def parse_sweep(text):
 
 def _axis_key(axis):
     """'a.b ,C' -> 'a.b, C': one spelling of a (zipped) axis' names."""
-    return ", ".join(n.strip() for n in axis.split(","))
+    return ", ".join(configs.axis_names(axis))
 
 
 def _check_disjoint(grid):
     """Raises if two axes bind one name (the later would silently win)."""
     seen = {}
     for axis in grid:
-        for name in axis.split(", "):
+        for name in configs.axis_names(axis):
             if name in seen:
                 raise UserError(
                     f"sweep axes {seen[name]!r} and {axis!r} both bind "
