@@ -480,21 +480,17 @@ def _run_call(
         tf.errors.DataLossError,
     ) as e:
         explained = data_lib.explain_error(data_info, e, latest)
-        if explained is None:
+        if explained is not None:
+            raise explained from e
+        if _CONSTANT_NOT_ALLOCATED not in str(e):
             raise
-        raise explained from e
+        raise _out_of_memory(batch_size, latest, _constant_oom(str(e))) from e
     except tf.errors.ResourceExhaustedError as e:
         oom = next(
             (x for x in str(e).splitlines() if x.startswith("OOM ")),
             first_line(e),
         )
-        raise UserError(
-            f"train.batch_size {batch_size} does not fit in memory ({oom}). "
-            "Use a smaller train.batch_size, spread it over more devices "
-            "(strategy.kind = 'mirrored' or 'tpu'), or on a GPU train."
-            "precision = 'mixed_float16'; the run resumes from "
-            f"{latest or 'its start (no checkpoint yet)'}."
-        ) from e
+        raise _out_of_memory(batch_size, latest, oom) from e
     except _LOST_PEER_ERRORS as e:
         if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
@@ -506,6 +502,34 @@ def _run_call(
             "with its command: the job resumes from "
             f"{latest or 'its start (no checkpoint yet)'}."
         ) from e
+
+
+# How TensorFlow's Const kernel reports a tensor it could not allocate
+# (Tensor::FromProto fails when the allocator returns no buffer): on a host
+# short of memory a large batch's constants fail this way, not as OOM.
+_CONSTANT_NOT_ALLOCATED = "Cannot parse tensor from proto"
+
+
+def _constant_oom(text):
+    """'OOM when allocating tensor with shape[...] and type ...', worded as
+    TensorFlow's allocator words an OOM, of a constant that could not be
+    allocated (its shape and dtype from the proto the error prints)."""
+    proto = text[text.find(_CONSTANT_NOT_ALLOCATED) :]
+    dims = ",".join(re.findall(r"size: (\d+)", proto))
+    dtype = re.search(r"dtype: DT_(\w+)", proto)
+    kind = dtype.group(1).lower() if dtype else "unknown"
+    return f"OOM when allocating tensor with shape[{dims}] and type {kind}"
+
+
+def _out_of_memory(batch_size, latest, reason):
+    """The one-line error of a batch that does not fit in memory."""
+    return UserError(
+        f"train.batch_size {batch_size} does not fit in memory ({reason}). "
+        "Use a smaller train.batch_size, spread it over more devices "
+        "(strategy.kind = 'mirrored' or 'tpu'), or on a GPU train."
+        "precision = 'mixed_float16'; the run resumes from "
+        f"{latest or 'its start (no checkpoint yet)'}."
+    )
 
 
 def _check_batch_memory(batch_size, image_shape):
