@@ -111,6 +111,38 @@ def test_contrastive_loss_trains_the_head_with_d():
     assert all(any(v is w for w in gan.d_variables) for v in head)
 
 
+def test_cntr_follows_algorithm_2():
+    """The paper's Algorithm 2: D's hinge loss on clean images (the same
+    as without Cntr), and four independent transforms t1..t4: two views of
+    each real and two of each fake, every view drawn on its own."""
+    c = regularizers.contrastive(weight=0.1, strength=0.5)
+    views = c.views
+    seen = []
+
+    def recording(images, seed):
+        seen.append((images, seed))
+        return views(images, seed)
+
+    c.views = recording
+    with_cntr = _d_metrics(_gan(c))
+    without = _d_metrics(_gan())
+    assert float(with_cntr["d_loss"]) == pytest.approx(
+        float(without["d_loss"]), rel=1e-6
+    )
+    (batch_1, seed_1), (batch_2, seed_2) = seen  # t1, t3 | t2, t4
+    np.testing.assert_array_equal(batch_1, batch_2)  # clean reals + fakes
+    assert batch_1.shape[0] == 8  # 4 reals then 4 fakes
+    assert not np.array_equal(seed_1, seed_2)
+    # A real and a fake view of one call are drawn independently: given
+    # the same image twice in one call, the two views differ.
+    twin = tf.concat([batch_1[:4], batch_1[:4]], 0)
+    a, b = tf.split(views(twin, seed_1), 2)
+    assert not np.allclose(a, b)
+    first, second = views(batch_1, seed_1), views(batch_1, seed_2)
+    assert not np.allclose(first, second)  # t1 != t2, t3 != t4
+    assert c.views is recording and views.ops[0][1] == 0.5  # crop strength
+
+
 _GLOBAL_NEGATIVES = """
 import numpy as np
 import tensorflow as tf

@@ -357,7 +357,11 @@ def contrastive(
 
     L_D += weight (NT-Xent(f(h(t1(x))), f(h(t2(x)))) + the same for G(z)),
     with h D's penultimate features, f a projection head (dense + ReLU,
-    dense to `projection_dim`) trained with D, t1, t2 two SimCLR views.
+    dense to `projection_dim`) trained with D, t1, t2 two views (four
+    independent transforms in all, as the paper's Algorithm 2; D's GAN loss
+    stays on clean images). `strength` is the views' strength: for
+    'simclr', the crop-and-resize strength the paper's Fig. 6 varies (None:
+    SimCLR's own crop; the colour jitter is SimCLR's CIFAR-10 0.5).
     The paper's best: weight 0.1 with bCR 5. tau and the head follow
     SimCLR's defaults (0.1, 128); NT-Xent sums its two directions as
     SimCLR's code does. `negatives`: 'replica' (each replica's own batch)
