@@ -79,7 +79,7 @@ def test_success_is_status_zero():
                 "reference_path",
             },
         ),
-        ("tfgda.report", {"root", "out"}),
+        ("tfgda.report", {"root", "out", "select"}),
         ("tfgda.tools.augment_gallery", {"images", "out"}),
     ],
 )
@@ -123,7 +123,7 @@ _TOOL_FLAGS = {
         "checkpoints",
     }
     | _EVALUATION,
-    "tfgda.report": {"root", "out"},
+    "tfgda.report": {"root", "out", "select"},
     "tfgda.tools.augment_gallery": {
         "images",
         "out",

@@ -38,6 +38,7 @@ EXPECTED_POINTS = {
     "paper/fig13_strength_annealing.gin": 3,
     "paper/fig14_translation_brightness.gin": 20,
     "paper/table1_biggan_cntr_bcr.gin": 4,
+    "paper/fig6_biggan_cntr_views.gin": 30,
     "paper/sndcgan_baseline.gin": 3,
     "paper/biggan_baseline.gin": 3,
     "paper/sndcgan_zoom_out_bcr.gin": 1,
@@ -161,7 +162,38 @@ def test_paper_grids_are_the_papers():
     assert [
         (p.settings["lambda_cntr"], p.settings["lambda_bcr_fake"])
         for p in table1.points
-    ] == [(0.0, 0.0), (0.0, 5.0), (0.1, 0.0), (0.1, 5.0)]
+    ] == [(0.0, 0.0), (0.1, 0.0), (0.0, 10.0), (0.1, 5.0)]
+    # ... the four rows as printed, each matched with its paper value.
+    values = report.paper_values()
+    printed = [
+        report.match_paper(
+            {k: "" if v is None else str(v) for k, v in p.settings.items()},
+            values,
+        )
+        for p in table1.points
+    ]
+    assert [(v["fid"], v["inception_score"]) for v in printed] == [
+        ("14.73", "9.22"),
+        ("12.27", "9.23"),
+        ("9.21", "9.29"),
+        ("8.30", "9.41"),
+    ]
+    fig6 = sweep.expand(["paper/fig6_biggan_cntr_views.gin"])
+    assert {
+        (p.settings["cntr_views"], p.settings["cntr_strength"])
+        for p in fig6.points
+    } == {
+        (v, s)
+        for v in (
+            "simclr",
+            "brightness",
+            "cutout",
+            "mixup",
+            "translation",
+            "zoom_in",
+        )
+        for s in (0.1, 0.3, 0.5, 0.7, 0.9)
+    }
     annealing = sweep.expand(["paper/fig13_strength_annealing.gin"])
     assert [p.settings["schedule"] for p in annealing.points] == [
         "constant",
@@ -466,24 +498,37 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
     grid, read = report.read_sweep(str(root))
     figure = report.draw(grid, read)["bars"]
     spatial, appearance = figure.axes[0], figure.axes[1]
-    heights = {
-        ax: [p.get_height() for p in ax.patches] for ax in (spatial, appearance)
+    heights = {  # ours filled, the paper's hatched
+        (ax, bool(p.get_hatch())): []
+        for ax in (spatial, appearance)
+        for p in ax.patches
     }
+    for ax in (spatial, appearance):
+        for p in ax.patches:
+            heights[ax, bool(p.get_hatch())].append(p.get_height())
     assert [t.get_text() for t in spatial.get_xticklabels()] == ["translation"]
     assert [t.get_text() for t in appearance.get_xticklabels()] == [
         "brightness"
     ]
-    np.testing.assert_allclose(heights[spatial], [float(rows[0]["fid"])])
-    np.testing.assert_allclose(heights[appearance], [float(rows[1]["fid"])])
+    np.testing.assert_allclose(heights[spatial, False], [float(rows[0]["fid"])])
+    np.testing.assert_allclose(
+        heights[appearance, False], [float(rows[1]["fid"])]
+    )
+    # Beside each, the paper's bar for real+fake at 0.2, read off Fig. 3.
+    assert heights[spatial, True] == [18.9]
+    assert heights[appearance, True] == [25.0]
     # The paper's SNDCGAN baseline is drawn as a line.
     assert any(
         list(line.get_ydata()) == [24.73, 24.73] for line in spatial.get_lines()
     )
     table = (out / "results.md").read_text()
-    fid = float(rows[0]["fid"])  # one seed, one checkpoint: all three
+    fid = float(rows[0]["fid"])  # one seed, one checkpoint: every rule
     assert (
         f"augment.name = translation | 1 | 2 | fid8_test | "
-        f"{fid:.2f} | {fid:.2f} | {fid:.2f} | not in the text |" in table
+        f"{fid:.2f} | {fid:.2f} | {fid:.2f} | {fid:.2f} | {fid:.2f} | "
+        f"{float(rows[0]['inception_score']):.2f} | "
+        f"18.9 ± 0.3 (read off the chart) | - | {fid - 18.9:+.2f} | "
+        "Zhao et al. 2020, Fig. 3 (vanilla rf) |" in table
     )
 
 

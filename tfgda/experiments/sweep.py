@@ -57,6 +57,8 @@ _SETTINGS = {
     "bcr_augmentation": ("bcr.augment", None),
     "bcr_inputs": ("bcr.inputs", None),
     "lambda_cntr": ("contrastive.weight", 0.0),
+    "cntr_views": ("contrastive.views", "simclr"),
+    "cntr_strength": ("contrastive.strength", None),
     "steps": ("train.steps", None),
     "batch_size": ("train.batch_size", 64),
     "seed": ("train.seed", 0),
