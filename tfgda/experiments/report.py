@@ -481,16 +481,21 @@ def _bars(grid, groups, baseline, axis_label, values, select):
             ax.set_ylabel(axis_label)
             if i == 0:
                 ax.set_title(
-                    ", ".join(f"{n} = {v}" for n, v in column)
-                    or f"{axis_label} per augmentation and strength"
+                    "\n".join(f"{n} = {v}" for n, v in column)
+                    or f"{axis_label} per augmentation and strength",
+                    fontsize="medium",
                 )
-    legend = {}  # every panel's labels, once each, in the top right
+    legend = {}  # every panel's labels, once each, right of the panels
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, handle)
     if legend:
         axes[0][-1].legend(
-            list(legend.values()), list(legend), fontsize="small"
+            list(legend.values()),
+            list(legend),
+            fontsize="small",
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),  # outside: it hides no bar
         )
     fig.tight_layout()
     return fig
