@@ -197,7 +197,7 @@ def test_two_methods_are_two_columns_of_bars(tmp_path):
     heights = [[p.get_height() for p in ax.patches] for ax in figure.axes]
     assert heights == [[20.0], [15.0]]
     assert (
-        figure.axes[1].get_title() == "augment.mode = none, LAMBDA_BCR = 10.0"
+        figure.axes[1].get_title() == "augment.mode = none\nLAMBDA_BCR = 10.0"
     )
 
 
