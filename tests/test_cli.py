@@ -124,6 +124,19 @@ _TOOL_FLAGS = {
     }
     | _EVALUATION,
     "tfgda.report": {"root", "out", "select"},
+    "tfgda.fid_ratio": {
+        "model_dir",
+        "checkpoint",
+        "names",
+        "strengths",
+        "protocol",
+        "inception",
+        "reference_path",
+        "batch_size",
+        "features",
+        "feature_weights",
+        "seed",
+    },
     "tfgda.tools.augment_gallery": {
         "images",
         "out",
