@@ -39,6 +39,7 @@ EXPECTED_POINTS = {
     "paper/fig14_translation_brightness.gin": 20,
     "paper/table1_biggan_cntr_bcr.gin": 4,
     "paper/fig6_biggan_cntr_views.gin": 30,
+    "paper/fig4_fid_ratio.gin": 1,
     "paper/sndcgan_baseline.gin": 3,
     "paper/biggan_baseline.gin": 3,
     "paper/sndcgan_zoom_out_bcr.gin": 1,
