@@ -33,6 +33,7 @@ __all__ = [
     "Adaptive",
     "Constant",
     "Decay",
+    "ada_adjust",
     "adaptive",
     "decay",
     "make_schedule",
@@ -169,9 +170,7 @@ class Adaptive(Constant):
         v = self._vars
         due = tf.equal(self._step % self.interval, 0) & (v["count"] > 0)
         rt = v["sign_sum"] / tf.maximum(v["count"], 1.0)
-        p = tf.clip_by_value(
-            v["p"] + tf.sign(rt - self.target) * self.adjust, 0.0, 1.0
-        )
+        p = ada_adjust(v["p"], rt, self.target, self.adjust)
         v["p"].assign(tf.where(due, p, v["p"]))
         v["rt"].assign(tf.where(due, rt, v["rt"]))
         v["sign_sum"].assign(tf.where(due, 0.0, v["sign_sum"]))
@@ -185,6 +184,13 @@ class Adaptive(Constant):
             "aug_p": self._vars["p"].read_value(),
             "aug_rt": self._vars["rt"].read_value(),
         }
+
+
+def ada_adjust(p, rt, target, adjust):
+    """StyleGAN2-ADA's rule: p moved up by `adjust` if r_t is above the
+    target, down otherwise, clamped to [0, 1] (the trainer's controller and
+    `tfgda.keras.AdaptiveAugment` both use it)."""
+    return tf.clip_by_value(p + tf.sign(rt - target) * adjust, 0.0, 1.0)
 
 
 @gin.configurable("decay", denylist=["kind", "total_steps"])
