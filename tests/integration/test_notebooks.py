@@ -108,3 +108,26 @@ def test_evaluate_and_export(tmp_path, tiny_zip, standin_inception):
     )
     assert "'fid':" in _text(nb) or '"fid"' in _text(nb)
     assert (tmp_path / "export" / "saved_model.pb").exists()
+
+
+def test_bring_your_own_gan(tmp_path):
+    folder = write_images(
+        tmp_path / "images", {"a": 32, "b": 32}, size=(32, 32)
+    )
+    nb = _run(
+        "bring_your_own_gan.ipynb",
+        tmp_path,
+        IMAGES=zip_folder(folder, tmp_path / "images.zip"),
+        NUM_IMAGES=64,
+        EPOCHS=2,
+        BATCH_SIZE=16,
+        WIDTH=4,
+        ADA_SPEED_IMAGES=64,
+    )
+    text = _text(nb)
+    # Three models trained by model.fit, each with its samples shown; the
+    # adaptive run logs p and r_t each epoch, and they are plotted.
+    assert text.count("Epoch 2/2") == 3
+    assert "aug_p:" in text and "aug_rt:" in text
+    assert "final p = " in text
+    assert text.count("image/png") >= 4
