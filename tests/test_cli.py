@@ -121,6 +121,7 @@ _TOOL_FLAGS = {
         "sweep",
         "dry_run",
         "checkpoints",
+        "archive",
     }
     | _EVALUATION,
     "tfgda.report": {"root", "out", "select"},

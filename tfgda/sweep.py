@@ -17,6 +17,9 @@ checkpoint). With --checkpoints=all every checkpoint still on disk is
 evaluated. Each evaluated checkpoint of a finished point becomes one row of
 ROOT/results.csv (its bindings, settings, protocol, step, whether it is the
 final step, seed and metrics), rewritten after every point. With
+--archive=DIR each finished point's small results are copied to
+DIR/<point>/ (and results.csv to DIR): a point found there is finished, so
+a sweep whose runs are lost (another machine) trains only what is missing. With
 --dry_run, every point is checked and one shell command per point is
 printed (for a cluster or a TPU pod), and nothing runs.
 
@@ -58,6 +61,14 @@ _CHECKPOINTS = flags.DEFINE_enum(
     "point to evaluate: its last, or every one still on disk "
     "(checkpoints.keep; the evaluation hook evaluates during training).",
 )
+_ARCHIVE = flags.DEFINE_string(
+    "archive",
+    None,
+    "A folder that keeps each finished point's small results (evaluation "
+    "JSONs, configs, log, wall time, last sample grid; no checkpoint), "
+    "e.g. inside a git repository: a point found there counts as finished "
+    "and is not trained again, even on a machine without ROOT's runs.",
+)
 # Each point's evaluation takes these, as tfgda.evaluate does.
 _EVAL = {name: cli.flag(name) for name in cli.EVALUATION_FLAGS}
 
@@ -98,6 +109,7 @@ def _main():
         _DRY_RUN.value,
         checkpoints=_CHECKPOINTS.value,
         features=evaluation["features"],
+        archive=_ARCHIVE.value,
     )
     if failed:
         raise UserError(

@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -734,3 +735,56 @@ def test_ctrl_c_saves_the_point_and_says_how_to_resume(
     point = logs[0].parent
     assert list(point.glob("ckpt-*.index"))  # the trainer's save at SIGINT
     assert "stopped by SIGINT" in logs[0].read_text()  # the trainer's line
+
+
+def test_an_archived_point_is_never_trained_again(
+    tmp_path, tiny_zip, standin_inception
+):
+    """--archive keeps each finished point's small results (never its
+    checkpoints); on a machine without ROOT's runs the sweep trains only
+    the points the archive does not hold."""
+    root, archive = tmp_path / "sweep", tmp_path / "kept"
+    first = _sweep_cli(
+        root,
+        tiny_zip,
+        standin_inception,
+        tmp_path / "c",
+        f"--archive={archive}",
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count("results kept in") == 2
+    points = sorted(p.name for p in archive.iterdir() if p.is_dir())
+    assert points == ["name=brightness", "name=translation"]
+    for point in points:
+        kept = archive / point
+        assert (kept / "eval" / "fid8_test" / "ckpt-2.json").exists()
+        assert (kept / "operative_config.gin").exists()
+        assert (kept / "step_0000002.png").exists()
+        assert json.loads((kept / "point.json").read_text())["wall_seconds"] > 0
+        assert "Finished: step 2 of 2" in (kept / "sweep.log").read_text()
+        assert not list(kept.rglob("ckpt-*.index"))  # no checkpoint kept
+    with open(archive / "results.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2
+
+    # Another machine: ROOT is gone, one point's archive too (and a
+    # half-written copy of it, which does not count).
+    shutil.rmtree(root)
+    shutil.rmtree(archive / "name=brightness")
+    (archive / "name=brightness.partial").mkdir()
+    again = _sweep_cli(
+        root,
+        tiny_zip,
+        standin_inception,
+        tmp_path / "c",
+        f"--archive={archive}",
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[1/2] name=translation: finished before (kept in" in again.stdout
+    assert "[1/2] name=translation: training" not in again.stdout
+    assert "[2/2] name=brightness: training" in again.stdout
+    assert not (root / "name=translation").exists()
+    assert not (archive / "name=brightness.partial").exists()
+    with open(root / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["augmentation"] for r in rows] == ["translation", "brightness"]
+    assert rows[0]["model_dir"] == str(archive / "name=translation")

@@ -10,6 +10,7 @@ sweep does): `expand` makes the grid from gin files and --sweep values,
 import ast
 import csv
 import dataclasses
+import glob
 import inspect
 import io
 import itertools
@@ -17,6 +18,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +39,7 @@ __all__ = [
     "COLUMNS",
     "Point",
     "Sweep",
+    "archive_point",
     "check_evaluation",
     "expand",
     "gather",
@@ -353,12 +356,18 @@ def run_sweep(
     poll_seconds=30.0,
     checkpoints="last",
     features="inception",
+    archive=None,
 ):
     """Runs (or with dry_run prints) every point; returns the points that
     failed. checkpoints: evaluate each point's 'last' checkpoint or 'all'
     those on disk. features: the feature network of the evaluation
-    (`--features`; eval_flags must pass the same on)."""
+    (`--features`; eval_flags must pass the same on). archive: a folder
+    that keeps each finished point's small results (`archive_point`); a
+    point found there is finished, and is not trained again even when
+    ROOT no longer holds its run."""
     check_root(root, sweep, protocol, create=not dry_run)
+    if archive and os.path.exists(archive) and not os.path.isdir(archive):
+        raise UserError(f"--archive {archive!r} is a file: choose a folder.")
     failed = []
     total = len(sweep.points)
     for index, point in enumerate(sweep.points, 1):
@@ -375,8 +384,16 @@ def run_sweep(
         result = _result_path(
             model_dir, protocol, point.settings["steps"], features
         )
-        if os.path.exists(result):
-            print(f"{tag}: finished before, skipped", file=out, flush=True)
+        kept = archive and _finished(
+            os.path.join(archive, point.name), point, protocol, features
+        )
+        if os.path.exists(result) or kept:
+            if archive and not kept:  # finished before the archive was asked
+                archive_point(model_dir, os.path.join(archive, point.name))
+            where = f" (kept in {archive})" if kept else ""
+            print(
+                f"{tag}: finished before{where}, skipped", file=out, flush=True
+            )
             continue
         os.makedirs(model_dir, exist_ok=True)
         _write_json(
@@ -406,15 +423,73 @@ def run_sweep(
         else:
             with open(result) as f:
                 scores = evaluation.summary(json.load(f))
+            seconds = time.time() - start
             print(
-                f"{tag}: {scores} after {_duration(time.time() - start)}",
+                f"{tag}: {scores} after {_duration(seconds)}",
                 file=out,
                 flush=True,
             )
-        write_results(root, sweep, protocol, features)
+            if archive:
+                kept = archive_point(
+                    model_dir, os.path.join(archive, point.name), seconds
+                )
+                print(f"{tag}: results kept in {kept}", file=out, flush=True)
+        write_results(root, sweep, protocol, features, archive)
     if not dry_run:
-        write_results(root, sweep, protocol, features)
+        write_results(root, sweep, protocol, features, archive)
     return failed
+
+
+def _finished(model_dir, point, protocol, features):
+    return os.path.exists(
+        _result_path(model_dir, protocol, point.settings["steps"], features)
+    )
+
+
+# What a point's archive keeps: small files only, never checkpoints.
+_KEPT = ("operative_config.gin", "run_info.json", "point.json", "sweep.log")
+
+
+def archive_point(model_dir, dest, wall_seconds=None):
+    """Copies a finished point's small results to `dest`: every evaluation
+    result under eval/ (JSON and PNG), its configs, its log and its last
+    sample grid, with the wall time of the run that finished it in
+    point.json; never a checkpoint. Written beside `dest` and then moved
+    into place, so a half-written copy never counts as finished. Returns
+    dest."""
+    partial = dest.rstrip("/") + ".partial"
+    if os.path.exists(partial):
+        shutil.rmtree(partial)
+    os.makedirs(partial)
+    for name in _KEPT:
+        if os.path.exists(os.path.join(model_dir, name)):
+            shutil.copy2(os.path.join(model_dir, name), partial)
+    eval_dir = os.path.join(model_dir, "eval")
+    for folder, _, files in os.walk(eval_dir):
+        for name in files:
+            if name.endswith((".json", ".png")):
+                target = os.path.join(
+                    partial, "eval", os.path.relpath(folder, eval_dir)
+                )
+                os.makedirs(target, exist_ok=True)
+                shutil.copy2(os.path.join(folder, name), target)
+    samples = sorted(
+        glob.glob(os.path.join(model_dir, "samples", "step_*.png"))
+    )
+    if samples:
+        shutil.copy2(samples[-1], partial)
+    if wall_seconds is not None:
+        path = os.path.join(partial, "point.json")
+        record = {}
+        if os.path.exists(path):
+            with open(path) as f:
+                record = json.load(f)
+        record["wall_seconds"] = round(wall_seconds, 1)
+        _write_json(path, record)
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    os.rename(partial, dest)
+    return dest
 
 
 def _run_logged(cmd, log, out, tag, poll_seconds):
@@ -486,15 +561,19 @@ def _duration(seconds):
 
 
 # ------------------------------------------------------------------- results
-def gather(root, sweep, protocol, features="inception"):
+def gather(root, sweep, protocol, features="inception", archive=None):
     """One row per evaluated checkpoint of each finished point (its final
-    step evaluated), in step order; `final` marks the last step's row."""
+    step evaluated), in step order; `final` marks the last step's row. A
+    point not finished in root is read from its archived copy, if any."""
     rows = []
     for point in sweep.points:
-        model_dir = os.path.join(root, point.name)
         steps = point.settings["steps"]
-        last = _result_path(model_dir, protocol, steps, features)
-        if not os.path.exists(last):
+        for base in filter(None, (root, archive)):
+            model_dir = os.path.join(base, point.name)
+            last = _result_path(model_dir, protocol, steps, features)
+            if os.path.exists(last):
+                break
+        else:
             continue
         folder = os.path.dirname(last)
         evaluated = sorted(
@@ -520,14 +599,19 @@ def gather(root, sweep, protocol, features="inception"):
     return rows
 
 
-def write_results(root, sweep, protocol, features="inception"):
-    """Writes ROOT/results.csv (atomically); returns its rows."""
-    rows = gather(root, sweep, protocol, features)
+def write_results(root, sweep, protocol, features="inception", archive=None):
+    """Writes ROOT/results.csv (atomically), and a copy in the archive if
+    there is one; returns its rows."""
+    rows = gather(root, sweep, protocol, features, archive)
     text = io.StringIO()
     writer = csv.DictWriter(text, COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
     rundir.write_atomically(os.path.join(root, "results.csv"), text.getvalue())
+    if archive and os.path.isdir(archive):
+        rundir.write_atomically(
+            os.path.join(archive, "results.csv"), text.getvalue()
+        )
     return rows
 
 
