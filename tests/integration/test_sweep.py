@@ -759,7 +759,7 @@ def test_an_archived_point_is_never_trained_again(
         kept = archive / point
         assert (kept / "eval" / "fid8_test" / "ckpt-2.json").exists()
         assert (kept / "operative_config.gin").exists()
-        assert (kept / "step_0000002.png").exists()
+        assert (kept / "samples" / "step_0000002.png").exists()
         assert json.loads((kept / "point.json").read_text())["wall_seconds"] > 0
         assert "Finished: step 2 of 2" in (kept / "sweep.log").read_text()
         assert not list(kept.rglob("ckpt-*.index"))  # no checkpoint kept

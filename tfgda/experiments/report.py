@@ -22,6 +22,7 @@ from tfgda import augment  # noqa: E402
 from tfgda import configs  # noqa: E402
 from tfgda import rundir  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
+from tfgda.experiments import curves as curves_lib  # noqa: E402
 
 __all__ = [
     "Group",
@@ -742,6 +743,14 @@ def write_report(root, out=None, select=DEFAULT_SELECTION):
         plt.close(grids)
         paths.append(path)
         figures = {**figures, "samples": grids}
+    finals = {
+        curves_lib.label(g): curves_lib.interval(g.select("last").scores)
+        for g in groups
+    }
+    curve_names, curve_text = curves_lib.section(
+        groups, out, finals, score_name(rows).lower()
+    )
+    paths += [os.path.join(out, f"{n}.png") for n in curve_names]
     text = [
         f"# Results of the sweep in {root}",
         "",
@@ -750,6 +759,14 @@ def write_report(root, out=None, select=DEFAULT_SELECTION):
         markdown(groups, values, select),
         _RULES.format(name=score_name(rows), rule=SELECTIONS[select]),
     ]
+    if curve_names:
+        text += [
+            "## Over training",
+            "",
+            *[f"![{n}]({n}.png)" for n in curve_names],
+            "",
+            curve_text,
+        ]
     path = os.path.join(out, "results.md")
     with open(path, "w") as f:
         f.write("\n".join(text) + "\n")

@@ -476,8 +476,9 @@ def archive_point(model_dir, dest, wall_seconds=None):
     samples = sorted(
         glob.glob(os.path.join(model_dir, "samples", "step_*.png"))
     )
-    if samples:
-        shutil.copy2(samples[-1], partial)
+    if samples:  # where the report looks for a point's grid
+        os.makedirs(os.path.join(partial, "samples"))
+        shutil.copy2(samples[-1], os.path.join(partial, "samples"))
     if wall_seconds is not None:
         path = os.path.join(partial, "point.json")
         record = {}
