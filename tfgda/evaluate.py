@@ -12,11 +12,10 @@ tfgda, 32x32 images) the scores are `fcd` and `kid_fcd`, written to
 DIR/eval/cifar10_classifier/<protocol>/.
 """
 
-import os
-
 from absl import app
 
 from tfgda import cli
+from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 
@@ -28,6 +27,7 @@ __all__ = [
     "INCEPTION",
     "PROTOCOL",
     "REFERENCE_PATH",
+    "main",
     "run",
 ]
 
@@ -43,18 +43,17 @@ FEATURES = cli.flag("features")
 FEATURE_WEIGHTS = cli.flag("feature_weights")
 
 
-def _evaluate():
-    model_dir = MODEL_DIR.value
-    if not model_dir:
+def main():
+    """The program's body, on the parsed flags (tests call it in-process)."""
+    if not MODEL_DIR.value:
         raise UserError(
             "--model_dir is required: the training run to evaluate."
         )
-    if not os.path.isdir(model_dir):
-        raise UserError(f"--model_dir {model_dir!r} is not a directory.")
-    if BATCH_SIZE.value <= 0:
+    if BATCH_SIZE.value <= 0:  # the flags first, then the filesystem
         raise UserError(
             f"--batch_size must be a positive integer, got {BATCH_SIZE.value}."
         )
+    model_dir = rundir.existing_run(MODEL_DIR.value)
     feature_model = evaluation.load_features(
         FEATURES.value, INCEPTION.value, FEATURE_WEIGHTS.value
     )
@@ -72,7 +71,7 @@ def _evaluate():
 
 def run():
     """The console entry point `tfgda-evaluate`."""
-    app.run(cli.main(_evaluate))
+    app.run(cli.main(main))
 
 
 if __name__ == "__main__":

@@ -23,16 +23,14 @@ holds a run (a checkpoint, the lock, run_info.json) or a sweep, or holds
 anything a SavedModel of ours does not, is refused and left as it is.
 """
 
-import os
-
 from absl import app
 from absl import flags
 
 from tfgda import cli
-from tfgda.errors import UserError
+from tfgda import rundir
 from tfgda.rundir import export as export_lib
 
-__all__ = ["run"]
+__all__ = ["main", "run"]
 
 _MODEL_DIR = cli.flag("model_dir")
 _CHECKPOINT = cli.flag("checkpoint")
@@ -43,10 +41,9 @@ _OVERWRITE = flags.DEFINE_bool(
 )
 
 
-def _export():
-    model_dir = _MODEL_DIR.value
-    if not model_dir or not os.path.isdir(model_dir):
-        raise UserError(f"--model_dir {model_dir!r} is not a directory.")
+def main():
+    """The program's body, on the parsed flags (tests call it in-process)."""
+    model_dir = rundir.existing_run(_MODEL_DIR.value)
     export_lib.export_generator(
         model_dir,
         _EXPORT_DIR.value,
@@ -58,7 +55,7 @@ def _export():
 
 def run():
     """The console entry point `tfgda-export`."""
-    app.run(cli.main(_export))
+    app.run(cli.main(main))
 
 
 if __name__ == "__main__":

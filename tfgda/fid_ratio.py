@@ -18,12 +18,13 @@ from absl import app
 from absl import logging
 
 from tfgda import cli
+from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import positive_int
 from tfgda.metrics import evaluation
 from tfgda.metrics import fid_ratio
 
-__all__ = ["run"]
+__all__ = ["main", "run"]
 
 _MODEL_DIR = cli.flag("model_dir")
 _CHECKPOINT = cli.flag("checkpoint")
@@ -57,9 +58,9 @@ def _grid():
     }
 
 
-def _main():
-    if not _MODEL_DIR.value:
-        raise UserError("--model_dir is required: the training run to score.")
+def main():
+    """The program's body, on the parsed flags (tests call it in-process)."""
+    rundir.existing_run(_MODEL_DIR.value)
     positive_int("--batch_size", _BATCH_SIZE.value)
     grid = _grid()
     feature_model = evaluation.load_features(
@@ -95,7 +96,7 @@ def _main():
 
 def run():
     """The console entry point `tfgda-fid-ratio`."""
-    app.run(cli.main(_main))
+    app.run(cli.main(main))
 
 
 if __name__ == "__main__":

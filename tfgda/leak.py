@@ -12,19 +12,18 @@ DIR/eval/leak/<spec>/ckpt-<step>.json. See `tfgda.metrics.leakage` and
 docs/ADAPTIVE_AND_LEAKS.md.
 """
 
-import os
-
 from absl import app
 from absl import flags
 from absl import logging
 
 from tfgda import augment as augment_lib
 from tfgda import cli
+from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import positive_int
 from tfgda.metrics import leakage
 
-__all__ = ["run"]
+__all__ = ["main", "run"]
 
 _AUGMENT = flags.DEFINE_string(
     "augment",
@@ -50,10 +49,9 @@ _MODEL_DIR = cli.flag("model_dir")
 _CHECKPOINT = cli.flag("checkpoint")
 
 
-def _main():
-    model_dir = _MODEL_DIR.value
-    if not model_dir or not os.path.isdir(model_dir):
-        raise UserError(f"--model_dir {model_dir!r} is not a directory.")
+def main():
+    """The program's body, on the parsed flags (tests call it in-process)."""
+    model_dir = rundir.existing_run(_MODEL_DIR.value)
     if not _AUGMENT.value:
         raise UserError(
             "--augment is required: the augmentation to look "
@@ -85,7 +83,7 @@ def _main():
 
 def run():
     """The console entry point `tfgda-leak`."""
-    app.run(cli.main(_main))
+    app.run(cli.main(main))
 
 
 if __name__ == "__main__":

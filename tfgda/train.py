@@ -12,7 +12,7 @@ from tfgda import configs
 from tfgda import rundir
 from tfgda.training import trainer
 
-__all__ = ["GIN_BINDINGS", "GIN_FILE", "MODEL_DIR", "run", "train_cli"]
+__all__ = ["GIN_BINDINGS", "GIN_FILE", "MODEL_DIR", "main", "run", "train_cli"]
 
 GIN_FILE = cli.flag("gin_file")
 GIN_BINDINGS = cli.flag("gin_bindings")
@@ -34,13 +34,14 @@ def train_cli(gin_files, gin_bindings, model_dir):
     return cli.report(_train, gin_files, gin_bindings, model_dir)
 
 
+def main():
+    """The program's body, on the parsed flags (tests call it in-process)."""
+    _train(GIN_FILE.value, GIN_BINDINGS.value, MODEL_DIR.value)
+
+
 def run():
     """The console entry point `tfgda-train`."""
-    app.run(
-        cli.main(
-            lambda: _train(GIN_FILE.value, GIN_BINDINGS.value, MODEL_DIR.value)
-        )
-    )
+    app.run(cli.main(main))
 
 
 if __name__ == "__main__":

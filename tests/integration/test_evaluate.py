@@ -48,7 +48,7 @@ def test_cli_evaluates_and_reports_mismatched_architectures(
     assert "checkpoint '5' is not in" in missing.stderr
 
 
-def test_cli_user_errors_are_one_line(tmp_path):
+def test_cli_user_errors_are_one_line(tmp_path, run_dir):
     not_inception = tmp_path / "not_inception"
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
@@ -65,12 +65,12 @@ def test_cli_user_errors_are_one_line(tmp_path):
             "--batch_size must be a positive integer, got 0.",
         ),
         (
-            (f"--model_dir={tmp_path}", f"--inception={tmp_path / 'nope'}"),
+            (f"--model_dir={run_dir}", f"--inception={tmp_path / 'nope'}"),
             f"the Inception module directory '{tmp_path / 'nope'}' does "
             "not exist",
         ),
         (
-            (f"--model_dir={tmp_path}", f"--inception={not_inception}"),
+            (f"--model_dir={run_dir}", f"--inception={not_inception}"),
             f"'{not_inception}' is not TF-GAN's Inception",
         ),
     ]:

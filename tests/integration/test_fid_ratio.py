@@ -73,7 +73,7 @@ def test_bad_input_is_one_line(run_dir, standin_inception, tmp_path):
     assert bad_name.returncode == 2 and "Traceback" not in bad_name.stderr
     assert "translatoin" in bad_name.stderr
     empty = _cli(f"--model_dir={tmp_path}", f"--inception={standin_inception}")
-    assert empty.returncode == 2 and "no checkpoint in" in empty.stderr
+    assert empty.returncode == 2 and "holds no training run" in empty.stderr
     bad_strength = _cli(
         f"--model_dir={run_dir}",
         f"--inception={standin_inception}",

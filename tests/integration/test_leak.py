@@ -173,7 +173,7 @@ def test_cli_checks_a_run_and_training_logs_the_check(
     empty.mkdir()
     none = _cli(f"--model_dir={empty}", "--augment=blueness(0.5)")
     assert none.returncode == 2 and "Traceback" not in none.stderr
-    assert "no checkpoint in" in none.stderr
+    assert "holds no training run" in none.stderr
     few = _cli(
         f"--model_dir={model_dir}", "--augment=blueness(0.5)", "--leak_images=0"
     )

@@ -61,6 +61,7 @@ __all__ = [
     "check",
     "check_free",
     "check_writable",
+    "existing_run",
     "checkpoint_step",
     "clean_partial_writes",
     "find_run_files",
@@ -110,6 +111,29 @@ def check(model_dir):
             ) from e
         return
     check_writable(model_dir, "--model_dir")
+
+
+def existing_run(model_dir, flag="--model_dir"):
+    """Returns model_dir if it holds a training run, on any filesystem
+    TensorFlow reaches (local, gs://, ram://); else a UserError naming the
+    problem: no directory given, an unusable filesystem, no such
+    directory, or a directory that holds no run."""
+    if not model_dir:
+        raise UserError(f"{flag} is required: the training run's directory.")
+    if "://" in model_dir:
+        check(model_dir)  # the filesystem is usable here
+    if not tf.io.gfile.isdir(model_dir):
+        what = "a file" if tf.io.gfile.exists(model_dir) else "not found"
+        raise UserError(
+            f"{flag} {model_dir!r} is {what}: give the directory of a "
+            "training run (the --model_dir it was trained with)."
+        )
+    if not tf.io.gfile.exists(os.path.join(model_dir, RUN_INFO)):
+        raise UserError(
+            f"{flag} {model_dir!r} holds no training run (no {RUN_INFO}): "
+            "give the --model_dir a run was trained with, or train first."
+        )
+    return model_dir
 
 
 def check_writable(path, flag):
