@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from tfgda.errors import UserError
 from tfgda.errors import first_line
+from tfgda.errors import resumes_from
 
 __all__ = [
     "DatasetInfo",
@@ -635,7 +636,7 @@ def explain_error(info, error, latest):
     text = getattr(error, "message", str(error))
     keep = (
         f"Fix or remove it and rerun: the run resumes from "
-        f"{latest or 'its start (no checkpoint yet)'}."
+        f"{resumes_from(latest)}."
     )
     if _READ_ERROR in text:
         line = text[text.index(_READ_ERROR) :].splitlines()[0]

@@ -14,6 +14,7 @@ __all__ = [
     "did_you_mean",
     "first_line",
     "positive_int",
+    "resumes_from",
 ]
 
 
@@ -22,6 +23,12 @@ def first_line(error):
     one-line report quotes of an underlying error."""
     text = (getattr(error, "message", None) or str(error)).strip()
     return text.splitlines()[0] if text else ""
+
+
+def resumes_from(latest):
+    """Where a rerun resumes: the checkpoint `latest`, or the run's start
+    when it has none yet (every message that tells a user to rerun)."""
+    return latest or "its start (no checkpoint yet)"
 
 
 def did_you_mean(name, known):

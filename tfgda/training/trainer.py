@@ -33,6 +33,7 @@ from tfgda.errors import WorkerLostError
 from tfgda.errors import did_you_mean
 from tfgda.errors import first_line
 from tfgda.errors import positive_int
+from tfgda.errors import resumes_from
 from tfgda.training import distribute
 from tfgda.training import gan as gan_lib
 from tfgda.training import hooks as hooks_lib
@@ -404,7 +405,7 @@ class _InterruptGuard:
         print(
             f"error: stopped at once by a second {name}; rerun the same "
             "command to resume from "
-            f"{latest or 'its start (no checkpoint yet)'}.",
+            f"{resumes_from(latest)}.",
             file=sys.stderr,
             flush=True,
         )
@@ -500,7 +501,7 @@ def _run_call(
             f"a worker of the cluster was lost after step {step} "
             f"({type(e).__name__}; unhealthy: {lost}). Restart every worker "
             "with its command: the job resumes from "
-            f"{latest or 'its start (no checkpoint yet)'}."
+            f"{resumes_from(latest)}."
         ) from e
 
 
@@ -528,7 +529,7 @@ def _out_of_memory(batch_size, latest, reason):
         "Use a smaller train.batch_size, spread it over more devices "
         "(strategy.kind = 'mirrored' or 'tpu'), or on a GPU train."
         "precision = 'mixed_float16'; the run resumes from "
-        f"{latest or 'its start (no checkpoint yet)'}."
+        f"{resumes_from(latest)}."
     )
 
 
