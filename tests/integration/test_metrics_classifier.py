@@ -118,12 +118,6 @@ def test_fcd_is_small_between_splits_and_grows_with_augmentation(
 
 
 @pytest.mark.slow  # 100 s
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped weights were trained on shifted images: FCD to "
-    "translated test images falls from 114 to 91 as the strength grows "
-    "from 0.1 to 0.4; weights trained with --train_augment=flip must pass",
-)
 def test_the_score_sees_every_augmentation_the_study_compares(
     features, cifar_zip
 ):

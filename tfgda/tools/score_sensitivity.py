@@ -4,7 +4,8 @@
       --features=cifar10_classifier
 
 Scores `--count` images of an archive, augmented at each strength, against
-`--count` other images of it (a fixed random split): a score that cannot
+`--count` other images of it (two disjoint random samples, each of every
+class): a score that cannot
 see an augmentation cannot tell a generator that leaks it from one that
 does not. Prints, per augmentation, the Frechet distance at each strength
 and its least-squares slope per unit of strength, and the distance between
@@ -46,32 +47,53 @@ _IMAGES = cli.flag("images", "An image archive (e.g. CIFAR-10's test split).")
 _INCEPTION = cli.flag("inception")
 
 
+def _load_half(path, count, held_out):
+    """`count` images of an archive as batches of 100, and their labels:
+    the random subset of `count` (subset_seed 0), or with `held_out` a
+    random sample of the others. The held-out images are read in a seeded
+    shuffled order: archives are stored class by class, so their first
+    `count` in name order would be two or three classes (CIFAR-10's test
+    zip: 819 airplanes, 808 automobiles, 373 birds), far from the
+    reference in any feature space."""
+    dataset, _ = data.dataset(
+        100,
+        seed=0,
+        shuffle=held_out,
+        repeat=False,
+        drop_remainder=False,
+        cache=False,
+        name="images",
+        path=path,
+        subset=count,
+        held_out=held_out,
+    )
+    batches, labels, total = [], [], 0
+    for batch in dataset:
+        batches.append(batch["images"][: count - total])
+        labels += batch["labels"].numpy()[: count - total].tolist()
+        total += len(batches[-1])
+        if total >= count:
+            break
+    return batches, labels
+
+
 def _halves(path, count):
-    """Two disjoint sets of `count` images of an archive, as lists of
-    batches of 100: the reference, and the images to augment."""
+    """Two disjoint random sets of `count` images of an archive, as lists
+    of batches of 100: the reference, and the images to augment."""
+    return tuple(b for b, _ in _labelled_halves(path, count))
 
-    def load(held_out):
-        dataset, _ = data.dataset(
-            100,
-            shuffle=False,
-            repeat=False,
-            drop_remainder=False,
-            cache=False,
-            name="images",
-            path=path,
-            subset=count,
-            held_out=held_out,
-        )
-        batches, total = [], 0
-        for batch in dataset:
-            batches.append(batch["images"])
-            total += len(batch["images"])
-            if total >= count:
-                break
-        return batches
 
-    reference, images = load(False), load(True)
-    found = sum(len(b) for b in images)
+def _half_labels(path, count):
+    """The class labels of the two halves `_halves` returns."""
+    return tuple(labels for _, labels in _labelled_halves(path, count))
+
+
+def _labelled_halves(path, count):
+    reference, images = (
+        _load_half(path, count, False),
+        _load_half(path, count, True),
+    )
+    found = len(images[1])
     if found < count:
         raise UserError(
             f"{path!r} holds {count + found} images; --count {count} needs "

@@ -4,8 +4,9 @@
       --test_images=test.zip --out=cifar10_classifier.npz
 
 A CIFAR-10 classifier (random horizontal flips; with
-`--train_augment=flip,translation` also 4-pixel reflected translations, which
-make it blind to the translations a study compares), label smoothing 0.1,
+`--train_augment=flip,translation` also 4-pixel reflected translations, the
+recipe of the shipped weights, which still see translations as well as a
+flips-only network: docs/EVALUATION.md), label smoothing 0.1,
 SGD with Nesterov momentum 0.9,
 weight decay 5e-4, learning rate warmed up linearly to --lr over the first
 epoch then cosine to 0, batch 256). Each epoch prints its loss, training
