@@ -1,6 +1,10 @@
 """tfgda.keras: the augmentations, ADA and bCR as Keras 3 building blocks
 for a user's own GAN."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -104,44 +108,71 @@ def test_a_saved_model_keeps_the_layer_its_p_and_its_seed_state(tmp_path):
     )
 
 
+_DISTRIBUTED = """
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import tfgda.keras as tk
+
+X = tf.random.stateless_uniform([6, 16, 16, 3], [1, 2], -1.0, 1.0)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    ada = tk.AdaptiveAugment(
+        "translation(0.5)", interval=1, speed_images=100, seed=0
+    )
+
+
+@tf.function
+def step(images, logits):
+    def replica(images, logits):
+        out = ada(images, training=True)
+        ada.update(logits)
+        return out
+
+    return strategy.run(replica, (images, logits))
+
+
+images = strategy.experimental_distribute_values_from_function(
+    lambda ctx: X[ctx.replica_id_in_sync_group * 3 :][:3]
+)
+# Replica 0: 3 positive logits; replica 1: 1 positive of 3.
+logits = strategy.experimental_distribute_values_from_function(
+    lambda ctx: tf.ones([3])
+    if ctx.replica_id_in_sync_group == 0
+    else -tf.ones([3]) * tf.constant([1.0, 1.0, -1.0])
+)
+step(images, logits)
+print("after1", float(ada.rt.numpy()), float(ada.p.numpy()))
+ones = strategy.experimental_distribute_values_from_function(
+    lambda ctx: tf.ones([3])
+)
+step(images, ones)
+print("after2", float(ada.rt.numpy()), float(ada.p.numpy()))
+"""
+
+
 def test_inside_a_tf_function_and_a_distribution_strategy():
-    devices = tf.config.list_logical_devices("CPU")[:2]
-    assert len(devices) == 2
-    strategy = tf.distribute.MirroredStrategy(devices)
-    with strategy.scope():
-        ada = tk.AdaptiveAugment(
-            "translation(0.5)", interval=1, speed_images=100, seed=0
-        )
-
-    @tf.function
-    def step(images, logits):
-        def replica(images, logits):
-            out = ada(images, training=True)
-            ada.update(logits)
-            return out
-
-        return strategy.run(replica, (images, logits))
-
-    images = strategy.experimental_distribute_values_from_function(
-        lambda ctx: X[ctx.replica_id_in_sync_group * 3 :][:3]
+    """Two replicas: the signs of both are summed, so r_t is the whole
+    batch's. (In a process of its own: the all-reduce's collective keys
+    would clash with another strategy's in this one.)"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "-c", _DISTRIBUTED],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
-    logits = strategy.experimental_distribute_values_from_function(
-        lambda ctx: (
-            tf.ones([3])
-            if ctx.replica_id_in_sync_group == 0
-            else -tf.ones([3]) * tf.constant([1.0, 1.0, -1.0])
-        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(
+        (line.split()[0], [float(v) for v in line.split()[1:]])
+        for line in done.stdout.splitlines()
     )
-    step(images, logits)
-    # The signs of both replicas: 3 + 1 of 6 positive, r_t = 2/6 < 0.6,
-    # so p stays at 0 (down from 0, clamped); then all positive: up 6/100.
-    assert float(ada.rt.numpy()) == pytest.approx(2 / 6)
-    assert float(ada.p.numpy()) == 0.0
-    ones = strategy.experimental_distribute_values_from_function(
-        lambda ctx: tf.ones([3])
-    )
-    step(images, ones)
-    assert float(ada.p.numpy()) == pytest.approx(0.06)
+    # 3 + 1 of 6 positive: r_t = 2/6 < 0.6, p stays at 0 (clamped) ...
+    assert lines["after1"] == pytest.approx([2 / 6, 0.0])
+    # ... then all 6 positive: r_t = 1, p up by 6 / 100.
+    assert lines["after2"] == pytest.approx([1.0, 0.06])
 
 
 class ToyD(keras.Model):
