@@ -53,6 +53,7 @@ __all__ = [
     "reference_statistics",
     "result_folder",
     "summary",
+    "take",
 ]
 
 _KID_ACTIVATIONS = 10_000
@@ -158,7 +159,7 @@ def reference_statistics(
     path = _cache_path(cache_dir, dataset_id, protocol, feature_model)
     if path and os.path.exists(path):
         return _read_cache(path, protocol, feature_model)
-    batches = _take(reference_images(), protocol.num_reference)
+    batches = take(reference_images(), protocol.num_reference)
     features, _ = activations(
         feature_model,
         batches,
@@ -255,7 +256,8 @@ def evaluate_sampler(
     return result
 
 
-def _take(batches, count):
+def take(batches, count):
+    """The first `count` images of an iterable of batches, as batches."""
     taken = 0
     for batch in batches:
         if taken >= count:

@@ -143,13 +143,12 @@ def _real_images(run_info, protocol, batch_size, reference_path, resize):
     batches, _ = evaluation.reference_batches(
         run_info, protocol, batch_size, reference_path, resize=resize
     )
-    images, count = [], 0
-    for batch in batches():
-        images.append(np.asarray(batch, np.float32))
-        count += len(images[-1])
-        if count >= protocol.num_reference:
-            break
-    return np.concatenate(images)[: protocol.num_reference]
+    return np.concatenate(
+        [
+            np.asarray(batch, np.float32)
+            for batch in evaluation.take(batches(), protocol.num_reference)
+        ]
+    )
 
 
 @evaluation.data_lib.shared_indexes()
