@@ -1,16 +1,32 @@
-"""Augmentation throughput, beside Keras' own layers, and its cost in a step.
+"""Augmentation speed beside DiffAugment's PyTorch ops and Keras' layers,
+and its cost in a training step.
 
-  python benchmarks/augment_speed.py [--repeats=20] [--train_iterations=5]
+  python benchmarks/augment_speed.py [--repeats=50] [--rounds=5]
+      [--train_iterations=10] [--biggan_iterations=2]
 
-Prints, for each registered augmentation at batch 64 and 256, images/s of
-the compiled op (forward only) and, where Keras 3 ships a layer for the same
-operation, that layer's images/s and the ratio ours / Keras. Then DiffAugment's
-ops (color, translation, cutout and the three together) beside DiffAugment's
-own PyTorch code (../shared/reference/diffaugment, timed in a process of its
-own with as many threads as this machine has cores), forward and forward +
-backward (the gradient to the images, as in a G step). Last, the seconds
-per SNDCGAN training iteration (batch 64) without augmentation and with
-'real_and_fake' translation, and their ratio, in the same run.
+Every time is seconds per call, the best of --rounds rounds of --repeats
+calls after a warm-up, for ours and the peers alike (the peer's PyTorch ops
+run in a process of their own, diffaugment_reference_speed.py, with as many
+threads as this machine has cores). Ratios are peer time / our time: above
+1, ours is faster. Prints:
+  1. The per-call floor: a trivial compiled function (seed in, one multiply
+     and a sum, scalar out), and one that reads the batch and writes a batch
+     (x * 2), at each batch size.
+  2. DiffAugment's policies on D's two inputs, as each trains with them:
+     ours one compiled call of `AugmentPolicy.real` and `.fake` (the
+     training step's), DiffAugment's `DiffAugment(x, policy)` on the real
+     and on the fake batch; forward, and forward + backward (the gradient
+     to both batches). Target: 1.5x.
+  3. Single ops on one batch: DiffAugment's three (and brightness, its
+     color's first third) beside DiffAugment's, the paper's beside Keras 3's
+     layer for the same operation where there is one, every op beside the
+     floor. Target at batch 256: 1.5x the peer, or, where 1.5x the peer
+     would be faster than the floor, within 20 % of the floor.
+  4. Seconds per SNDCGAN (batch 64) and BigGAN (batch 256, 2 D steps)
+     training iteration without augmentation and with real_and_fake
+     translation, interleaved, and the ratio; and the augmentation an
+     iteration does timed alone, as a share of the plain iteration (the
+     ratio's noise is a few per cent). Target: under 2 %.
 """
 
 import json
@@ -30,12 +46,26 @@ from train_speed import time_config  # noqa: E402  (benchmarks/)
 from tfgda import augment  # noqa: E402
 from tfgda import models  # noqa: E402
 
-_REPEATS = flags.DEFINE_integer("repeats", 20, "Timed calls per op.")
+_REPEATS = flags.DEFINE_integer("repeats", 50, "Timed calls per round.")
+_ROUNDS = flags.DEFINE_integer("rounds", 5, "Rounds; the best is kept.")
 _TRAIN_ITERATIONS = flags.DEFINE_integer(
-    "train_iterations", 5, "Timed training iterations."
+    "train_iterations", 10, "Timed SNDCGAN training iterations (0: skip)."
+)
+_BIGGAN_ITERATIONS = flags.DEFINE_integer(
+    "biggan_iterations", 2, "Timed BigGAN iterations (0: skip)."
 )
 _BATCHES = (64, 256)
 STRENGTH = 0.3
+TARGET = 1.5
+FLOOR_SLACK = 1.2
+
+# Our op -> DiffAugment's op of the same definition.
+_DIFFAUGMENT = {
+    "color": "color",
+    "diffaugment_translation": "translation",
+    "diffaugment_cutout": "cutout",
+}
+_POLICIES = ("color,translation,cutout", "translation,cutout")
 
 
 def _keras_reference(name):
@@ -63,6 +93,7 @@ def _keras_reference(name):
         "cutmix": layers.CutMix,
         "mixup": layers.MixUp,
         "cutout": lambda: layers.RandomErasing(factor=1.0, scale=(0.09, 0.09)),
+        "instance_noise": lambda: layers.GaussianNoise(2 * STRENGTH),
         "crop_flip": lambda: keras.Sequential(
             [
                 layers.RandomTranslation(0.125, 0.125, fill_mode="reflect"),
@@ -72,54 +103,46 @@ def _keras_reference(name):
     }.get(name)
 
 
-def _images_per_second(fn, images, repeats):
-    fn(images).numpy()  # compile
-    start = time.perf_counter()
-    for _ in range(repeats):
-        out = fn(images)
-    out.numpy()
-    return repeats * images.shape[0] / (time.perf_counter() - start)
+def seconds_per_call(fn, *args):
+    """The best over --rounds of the mean time of --repeats calls."""
+    for _ in range(3):
+        out = fn(*args)
+    tf.nest.map_structure(lambda t: t.numpy(), out)
+    best = float("inf")
+    for _ in range(_ROUNDS.value):
+        start = time.perf_counter()
+        for _ in range(_REPEATS.value):
+            out = fn(*args)
+        tf.nest.map_structure(lambda t: t.numpy(), out)
+        best = min(best, (time.perf_counter() - start) / _REPEATS.value)
+    return best
 
 
-def _ours(name):
-    op = augment.describe(name)
-    strength = op.default_strength or min(STRENGTH, op.max_strength)
-    pipeline = augment.get(name, strength)
-    seed = tf.constant([0, 1], tf.int64)
-    return tf.function(lambda x: pipeline(x, seed))
-
-
-def _theirs(name):
-    make = _keras_reference(name)
-    if make is None:
-        return None
-    layer = make()
-    return tf.function(lambda x: layer(x, training=True))
-
-
-_DIFFAUGMENT = {
-    "color": "color",
-    "translation": "diffaugment_translation",
-    "cutout": "diffaugment_cutout",
-    "color,translation,cutout": "color,translation,cutout",
-}
-
-
-def _ours_grad(fn):
-    """Forward and the gradient to the images, compiled."""
+def _with_gradient(fn):
+    """fn's forward pass and the gradient of its outputs' sum to its
+    inputs, compiled."""
 
     @tf.function
-    def step(x):
+    def step(*inputs):
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            total = tf.reduce_sum(fn(x))
-        return tape.gradient(total, x)
+            tape.watch(inputs)
+            total = tf.add_n(
+                [tf.reduce_sum(y) for y in tf.nest.flatten(fn(*inputs))]
+            )
+        return tape.gradient(
+            total, inputs, unconnected_gradients=tf.UnconnectedGradients.ZERO
+        )
 
     return step
 
 
-def _reference_rates(repeats):
-    """The reference's images/s, or None where PyTorch or the code is
+def _passes(fn):
+    """(forward, forward + backward), each a compiled function."""
+    return ((0, tf.function(fn)), (1, _with_gradient(fn)))
+
+
+def _reference_times():
+    """The peer's seconds per call, or None where PyTorch or its code is
     missing."""
     script = os.path.join(
         os.path.dirname(os.path.abspath(__file__)),
@@ -129,7 +152,8 @@ def _reference_rates(repeats):
         [
             sys.executable,
             script,
-            str(repeats),
+            str(_REPEATS.value),
+            str(_ROUNDS.value),
             str(os.cpu_count()),
             *map(str, _BATCHES),
         ],
@@ -145,55 +169,165 @@ def _reference_rates(repeats):
     return json.loads(done.stdout)
 
 
-def _diffaugment_table(repeats):
-    rates = _reference_rates(repeats)
+def _images(batch, seed=0):
+    return tf.random.stateless_uniform([batch, 32, 32, 3], [seed, 1], -1, 1)
+
+
+def _floors():
+    seed = tf.constant([0, 1], tf.int64)
+    trivial = tf.function(lambda s: tf.reduce_sum(tf.cast(s, tf.float32) * 2.0))
+    floor = seconds_per_call(trivial, seed)
+    copy = tf.function(lambda x: x * 2.0, jit_compile=True)
+    copies = {b: seconds_per_call(copy, _images(b)) for b in _BATCHES}
     print(
-        f"\n{'DiffAugment policy':<26}{'batch':>6}{'pass':>10}"
-        f"{'ours img/s':>12}{'torch img/s':>13}{'ours/torch':>12}"
+        f"Per-call floor: {floor * 1e3:.3f} ms (seed in, scalar out); "
+        + ", ".join(
+            f"batch {b} in and out {t * 1e3:.3f} ms" for b, t in copies.items()
+        )
     )
-    for policy, spec in _DIFFAUGMENT.items():
-        pipeline = augment.get(spec)
-        seed = tf.constant([0, 1], tf.int64)
-        forward = tf.function(lambda x, p=pipeline, s=seed: p(x, s))
+    return floor
+
+
+def _verdict(ratio, ours, floor):
+    if ratio >= TARGET:
+        return "ok"
+    if ours <= FLOOR_SLACK * floor:
+        return "ok (floor)"
+    return "BELOW"
+
+
+def _policy_table(reference):
+    print(
+        f"\n{'policy on D inputs':<28}{'batch':>6}{'pass':>9}"
+        f"{'ours ms':>10}{'peer ms':>10}{'peer/ours':>11}"
+    )
+    seeds = (tf.constant([0, 1], tf.int64), tf.constant([0, 2], tf.int64))
+    for policy in _POLICIES:
+        pol = augment.augment("real_and_fake", policy)
+
+        def d_inputs(real, fake, pol=pol):
+            return pol.real(real, seeds[0]), pol.fake(fake, seeds[1])
+
         for batch in _BATCHES:
-            images = tf.random.uniform([batch, 32, 32, 3], -1, 1)
-            for backward, fn in ((0, forward), (1, _ours_grad(forward))):
-                a = _images_per_second(fn, images, repeats)
+            real, fake = _images(batch, 1), _images(batch, 2)
+            for backward, fn in _passes(d_inputs):
+                ours = seconds_per_call(fn, real, fake)
                 line = (
-                    f"{policy:<26}{batch:>6}"
-                    f"{'fwd+bwd' if backward else 'fwd':>10}{a:>12.0f}"
+                    f"{policy:<28}{batch:>6}"
+                    f"{'fwd+bwd' if backward else 'fwd':>9}{ours * 1e3:>10.3f}"
                 )
-                if rates:
-                    b = rates[f"{policy}|{batch}|{backward}"]
-                    line += f"{b:>13.0f}{a / b:>12.2f}"
+                if reference:
+                    peer = reference[f"d_inputs:{policy}|{batch}|{backward}"]
+                    ratio = peer / ours
+                    line += f"{peer * 1e3:>10.3f}{ratio:>11.2f}"
+                    line += "  " + ("ok" if ratio >= TARGET else "BELOW")
                 print(line, flush=True)
+
+
+def _op_table(reference, floor):
+    print(
+        f"\n{'op':<24}{'batch':>6}{'pass':>9}{'ours ms':>10}"
+        f"{'/floor':>8}{'peer':>12}{'peer ms':>10}{'peer/ours':>11}"
+    )
+    seed = tf.constant([0, 1], tf.int64)
+    for name in augment.names():
+        op = augment.describe(name)
+        strength = op.default_strength or min(STRENGTH, op.max_strength)
+        pipeline = augment.get(name, strength)
+        make = _keras_reference(name)
+        keras_layer = make() if make else None
+        for batch in _BATCHES:
+            images = _images(batch)
+            for backward, fn in _passes(lambda x, p=pipeline: p(x, seed)):
+                ours = seconds_per_call(fn, images)
+                line = (
+                    f"{name:<24}{batch:>6}"
+                    f"{'fwd+bwd' if backward else 'fwd':>9}"
+                    f"{ours * 1e3:>10.3f}{ours / floor:>8.1f}"
+                )
+                peer, who = None, ""
+                key = _DIFFAUGMENT.get(name, name)
+                if reference and f"{key}|{batch}|{backward}" in reference:
+                    peer = reference[f"{key}|{batch}|{backward}"]
+                    who = "DiffAugment"
+                elif keras_layer is not None:
+                    _, layer_fn = _passes(
+                        lambda x, layer=keras_layer: layer(x, training=True)
+                    )[backward]
+                    peer = seconds_per_call(layer_fn, images)
+                    who = "Keras"
+                if peer is not None:
+                    ratio = peer / ours
+                    line += f"{who:>12}{peer * 1e3:>10.3f}{ratio:>11.2f}"
+                    if batch == 256:
+                        line += "  " + _verdict(ratio, ours, floor)
+                print(line, flush=True)
+
+
+def _step_work(policy, batch, n_disc):
+    """Seconds of the augmentation one training iteration does: in each of
+    n_disc D steps the real and the fake batch, forward; in the G step the
+    fake batch, forward and backward."""
+    seed = tf.constant([0, 1], tf.int64)
+    fold = tf.random.experimental.stateless_fold_in
+
+    @tf.function
+    def work(real, fake):
+        outputs = []
+        for i in range(n_disc):
+            outputs.append(policy.real(real, fold(seed, 2 * i)))
+            outputs.append(policy.fake(fake, fold(seed, 2 * i + 1)))
+        with tf.GradientTape() as tape:
+            tape.watch(fake)
+            total = tf.reduce_sum(policy.fake(fake, fold(seed, -1)))
+        outputs.append(tape.gradient(total, fake))
+        return outputs
+
+    return seconds_per_call(work, _images(batch, 1), _images(batch, 2))
+
+
+def _training_overhead():
+    policy = augment.augment("real_and_fake", "translation", 0.4)
+    runs = []
+    if _TRAIN_ITERATIONS.value:
+        runs.append(
+            ("SNDCGAN, batch 64", models.sndcgan, 64, 1, 0, _TRAIN_ITERATIONS)
+        )
+    if _BIGGAN_ITERATIONS.value:
+        runs.append(
+            ("BigGAN, batch 256", models.biggan, 256, 2, 10, _BIGGAN_ITERATIONS)
+        )
+    print()
+    for label, factory, batch, n_disc, classes, iterations in runs:
+        n = iterations.value
+        # Interleaved, the best of two of each: step times drift by a few
+        # per cent on a shared CPU, more than the augmentation costs.
+        times = {"plain": [], "augmented": []}
+        for _ in range(2):
+            for key, pol in (("plain", None), ("augmented", policy)):
+                times[key].append(
+                    time_config(
+                        factory, {}, batch, n_disc, classes, False, n, pol
+                    )
+                )
+        plain, augmented = min(times["plain"]), min(times["augmented"])
+        work = _step_work(policy, batch, n_disc)
+        print(
+            f"{label} iteration: {plain:.3f} s plain, {augmented:.3f} s with "
+            f"real_and_fake translation (ratio {augmented / plain:.3f}); "
+            f"the augmentation it does, timed alone: {work * 1e3:.2f} ms, "
+            f"{100 * work / plain:.2f} % of the plain iteration",
+            flush=True,
+        )
 
 
 def main(argv):
     del argv
-    print(
-        f"{'augmentation':<26}{'batch':>6}{'ours img/s':>12}"
-        f"{'keras img/s':>13}{'ours/keras':>12}"
-    )
-    for name in augment.names():
-        ours, theirs = _ours(name), _theirs(name)
-        for batch in _BATCHES:
-            images = tf.random.uniform([batch, 32, 32, 3], -1, 1)
-            a = _images_per_second(ours, images, _REPEATS.value)
-            line = f"{name:<26}{batch:>6}{a:>12.0f}"
-            if theirs is not None:
-                b = _images_per_second(theirs, images, _REPEATS.value)
-                line += f"{b:>13.0f}{a / b:>12.2f}"
-            print(line, flush=True)
-    _diffaugment_table(_REPEATS.value)
-    n = _TRAIN_ITERATIONS.value
-    plain = time_config(models.sndcgan, {}, 64, 1, 0, False, n)
-    policy = augment.augment("real_and_fake", "translation", 0.4)
-    augmented = time_config(models.sndcgan, {}, 64, 1, 0, False, n, policy)
-    print(
-        f"\nSNDCGAN step, batch 64: {plain:.3f} s plain, {augmented:.3f} s "
-        f"with real_and_fake translation: ratio {augmented / plain:.3f}"
-    )
+    reference = _reference_times()
+    floor = _floors()
+    _policy_table(reference)
+    _op_table(reference, floor)
+    _training_overhead()
 
 
 if __name__ == "__main__":

@@ -204,3 +204,31 @@ def test_integer_images_and_a_scalar_seed_name_the_fix():
         pipeline(tf.zeros([2, 8, 8, 3]), 0)
     inside = tf.function(lambda x: pipeline(x, tf.constant([1, 2])))
     assert inside(tf.zeros([2, 8, 8, 3])).shape == (2, 8, 8, 3)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_xla_changes_no_result_and_no_gradient(name, monkeypatch):
+    # The ops' pixel work runs compiled by XLA (`sampling.compiled`), their
+    # random draws outside it: a seed gives the same images and the same
+    # gradients with XLA off.
+    pipeline = augment.get(name, _strength(name))
+    x = _images(batch=16, size=12)
+    weights = tf.random.stateless_uniform(x.shape, [5, 5])
+
+    def run():
+        @tf.function
+        def forward_backward(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = pipeline(x, SEED)
+                loss = tf.reduce_sum(y * weights)
+            return y, tape.gradient(loss, x)
+
+        return [t.numpy() for t in forward_backward(x)]
+
+    y_xla, g_xla = run()
+    monkeypatch.setenv("TFGDA_AUGMENT_XLA", "0")
+    y_plain, g_plain = run()
+    scale = max(1.0, np.abs(g_plain).max())
+    np.testing.assert_allclose(y_xla, y_plain, atol=1e-6)
+    np.testing.assert_allclose(g_xla, g_plain, atol=1e-6 * scale)

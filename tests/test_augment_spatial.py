@@ -88,7 +88,7 @@ def test_zoom_out_map_is_reflect_pad_then_resize():
     # resizing 48 -> 32 with bilinear interpolation.
     x = tf.random.uniform([1, SIZE, SIZE, 3], -1, 1, seed=1)
     mats = sampling.window_matrices(
-        tf.constant([1.5]), tf.constant([-8.0]), SIZE
+        tf.constant([1.5]), tf.constant([-8.0]), size=SIZE
     )
     out = sampling.resample(x, mats, mats)
     padded = tf.pad(x, [[0, 0], [8, 8], [8, 8], [0, 0]], mode="REFLECT")
@@ -99,7 +99,7 @@ def test_zoom_out_map_is_reflect_pad_then_resize():
 def test_zoom_in_map_is_crop_then_resize():
     x = tf.random.uniform([1, SIZE, SIZE, 3], -1, 1, seed=2)
     mats = sampling.window_matrices(
-        tf.constant([0.5]), tf.constant([8.0]), SIZE
+        tf.constant([0.5]), tf.constant([8.0]), size=SIZE
     )
     out = sampling.resample(x, mats, mats)
     reference = tf.image.resize(x[:, 8:24, 8:24], [SIZE, SIZE], "bilinear")
@@ -131,3 +131,76 @@ def test_crop_flip_flips_half_and_shifts_by_at_most_the_pad():
     shift = out[:, 0, 16, 0] - np.where(flipped, 15, 16)
     assert np.abs(shift).max() == 4
     assert len(np.unique(shift)) == 9  # every offset in [-4, 4]
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+@pytest.mark.parametrize("height,width", [(32, 32), (7, 5), (1, 4)])
+def test_shift_copies_pixels_as_the_shift_matrices_do(padding, height, width):
+    # Shifts up to twice the size, so reflection wraps more than once.
+    batch = 40
+    x = tf.random.stateless_uniform([batch, height, width, 3], [1, 2], -1, 1)
+    rows = tf.random.stateless_uniform(
+        [batch], [3, 4], -2 * height, 2 * height + 1, tf.int32
+    )
+    cols = tf.random.stateless_uniform(
+        [batch], [5, 6], -2 * width, 2 * width + 1, tf.int32
+    )
+    weights = tf.random.stateless_uniform(x.shape, [7, 8])
+    ones = tf.ones([batch])
+
+    def dense(x):
+        return sampling.resample(
+            x,
+            sampling.window_matrices(
+                ones, tf.cast(rows, tf.float32), size=height, padding=padding
+            ),
+            sampling.window_matrices(
+                ones, tf.cast(cols, tf.float32), size=width, padding=padding
+            ),
+        )
+
+    def gathered(x):
+        return sampling.shift(x, rows, cols, padding=padding)
+
+    (y_dense, g_dense), (y_gathered, g_gathered) = [
+        _value_and_gradient(fn, x, weights) for fn in (dense, gathered)
+    ]
+    np.testing.assert_array_equal(y_gathered, y_dense)
+    np.testing.assert_allclose(g_gathered, g_dense, atol=1e-6)
+
+
+@pytest.mark.parametrize("padding", ["reflect", "zeros"])
+def test_bilinear_reads_as_the_resampling_matrices_do(padding):
+    # Zoom in and out, flips, and windows reaching past the border.
+    batch, height, width = 24, 9, 6
+    x = tf.random.stateless_uniform([batch, height, width, 3], [1, 2], -1, 1)
+    scale = tf.random.stateless_uniform([batch], [3, 4], -1.6, 1.6)
+    start = tf.random.stateless_uniform([batch], [5, 6], -4.0, 8.0)
+    weights = tf.random.stateless_uniform(x.shape, [7, 8])
+    rows = sampling.window_sources(scale, start, height)
+    cols = sampling.window_sources(scale[::-1], start[::-1], width)
+
+    def dense(x):
+        return sampling.resample(
+            x,
+            sampling.axis_matrix(rows, height, padding),
+            sampling.axis_matrix(cols, width, padding),
+        )
+
+    def gathered(x):
+        return sampling.bilinear(x, rows, cols, padding=padding)
+
+    (y_dense, g_dense), (y_gathered, g_gathered) = [
+        _value_and_gradient(fn, x, weights) for fn in (dense, gathered)
+    ]
+    np.testing.assert_allclose(y_gathered, y_dense, atol=1e-6)
+    np.testing.assert_allclose(g_gathered, g_dense, atol=1e-5)
+
+
+def _value_and_gradient(fn, x, weights):
+    """fn(x), and the gradient of sum(fn(x) * weights) to x."""
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        loss = tf.reduce_sum(y * weights)
+    return y.numpy(), tape.gradient(loss, x).numpy()

@@ -8,6 +8,7 @@ clip would zero the gradient of saturated pixels); the shift is bounded by
 
 import tensorflow as tf
 
+from tfgda.augment import sampling
 from tfgda.augment.registry import register
 
 __all__ = ["blueness", "brightness", "greenness", "instance_noise", "redness"]
@@ -21,15 +22,26 @@ def _per_image(images, seed, strength):
     return tf.cast(2.0 * shift, images.dtype)
 
 
+def _pass_through(upstream, images, shift):
+    """The gradient of images + shift to the images."""
+    del images, shift
+    return upstream
+
+
+@sampling.compiled(gradient=_pass_through)
+def _add(images, shift):
+    return images + shift
+
+
 @register("brightness", family="appearance")
 def brightness(images, seed, strength):
     """Adds b ~ U(-lambda, lambda) ([0, 1] units) to every pixel."""
-    return images + _per_image(images, seed, strength)
+    return _add(images, _per_image(images, seed, strength))
 
 
 def _channel_shift(images, seed, strength, channel):
     onehot = tf.one_hot(channel, 3, dtype=images.dtype)
-    return images + _per_image(images, seed, strength) * onehot
+    return _add(images, _per_image(images, seed, strength) * onehot)
 
 
 @register("redness", family="appearance", needs_rgb=True)

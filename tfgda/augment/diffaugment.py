@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from tfgda.augment import sampling
 from tfgda.augment.registry import register
-from tfgda.augment.spatial import box_mask_at
+from tfgda.augment.spatial import fill_box
 
 __all__ = [
     "color",
@@ -41,6 +41,7 @@ def _factor(seed, images, low, high):
     )
 
 
+@sampling.compiled
 def color_with(images, brightness, saturation, contrast):
     """x + b, then (x - mean_c) s + mean_c, then (x - mean) c + mean, with
     per-image [B, 1, 1, 1] amounts b, s and c."""
@@ -72,17 +73,7 @@ def _side(size, strength):
 def translation_by(images, rows, cols):
     """out[i, j] = in[i + rows, j + cols] per image (int [B] shifts), zero
     outside: DiffAugment's `rand_translation` for given shifts."""
-    mats = []
-    for shift, size in ((rows, images.shape[1]), (cols, images.shape[2])):
-        mats.append(
-            sampling.window_matrices(
-                tf.ones_like(shift, tf.float32),
-                tf.cast(shift, tf.float32),
-                size,
-                padding="zeros",
-            )
-        )
-    return sampling.resample(images, *mats)
+    return sampling.shift(images, rows, cols, padding="zeros")
 
 
 @register(
@@ -117,8 +108,7 @@ def cutout_at(images, offset_y, offset_x, strength):
     top = tf.cast(offset_y, tf.float32) - tf.floor(side_h / 2)
     left = tf.cast(offset_x, tf.float32) - tf.floor(side_w / 2)
     ones = tf.ones_like(top)
-    mask = box_mask_at(top, left, height, width, ones * side_h, ones * side_w)
-    return images * (1 - tf.cast(mask, images.dtype))
+    return fill_box(images, top, left, ones * side_h, ones * side_w, value=0.0)
 
 
 @register("diffaugment_cutout", family="diffaugment", default_strength=0.5)

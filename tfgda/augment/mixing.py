@@ -8,9 +8,11 @@ the discriminator's targets when real and fake images are mixed together.
 
 import tensorflow as tf
 
+from tfgda.augment import sampling
 from tfgda.augment.registry import MixInfo
 from tfgda.augment.registry import register
-from tfgda.augment.spatial import box_mask
+from tfgda.augment.spatial import box_mask_at
+from tfgda.augment.spatial import box_start
 
 __all__ = ["cutmix", "mixup"]
 
@@ -35,18 +37,32 @@ def cutmix(images, seed, strength):
     side = tf.sqrt(
         tf.random.stateless_uniform([batch], seeds[1], 0.0, strength)
     )
-    mask = box_mask(
-        seeds[2],
-        batch,
-        height,
-        width,
-        tf.round(side * height),
-        tf.round(side * width),
+    box_h, box_w = tf.round(side * height), tf.round(side * width)
+    seed_y, seed_x = tf.unstack(
+        tf.random.experimental.stateless_split(seeds[2], 2)
     )
+    mixed, weight = _paste_box(
+        images,
+        partner,
+        box_start(seed_y, batch, height, box_h),
+        box_start(seed_x, batch, width, box_w),
+        box_h,
+        box_w,
+    )
+    return mixed, MixInfo(partner, weight)
+
+
+@sampling.compiled
+def _paste_box(images, partner, top, left, box_h, box_w):
+    """Each image with its box (see `box_mask_at`) taken from its partner,
+    and the share of the image pasted."""
+    mask = box_mask_at(
+        top, left, images.shape[1], images.shape[2], box_h, box_w
+    )
+    weight = tf.reduce_mean(mask, axis=[1, 2, 3])
     mask = tf.cast(mask, images.dtype)
     mixed = images * (1 - mask) + tf.gather(images, partner) * mask
-    weight = tf.reduce_mean(mask, axis=[1, 2, 3])
-    return mixed, MixInfo(partner, tf.cast(weight, tf.float32))
+    return mixed, weight
 
 
 @register("mixup", family="mixing", mixing=True)
@@ -60,6 +76,11 @@ def mixup(images, seed, strength):
     seed_p, seed_a = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     partner = _partners(seed_p, batch)
     a = tf.random.stateless_uniform([batch], seed_a, 0.0, strength)
-    a_images = tf.cast(a, images.dtype)[:, None, None, None]
-    mixed = (1 - a_images) * images + a_images * tf.gather(images, partner)
-    return mixed, MixInfo(partner, a)
+    return _blend(images, partner, a), MixInfo(partner, a)
+
+
+@sampling.compiled
+def _blend(images, partner, a):
+    """(1 - a) x + a x[partner], per image."""
+    a = tf.cast(a, images.dtype)[:, None, None, None]
+    return (1 - a) * images + a * tf.gather(images, partner)

@@ -56,9 +56,11 @@ def _crop_flip(x, seeds, batch, strength):
     flip = _u(seeds[4], batch, 0.0, 1.0) < 0.5
     scale_x = tf.where(flip, -w, w)
     start_x = tf.where(flip, start_x + w * w_size, start_x)
-    rows = sampling.window_matrices(h, start_y, h_size)
-    cols = sampling.window_matrices(scale_x, start_x, w_size)
-    return sampling.resample(x, rows, cols)
+    return sampling.bilinear(
+        x,
+        sampling.window_sources(h, start_y, h_size),
+        sampling.window_sources(scale_x, start_x, w_size),
+    )
 
 
 def _jitter(x, seeds, batch, s):

@@ -13,10 +13,11 @@ from tfgda.augment import sampling
 from tfgda.augment.registry import register
 
 __all__ = [
-    "box_mask",
     "box_mask_at",
+    "box_start",
     "crop_flip",
     "cutout",
+    "fill_box",
     "translation",
     "translation_x",
     "translation_y",
@@ -37,15 +38,12 @@ def _shift(images, seed, strength, axes):
     """Integer shifts t = round(u * size), u ~ U(-lambda, lambda)."""
     batch, height, width = tf.unstack(tf.shape(images)[:3])
     seed_y, seed_x = _seeds(seed, 2)
-    ones = tf.ones([batch])
     shifts = []
     for axis, axis_seed, size in (("y", seed_y, height), ("x", seed_x, width)):
         u = _uniform(axis_seed, batch, -strength, strength)
-        t = tf.round(u * tf.cast(size, tf.float32)) if axis in axes else 0.0
-        shifts.append(-t * ones)
-    rows = sampling.window_matrices(ones, shifts[0], images.shape[1])
-    cols = sampling.window_matrices(ones, shifts[1], images.shape[2])
-    return sampling.resample(images, rows, cols)
+        t = tf.round(u * tf.cast(size, tf.float32))
+        shifts.append(-t if axis in axes else tf.zeros([batch]))
+    return sampling.shift(images, shifts[0], shifts[1])
 
 
 @register("translation", family="spatial")
@@ -85,8 +83,8 @@ def zoom_in(images, seed, strength):
         (seed_x, images.shape[2]),
     ):
         start = _uniform(axis_seed, batch, 0.0, 1.0) * (1.0 - keep) * size
-        mats.append(sampling.window_matrices(keep, start, size))
-    return sampling.resample(images, *mats)
+        mats.append(sampling.window_sources(keep, start, size))
+    return sampling.bilinear(images, *mats)
 
 
 @register("zoom_out", family="spatial")
@@ -103,24 +101,15 @@ def zoom_out(images, seed, strength):
         (seed_x, images.shape[2]),
     ):
         offset = _uniform(axis_seed, batch, 0.0, 1.0) * size * (1 - 1 / scale)
-        mats.append(sampling.window_matrices(scale, -offset * scale, size))
-    return sampling.resample(images, *mats)
+        mats.append(sampling.window_sources(scale, -offset * scale, size))
+    return sampling.bilinear(images, *mats)
 
 
-def box_mask(seed, batch, height, width, box_h, box_w):
-    """[B, H, W, 1] masks of boxes with uniform centres, clipped at the
-    border. box_h and box_w are float [B] sides in pixels."""
-    seed_y, seed_x = _seeds(seed, 2)
-    centre_y = tf.floor(_uniform(seed_y, batch, 0.0, float(height)))
-    centre_x = tf.floor(_uniform(seed_x, batch, 0.0, float(width)))
-    return box_mask_at(
-        centre_y - tf.floor(box_h / 2),
-        centre_x - tf.floor(box_w / 2),
-        height,
-        width,
-        box_h,
-        box_w,
-    )
+def box_start(seed, batch, size, side):
+    """The first index of a box of `side` whose centre is uniform over the
+    `size` pixels of an axis (it may lie outside: the box is clipped)."""
+    centre = tf.floor(_uniform(seed, batch, 0.0, float(size)))
+    return centre - tf.floor(side / 2)
 
 
 def box_mask_at(top, left, height, width, box_h, box_w):
@@ -138,6 +127,16 @@ def box_mask_at(top, left, height, width, box_h, box_w):
     return masks[0][:, :, None, None] * masks[1][:, None, :, None]
 
 
+@sampling.compiled
+def fill_box(images, top, left, box_h, box_w, value):
+    """Sets the box of each image (see `box_mask_at`) to `value`."""
+    mask = box_mask_at(
+        top, left, images.shape[1], images.shape[2], box_h, box_w
+    )
+    mask = tf.cast(mask, images.dtype)
+    return images * (1 - mask) + mask * tf.cast(value, images.dtype)
+
+
 @register("cutout", family="spatial")
 def cutout(images, seed, strength):
     """Sets a square of side lambda x H (and lambda x W) to black (-1),
@@ -146,16 +145,17 @@ def cutout(images, seed, strength):
     height, width = images.shape[1], images.shape[2]
     ones = tf.ones([batch])
     strength = tf.cast(strength, tf.float32)
-    mask = box_mask(
-        seed,
-        batch,
-        height,
-        width,
-        ones * tf.round(strength * height),
-        ones * tf.round(strength * width),
+    seed_y, seed_x = _seeds(seed, 2)
+    box_h = ones * tf.round(strength * height)
+    box_w = ones * tf.round(strength * width)
+    return fill_box(
+        images,
+        box_start(seed_y, batch, height, box_h),
+        box_start(seed_x, batch, width, box_w),
+        box_h,
+        box_w,
+        value=-1.0,
     )
-    mask = tf.cast(mask, images.dtype)
-    return images * (1 - mask) - mask
 
 
 @register(
@@ -171,7 +171,6 @@ def crop_flip(images, seed, strength):
     horizontally with probability 1/2. Default lambda 1/8: 4 pixels at 32."""
     batch = tf.shape(images)[0]
     seed_y, seed_x, seed_f = _seeds(seed, 3)
-    ones = tf.ones([batch])
     starts = []
     for axis_seed, size in (
         (seed_y, images.shape[1]),
@@ -187,9 +186,15 @@ def crop_flip(images, seed, strength):
             )
         )
     flip = tf.random.stateless_uniform([batch], seed_f) < 0.5
-    width = float(images.shape[2])
-    scale_x = tf.where(flip, -ones, ones)
-    start_x = tf.where(flip, width + starts[1], starts[1])
-    rows = sampling.window_matrices(ones, starts[0], images.shape[1])
-    cols = sampling.window_matrices(scale_x, start_x, images.shape[2])
-    return sampling.resample(images, rows, cols)
+    return _shift_flip(images, starts[0], starts[1], flip)
+
+
+@sampling.compiled
+def _shift_flip(images, rows, cols, flip):
+    """Shifts (`sampling.shift`, reflection) and then mirrors the columns
+    of the images where `flip`: output column j reads source column
+    W - 1 - j + cols, reflected."""
+    shifted = sampling.shift(images, rows, cols)
+    return tf.where(
+        flip[:, None, None, None], tf.reverse(shifted, [2]), shifted
+    )
