@@ -3,25 +3,26 @@
 Each spatial augmentation here (translation, zoom, crop + flip) is an
 axis-aligned map: output row i reads source row y_i, output column j reads
 source column x_j, with y and x affine in i and j. Such a map is separable,
-so it is exactly `out[b] = R[b] @ image[b] @ C[b]^T` for per-sample matrices
-R [H, H] and C [W, W] whose rows hold bilinear weights. Reflection padding is
-folded into the matrices (a source index outside the image is reflected back
-into it), so:
-  * gradients reach the input images exactly (the op is linear in them);
-  * it runs as two batched matrix products: fast on GPUs and TPUs, no
-    gathers, and XLA-friendly;
-  * integer shifts give 0/1 matrices, i.e. exact pixel copies, no blur.
+so by definition it is `out[b] = R[b] @ image[b] @ C[b]^T` for per-sample
+matrices R [H, H] and C [W, W] whose rows hold bilinear weights, with
+reflection padding folded in (a source index outside the image is reflected
+back into it): `window_matrices` and `resample`. It is linear in the image,
+so gradients reach the input images exactly, and integer shifts are exact
+pixel copies, no blur.
 
-An integer shift is also a plain copy of pixels, and `shift` does it as one:
-gathers of whole rows and columns (three per axis for reflection, one for
-zero padding) whose gradient is the inverse gather, with no matrix built.
-It gives the same numbers as `resample` with shift matrices, faster.
+The ops compute the same numbers without the matrices, each row holding at
+most two weights:
+  * `shift`, whole-pixel shifts: one gather of rows and one of columns;
+    its gradient (the transpose) is three windows per axis for reflection,
+    one for zero padding;
+  * `bilinear`, zooms and crops: two gathers and a blend per axis; its
+    gradient the dense transpose R^T g C.
 
 The functions that touch every pixel are compiled with XLA (`compiled`):
 on CPUs and GPUs XLA fuses an op's elementwise work and gathers into a few
 kernels, where plain TensorFlow runs dozens of small ones. Each op draws
-its random parameters outside the compiled function, because XLA's float
-random draws differ from TensorFlow's: so a seed gives the same augmentation
+its random parameters outside the compiled function, because XLA's random
+draws differ from TensorFlow's: so a seed gives the same augmentation
 with XLA on or off. `TFGDA_AUGMENT_XLA=0` in the environment turns it off.
 """
 
