@@ -1,5 +1,6 @@
 """The step's maths: bCR, the contrastive loss, EMA, and their state."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -48,6 +49,26 @@ def test_bcr_is_exactly_zero_when_the_augmentation_is_the_identity():
     assert float(_d_metrics(gan)["bcr_loss"]) == 0.0
     gan = _gan(regularizers.BCR(10.0, 10.0, augment.get("translation", 0.3)))
     assert float(_d_metrics(gan)["bcr_loss"]) > 0.0
+
+
+@functools.cache
+def _plain_d_metrics():
+    return {k: float(v) for k, v in _d_metrics(_gan()).items()}
+
+
+@pytest.mark.parametrize("name", augment.names())
+def test_every_augmentation_changes_what_d_sees(name):
+    # D's outputs on the batch move when its inputs are augmented: reals
+    # under 'real_only', reals and fakes under 'real_and_fake'.
+    op = augment.describe(name)
+    strength = op.default_strength or min(0.3, op.max_strength)
+    plain = _plain_d_metrics()
+    for mode in ("real_only", "real_and_fake"):
+        policy = augment.augment(mode, name, strength)
+        metrics = _d_metrics(_gan(augment=policy))
+        assert float(metrics["d_real"]) != plain["d_real"], mode
+        fake_moved = float(metrics["d_fake"]) != plain["d_fake"]
+        assert fake_moved == (mode == "real_and_fake"), mode
 
 
 def _bcr_loss(inputs, mode, t_strength=0.3):
