@@ -191,6 +191,22 @@ def _missing_reference(what):
     pytest.skip(f"{what} is not on this machine")
 
 
+def run_python(code, timeout=300):
+    """Runs `python -c code` in a process of its own (e.g. a second
+    tf.distribute strategy, whose collective keys would clash with this
+    process' first one); fails with its stderr unless it exits 0, and
+    returns its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def run_reference(what, tmp_path_factory):
     """The npz that reference_runner.py writes for `what`."""
     if not os.path.isdir(REFERENCE):

@@ -1,10 +1,7 @@
 """tfgda.keras: the augmentations, ADA and bCR as Keras 3 building blocks
 for a user's own GAN."""
 
-import os
-import subprocess
-import sys
-
+from conftest import run_python
 import keras
 import numpy as np
 import pytest
@@ -156,18 +153,10 @@ def test_inside_a_tf_function_and_a_distribution_strategy():
     """Two replicas: the signs of both are summed, so r_t is the whole
     batch's. (In a process of its own: the all-reduce's collective keys
     would clash with another strategy's in this one.)"""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(
-        [sys.executable, "-c", _DISTRIBUTED],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    stdout = run_python(_DISTRIBUTED)
     lines = dict(
         (line.split()[0], [float(v) for v in line.split()[1:]])
-        for line in done.stdout.splitlines()
+        for line in stdout.splitlines()
     )
     # 3 + 1 of 6 positive: r_t = 2/6 < 0.6, p stays at 0 (clamped) ...
     assert lines["after1"] == pytest.approx([2 / 6, 0.0])
