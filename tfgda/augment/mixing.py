@@ -11,8 +11,8 @@ import tensorflow as tf
 from tfgda.augment import sampling
 from tfgda.augment.registry import MixInfo
 from tfgda.augment.registry import register
+from tfgda.augment.spatial import box_corner
 from tfgda.augment.spatial import box_mask_at
-from tfgda.augment.spatial import box_start
 
 __all__ = ["cutmix", "mixup"]
 
@@ -38,17 +38,8 @@ def cutmix(images, seed, strength):
         tf.random.stateless_uniform([batch], seeds[1], 0.0, strength)
     )
     box_h, box_w = tf.round(side * height), tf.round(side * width)
-    seed_y, seed_x = tf.unstack(
-        tf.random.experimental.stateless_split(seeds[2], 2)
-    )
-    mixed, weight = _paste_box(
-        images,
-        partner,
-        box_start(seed_y, batch, height, box_h),
-        box_start(seed_x, batch, width, box_w),
-        box_h,
-        box_w,
-    )
+    top, left = box_corner(seeds[2], batch, height, width, box_h, box_w)
+    mixed, weight = _paste_box(images, partner, top, left, box_h, box_w)
     return mixed, MixInfo(partner, weight)
 
 

@@ -14,7 +14,7 @@ from tfgda.augment.registry import register
 
 __all__ = [
     "box_mask_at",
-    "box_start",
+    "box_corner",
     "crop_flip",
     "cutout",
     "fill_box",
@@ -105,11 +105,17 @@ def zoom_out(images, seed, strength):
     return sampling.bilinear(images, *mats)
 
 
-def box_start(seed, batch, size, side):
-    """The first index of a box of `side` whose centre is uniform over the
-    `size` pixels of an axis (it may lie outside: the box is clipped)."""
-    centre = tf.floor(_uniform(seed, batch, 0.0, float(size)))
-    return centre - tf.floor(side / 2)
+def box_corner(seed, batch, height, width, box_h, box_w):
+    """(top, left): the first row and column of boxes of float [B] sides
+    box_h x box_w whose centres are uniform over the image (they may lie
+    outside: `box_mask_at` clips the box)."""
+    corner = []
+    for axis_seed, size, side in zip(
+        _seeds(seed, 2), (height, width), (box_h, box_w)
+    ):
+        centre = tf.floor(_uniform(axis_seed, batch, 0.0, float(size)))
+        corner.append(centre - tf.floor(side / 2))
+    return tuple(corner)
 
 
 def box_mask_at(top, left, height, width, box_h, box_w):
@@ -145,17 +151,10 @@ def cutout(images, seed, strength):
     height, width = images.shape[1], images.shape[2]
     ones = tf.ones([batch])
     strength = tf.cast(strength, tf.float32)
-    seed_y, seed_x = _seeds(seed, 2)
     box_h = ones * tf.round(strength * height)
     box_w = ones * tf.round(strength * width)
-    return fill_box(
-        images,
-        box_start(seed_y, batch, height, box_h),
-        box_start(seed_x, batch, width, box_w),
-        box_h,
-        box_w,
-        value=-1.0,
-    )
+    top, left = box_corner(seed, batch, height, width, box_h, box_w)
+    return fill_box(images, top, left, box_h, box_w, value=-1.0)
 
 
 @register(
