@@ -10,9 +10,11 @@ run in a process of their own, diffaugment_reference_speed.py, with as many
 threads as this machine has cores, once before ours and once after, the
 best of the two kept). Ratios are peer time / our time: above
 1, ours is faster. Prints:
-  1. The per-call floor: a trivial compiled function (seed in, one multiply
-     and a sum, scalar out), and one that reads the batch and writes a batch
-     (x * 2), at each batch size.
+  1. The per-call floors: a trivial compiled function (seed in, one
+     multiply and a sum, scalar out); and, per batch and pass, the trivial
+     op that reads a batch and returns one, x * 2, timed as the ops are
+     (forward, and forward + backward): an op's floor, since every op
+     reads and writes a batch.
   2. DiffAugment's policies on D's two inputs, as each trains with them:
      ours one compiled call of `AugmentPolicy.real` and `.fake` (the
      training step's), DiffAugment's `DiffAugment(x, policy)` on the real
@@ -21,8 +23,9 @@ best of the two kept). Ratios are peer time / our time: above
   3. Single ops on one batch: DiffAugment's three (and brightness, its
      color's first third) beside DiffAugment's, the paper's beside Keras 3's
      layer for the same operation where there is one, every op beside the
-     floor. Target at batch 256: 1.5x the peer, or, where 1.5x the peer
-     would be faster than the floor, within 20 % of the floor.
+     floor of its batch and pass (column /floor). Target at batch 256:
+     1.5x the peer, or, where 1.5x the peer would be faster than that
+     floor, within 20 % of it.
   4. Seconds per SNDCGAN (batch 64) and BigGAN (batch 256, 2 D steps)
      training iteration without augmentation and with real_and_fake
      translation, interleaved, and the ratio; and the augmentation an
@@ -179,18 +182,26 @@ def _images(batch, seed=0):
 
 
 def _floors():
+    """The per-call floors: a trivial compiled function of a seed (scalar
+    out), and, per batch and pass, the harness that times an op
+    (`_passes`) around the trivial op `x * 2`: the least any op that reads
+    a batch and returns one (and, backward, its gradient) can cost."""
     seed = tf.constant([0, 1], tf.int64)
     trivial = tf.function(lambda s: tf.reduce_sum(tf.cast(s, tf.float32) * 2.0))
-    floor = seconds_per_call(trivial, seed)
-    copy = tf.function(lambda x: x * 2.0, jit_compile=True)
-    copies = {b: seconds_per_call(copy, _images(b)) for b in _BATCHES}
+    scalar = seconds_per_call(trivial, seed)
+    floors = {}
+    for batch in _BATCHES:
+        for backward, fn in _passes(lambda x: x * 2.0):
+            floors[batch, backward] = seconds_per_call(fn, _images(batch))
     print(
-        f"Per-call floor: {floor * 1e3:.3f} ms (seed in, scalar out); "
+        f"Per-call floor: {scalar * 1e3:.3f} ms (seed in, scalar out); "
+        "x * 2 in the ops' harness: "
         + ", ".join(
-            f"batch {b} in and out {t * 1e3:.3f} ms" for b, t in copies.items()
+            f"batch {b} {'fwd+bwd' if k else 'fwd'} {t * 1e3:.3f} ms"
+            for (b, k), t in floors.items()
         )
     )
-    return floor
+    return floors
 
 
 def _verdict(ratio, ours, floor):
@@ -269,7 +280,8 @@ def _print_tables(ours, keras_times, reference, floor):
                 line = (
                     f"{name:<24}{batch:>6}"
                     f"{'fwd+bwd' if backward else 'fwd':>9}"
-                    f"{time_ours * 1e3:>10.3f}{time_ours / floor:>8.1f}"
+                    f"{time_ours * 1e3:>10.3f}"
+                    f"{time_ours / floor[batch, backward]:>8.1f}"
                 )
                 kin = _DIFFAUGMENT_KIN.get(name)
                 peer, who = None, ""
@@ -282,7 +294,9 @@ def _print_tables(ours, keras_times, reference, floor):
                     ratio = peer / time_ours
                     line += f"{who:>12}{peer * 1e3:>10.3f}{ratio:>11.2f}"
                     if batch == 256:
-                        line += "  " + _verdict(ratio, time_ours, floor)
+                        line += "  " + _verdict(
+                            ratio, time_ours, floor[batch, backward]
+                        )
                 print(line)
 
 

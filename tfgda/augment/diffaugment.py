@@ -44,12 +44,21 @@ def _factor(seed, images, low, high):
 @sampling.compiled
 def color_with(images, brightness, saturation, contrast):
     """x + b, then (x - mean_c) s + mean_c, then (x - mean) c + mean, with
-    per-image [B, 1, 1, 1] amounts b, s and c."""
-    x = images + brightness
-    mean = tf.reduce_mean(x, axis=3, keepdims=True)
-    x = (x - mean) * saturation + mean
-    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
-    return (x - mean) * contrast + mean
+    per-image [B, 1, 1, 1] amounts b, s and c.
+
+    Computed as the one affine map it is: the channel mean of x + b is
+    mean_c(x) + b and the mean of the saturated image is mean(x) + b, so
+    out = c s x + c (1 - s) mean_c(x) + (1 - c) mean(x) + b: two means of
+    the input and one pass over its pixels.
+    """
+    channels = images.shape[-1]
+    mean_c = tf.add_n([images[..., i : i + 1] for i in range(channels)])
+    mean_c /= channels
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    b, s, c = (
+        tf.cast(t, images.dtype) for t in (brightness, saturation, contrast)
+    )
+    return (c * s) * images + (c * (1 - s)) * mean_c + ((1 - c) * mean + b)
 
 
 @register("color", family="diffaugment", default_strength=1.0, needs_rgb=True)
