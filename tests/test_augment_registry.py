@@ -232,3 +232,127 @@ def test_xla_changes_no_result_and_no_gradient(name, monkeypatch):
     scale = max(1.0, np.abs(g_plain).max())
     np.testing.assert_allclose(y_xla, y_plain, atol=1e-6)
     np.testing.assert_allclose(g_xla, g_plain, atol=1e-6 * scale)
+
+
+FUSABLE = [n for n in ALL if augment.describe(n).fusable]
+# Every fusable op, then DiffAugment's two policies and a mixed chain.
+CHAINS = [
+    *FUSABLE,
+    "color,translation,cutout",
+    "translation,cutout",
+    "crop_flip+redness+cutout",
+]
+
+
+def _one_by_one(pipeline, x, seed):
+    """The pipeline's ops called in order, each its own compiled call."""
+    for op, op_seed, strength in pipeline._steps(seed, None):
+        x = op.fn(x, op_seed, strength)
+    return x
+
+
+def _forward_backward(fn, inputs, weights):
+    @tf.function
+    def run(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = fn(inputs)
+            loss = tf.add_n(
+                [tf.reduce_sum(y * w) for y, w in zip(outputs, weights)]
+            )
+        return outputs, tape.gradient(loss, inputs)
+
+    return tf.nest.map_structure(lambda t: t.numpy(), run(inputs))
+
+
+def test_every_registered_fusable_op_is_one_compiled_call():
+    # `fusable` promises that the op's pixel work is one compiled call:
+    # the translations, cutouts, appearance shifts and DiffAugment's ops.
+    assert {
+        "translation",
+        "cutout",
+        "brightness",
+        "color",
+        "diffaugment_translation",
+        "diffaugment_cutout",
+    } <= set(FUSABLE)
+    assert not {"zoom_in", "zoom_out", "instance_noise", "cutmix"} & set(
+        FUSABLE
+    )
+
+
+@pytest.mark.parametrize("spec", CHAINS)
+def test_a_fused_pipeline_on_two_batches_equals_its_ops_one_by_one(spec):
+    # Pipeline.each runs every op on D's real and fake batches in one
+    # compiled call: the same images and gradients as each op's own calls.
+    strength = None if "," in spec else 0.3
+    pipeline = augment.get(spec, strength)
+    seeds = [SEED, SEED + 1]
+    inputs = [_images(batch=16, size=12, seed=s) for s in (1, 2)]
+    weights = [
+        tf.random.stateless_uniform([16, 12, 12, 3], [5, s]) for s in (1, 2)
+    ]
+    fused = _forward_backward(
+        lambda xs: pipeline.each(xs, seeds), inputs, weights
+    )
+    alone = _forward_backward(
+        lambda xs: [_one_by_one(pipeline, x, s) for x, s in zip(xs, seeds)],
+        inputs,
+        weights,
+    )
+    for got, want in zip(tf.nest.flatten(fused), tf.nest.flatten(alone)):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def _compiled_calls(fn, *args):
+    """How many XLA-compiled function calls the graph of fn holds."""
+    graph = tf.function(fn).get_concrete_function(*args).graph
+    return sum(
+        1
+        for op in graph.get_operations()
+        if "PartitionedCall" in op.type
+        and op.get_attr("f").name
+        and "_XlaMustCompile" in op.node_def.attr
+    )
+
+
+def test_a_policy_on_both_d_inputs_is_one_compiled_call():
+    policy = augment.augment("real_and_fake", "color,translation,cutout")
+    real, fake = _images(batch=4), _images(batch=4, seed=1)
+
+    def d_inputs(real, fake):
+        return policy.d_inputs(real, fake, SEED, SEED + 1)
+
+    def one_by_one(real, fake):
+        return [_one_by_one(policy.pipeline, x, SEED) for x in (real, fake)]
+
+    assert _compiled_calls(d_inputs, real, fake) == 1
+    assert _compiled_calls(one_by_one, real, fake) == 6
+    # And the same images as the policy's real() and fake().
+    got = d_inputs(real, fake)
+    want = (policy.real(real, SEED), policy.fake(fake, SEED + 1))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, atol=1e-6)
+
+
+def test_d_inputs_follow_the_mode():
+    real, fake = _images(batch=4), _images(batch=4, seed=1)
+    only = augment.augment("real_only", "translation", 0.4)
+    real_in, fake_in = only.d_inputs(real, fake, SEED, SEED + 1)
+    np.testing.assert_allclose(real_in, only.real(real, SEED))
+    assert fake_in is fake
+    none = augment.augment()
+    assert none.d_inputs(real, fake, SEED, SEED + 1) == (real, fake)
+
+
+def test_an_op_wrongly_registered_fusable_is_named():
+    @augment.register("test_not_one_call", family="spatial", fusable=True)
+    def not_one_call(images, seed, strength):
+        return images * 1.0
+
+    try:
+        pipeline = augment.get("test_not_one_call+translation", 0.1)
+        with pytest.raises(RuntimeError, match="test_not_one_call"):
+            pipeline.each([_images()], [SEED])
+    finally:
+        augment.registry._REGISTRY.pop("test_not_one_call")

@@ -33,7 +33,7 @@ def _add(images, shift):
     return images + shift
 
 
-@register("brightness", family="appearance")
+@register("brightness", family="appearance", fusable=True)
 def brightness(images, seed, strength):
     """Adds b ~ U(-lambda, lambda) ([0, 1] units) to every pixel."""
     return _add(images, _per_image(images, seed, strength))
@@ -44,19 +44,19 @@ def _channel_shift(images, seed, strength, channel):
     return _add(images, _per_image(images, seed, strength) * onehot)
 
 
-@register("redness", family="appearance", needs_rgb=True)
+@register("redness", family="appearance", needs_rgb=True, fusable=True)
 def redness(images, seed, strength):
     """Adds c ~ U(-lambda, lambda) ([0, 1] units) to the red channel."""
     return _channel_shift(images, seed, strength, 0)
 
 
-@register("greenness", family="appearance", needs_rgb=True)
+@register("greenness", family="appearance", needs_rgb=True, fusable=True)
 def greenness(images, seed, strength):
     """Adds c ~ U(-lambda, lambda) ([0, 1] units) to the green channel."""
     return _channel_shift(images, seed, strength, 1)
 
 
-@register("blueness", family="appearance", needs_rgb=True)
+@register("blueness", family="appearance", needs_rgb=True, fusable=True)
 def blueness(images, seed, strength):
     """Adds c ~ U(-lambda, lambda) ([0, 1] units) to the blue channel."""
     return _channel_shift(images, seed, strength, 2)

@@ -61,7 +61,13 @@ def color_with(images, brightness, saturation, contrast):
     return (c * s) * images + (c * (1 - s)) * mean_c + ((1 - c) * mean + b)
 
 
-@register("color", family="diffaugment", default_strength=1.0, needs_rgb=True)
+@register(
+    "color",
+    family="diffaugment",
+    default_strength=1.0,
+    needs_rgb=True,
+    fusable=True,
+)
 def color(images, seed, strength):
     """DiffAugment's brightness, saturation and contrast, in that order."""
     s = strength
@@ -90,6 +96,7 @@ def translation_by(images, rows, cols):
     family="diffaugment",
     default_strength=0.125,
     max_strength=0.5,
+    fusable=True,
 )
 def diffaugment_translation(images, seed, strength):
     """Integer shifts in [-r size, r size] per axis, zero padding."""
@@ -120,7 +127,12 @@ def cutout_at(images, offset_y, offset_x, strength):
     return fill_box(images, top, left, ones * side_h, ones * side_w, value=0.0)
 
 
-@register("diffaugment_cutout", family="diffaugment", default_strength=0.5)
+@register(
+    "diffaugment_cutout",
+    family="diffaugment",
+    default_strength=0.5,
+    fusable=True,
+)
 def diffaugment_cutout(images, seed, strength):
     """A square of side r size set to 0 at a uniform integer offset in
     [0, size + 1 - side % 2) per axis (DiffAugment's law), clipped."""

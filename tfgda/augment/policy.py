@@ -54,6 +54,18 @@ class AugmentPolicy:
             return images
         return self(images, seed)
 
+    def d_inputs(self, real, fake, real_seed, fake_seed):
+        """(real, fake) as D sees them: `real` then `fake` with their own
+        seeds, the same as `real(...)` and `fake(...)`, both batches in one
+        compiled call where the pipeline allows (`Pipeline.each`)."""
+        if self.mode != "real_and_fake":
+            return self.real(real, real_seed), fake
+        return tuple(
+            self.pipeline.each(
+                [real, fake], [real_seed, fake_seed], self.schedule.scale()
+            )
+        )
+
     def joint(self, real, fake, seed):
         """D's inputs when reals and fakes are mixed with each other
         (mix_real_fake): the pipeline on the batch [real; fake], so a

@@ -24,6 +24,7 @@ import re
 
 import tensorflow as tf
 
+from tfgda.augment import sampling
 from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
 
@@ -60,6 +61,7 @@ class Op:
     mixing: bool
     needs_rgb: bool
     identity_at_zero: bool
+    fusable: bool
 
 
 _REGISTRY = {}
@@ -74,6 +76,7 @@ def register(
     mixing=False,
     needs_rgb=False,
     identity_at_zero=True,
+    fusable=False,
 ):
     """Registers `fn(images, seed, strength)` under `name`.
 
@@ -84,6 +87,9 @@ def register(
       mixing: fn returns (images, MixInfo).
       needs_rgb: fn needs 3 channels.
       identity_at_zero: strength 0 leaves images unchanged.
+      fusable: fn draws its parameters and returns one call of a
+        `sampling.compiled` function on its images, so a pipeline of such
+        ops runs in one compiled call (`Pipeline.each`).
     """
 
     def decorator(fn):
@@ -105,6 +111,7 @@ def register(
             mixing,
             needs_rgb,
             identity_at_zero,
+            fusable,
         )
         return fn
 
@@ -185,13 +192,12 @@ class Pipeline:
 
     def apply(self, images, seed, scale=None):
         """Returns (augmented images, [MixInfo of each mixing op])."""
+        if len(self.ops) > 1 and self._fused:
+            return self.each([images], [seed], scale)[0], []
         images, seed = self.check_inputs(images, seed)
         self.check_shape(images.shape)
         mixes = []
-        for i, (op, strength) in enumerate(self.ops):
-            op_seed = tf.random.experimental.stateless_fold_in(seed, i)
-            if scale is not None:
-                strength = strength * tf.cast(scale, tf.float32)
+        for op, op_seed, strength in self._steps(seed, scale):
             images = op.fn(images, op_seed, strength)
             if op.mixing:
                 images, mix = images
@@ -200,6 +206,55 @@ class Pipeline:
 
     def __call__(self, images, seed, scale=None):
         return self.apply(images, seed, scale)[0]
+
+    def each(self, batches, seeds, scale=None):
+        """[self(images, seed, scale) for images, seed in zip(batches,
+        seeds)], e.g. D's real and fake batches with their own seeds.
+
+        When every op is fusable (see `register`) and XLA is on, the same
+        numbers come from one compiled call for all ops and batches, and one
+        for the gradient, instead of one call per op and batch: the pipeline
+        is first run with its compiled calls deferred (`sampling.deferred`),
+        which draws every parameter, and then replayed at once.
+        """
+        if not self._fused:
+            return [self(x, s, scale) for x, s in zip(batches, seeds)]
+        inputs, chains = [], []
+        for images, seed in zip(batches, seeds):
+            images, seed = self.check_inputs(images, seed)
+            self.check_shape(images.shape)
+            with sampling.deferred() as calls:
+                for op, op_seed, strength in self._steps(seed, scale):
+                    recorded = len(calls)
+                    if (
+                        op.fn(images, op_seed, strength) is not images
+                        or len(calls) != recorded + 1
+                    ):
+                        raise RuntimeError(
+                            f"augmentation {op.name!r} is registered "
+                            "fusable but does not return one call of a "
+                            "sampling.compiled function on its images: "
+                            "register it without fusable=True."
+                        )
+            inputs.append(images)
+            chains.append(calls)
+        return sampling.run_deferred(inputs, chains)
+
+    @property
+    def _fused(self):
+        return (
+            bool(self.ops)
+            and all(op.fusable for op, _ in self.ops)
+            and sampling.xla_enabled()
+        )
+
+    def _steps(self, seed, scale):
+        """(op, its seed, its strength) for each op, in order."""
+        for i, (op, strength) in enumerate(self.ops):
+            op_seed = tf.random.experimental.stateless_fold_in(seed, i)
+            if scale is not None:
+                strength = strength * tf.cast(scale, tf.float32)
+            yield op, op_seed, strength
 
 
 def get(spec, strength=None):

@@ -46,7 +46,7 @@ def _shift(images, seed, strength, axes):
     return sampling.shift(images, shifts[0], shifts[1])
 
 
-@register("translation", family="spatial")
+@register("translation", family="spatial", fusable=True)
 def translation(images, seed, strength):
     """Shifts by (u_x W, u_y H) pixels, u ~ U(-lambda, lambda) per axis.
 
@@ -57,13 +57,13 @@ def translation(images, seed, strength):
     return _shift(images, seed, strength, "xy")
 
 
-@register("translation_x", family="spatial")
+@register("translation_x", family="spatial", fusable=True)
 def translation_x(images, seed, strength):
     """Translation along the width only."""
     return _shift(images, seed, strength, "x")
 
 
-@register("translation_y", family="spatial")
+@register("translation_y", family="spatial", fusable=True)
 def translation_y(images, seed, strength):
     """Translation along the height only."""
     return _shift(images, seed, strength, "y")
@@ -153,7 +153,7 @@ def fill_box(images, top, left, box_h, box_w, value):
     return tf.reshape(out, tf.shape(images))
 
 
-@register("cutout", family="spatial")
+@register("cutout", family="spatial", fusable=True)
 def cutout(images, seed, strength):
     """Sets a square of side lambda x H (and lambda x W) to black (-1),
     centred uniformly over the image and clipped at its border."""
@@ -173,6 +173,7 @@ def cutout(images, seed, strength):
     max_strength=0.5,
     default_strength=0.125,
     identity_at_zero=False,
+    fusable=True,
 )
 def crop_flip(images, seed, strength):
     """The standard pre-paper GAN augmentation: pad by p = round(lambda H)

@@ -222,8 +222,9 @@ class GAN:
                 real, fake, seeds(_AUG_REAL)
             )
         else:
-            real_in = self.augment.real(real, seeds(_AUG_REAL))
-            fake_in = self.augment.fake(fake, seeds(_AUG_FAKE))
+            real_in, fake_in = self.augment.d_inputs(
+                real, fake, seeds(_AUG_REAL), seeds(_AUG_FAKE)
+            )
         step = DStep(
             self,
             real,
