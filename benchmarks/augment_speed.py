@@ -127,17 +127,20 @@ def seconds_per_call(fn, *args):
 
 
 def _with_gradient(fn):
-    """fn's forward pass and the gradient of its outputs' sum to its
-    inputs, compiled."""
+    """fn's outputs and the gradient of their sum to its inputs, compiled.
+    The outputs are returned too, as training uses them (D reads them):
+    otherwise TensorFlow would prune the forward pass of an op whose
+    gradient does not read it (a shift of values), and time nothing."""
 
     @tf.function
     def step(*inputs):
         with tf.GradientTape() as tape:
             tape.watch(inputs)
+            outputs = fn(*inputs)
             total = tf.add_n(
-                [tf.reduce_sum(y) for y in tf.nest.flatten(fn(*inputs))]
+                [tf.reduce_sum(y) for y in tf.nest.flatten(outputs)]
             )
-        return tape.gradient(
+        return outputs, tape.gradient(
             total, inputs, unconnected_gradients=tf.UnconnectedGradients.ZERO
         )
 
