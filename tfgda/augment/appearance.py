@@ -15,22 +15,24 @@ __all__ = ["blueness", "brightness", "greenness", "instance_noise", "redness"]
 
 
 def _per_image(images, seed, strength):
-    """c ~ U(-lambda, lambda) per image, in [-1, 1] units, shape [B,1,1,1]."""
+    """c ~ U(-lambda, lambda) per image, in [0, 1] units, shape [B,1,1,1]."""
     shift = tf.random.stateless_uniform(
         [tf.shape(images)[0], 1, 1, 1], seed, -strength, strength
     )
-    return tf.cast(2.0 * shift, images.dtype)
+    return tf.cast(shift, images.dtype)
 
 
 def _pass_through(upstream, images, shift):
-    """The gradient of images + shift to the images."""
+    """The gradient of images + 2 shift to the images."""
     del images, shift
     return upstream
 
 
 @sampling.compiled(gradient=_pass_through)
 def _add(images, shift):
-    return images + shift
+    """images + 2 shift: a shift in [0, 1] units, on [-1, 1] images (the
+    doubling, exact, inside the compiled function: one kernel less)."""
+    return images + 2.0 * shift
 
 
 @register("brightness", family="appearance", fusable=True)
