@@ -16,10 +16,13 @@ from tfgda.training import regularizers
 SEED = tf.constant([3, 1], tf.int64)
 
 
-def _gan(*regularizers, ema=False, seed=0, **kwargs):
+def _gan(*regularizers, ema=False, seed=0, model=models.sndcgan, **kwargs):
+    """A tiny GAN: SNDCGAN, which runs eagerly in a fraction of BigGAN's
+    time, for the losses' plumbing; BigGAN (class-conditional batch norm,
+    attention) where a test is about every kind of variable and state."""
     tf.keras.utils.set_random_seed(seed)
-    g, d = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)
-    ema_g = models.biggan((32, 32, 3), 10, dim_z=8, ch=4)[0] if ema else None
+    g, d = model((32, 32, 3), 10, dim_z=8, ch=4)
+    ema_g = model((32, 32, 3), 10, dim_z=8, ch=4)[0] if ema else None
     gan = built_gan(
         g,
         d,
@@ -220,7 +223,7 @@ def test_global_negatives_match_one_device_in_loss_and_gradient():
 
 
 def test_the_ema_sampler_gets_its_own_batch_norm_statistics():
-    gan = _gan(ema=True, ema_decay=0.9)
+    gan = _gan(ema=True, ema_decay=0.9, model=models.biggan)
     for v in gan.generator.trainable_variables:
         v.assign(v + 0.1)
     gan.update_ema()  # the EMA G now carries the raw G's statistics
@@ -237,7 +240,7 @@ def test_the_ema_sampler_gets_its_own_batch_norm_statistics():
 
 
 def test_ema_update_follows_its_formula():
-    gan = _gan(ema=True, ema_decay=0.9)
+    gan = _gan(ema=True, ema_decay=0.9, model=models.biggan)
     g_vars = gan.generator.trainable_variables
     e_vars = gan.ema_generator.trainable_variables
     for v in g_vars:
@@ -257,7 +260,7 @@ def test_ema_update_follows_its_formula():
 
 
 def test_ema_copies_before_ema_start():
-    gan = _gan(ema=True, ema_decay=0.9, ema_start=5)
+    gan = _gan(ema=True, ema_decay=0.9, ema_start=5, model=models.biggan)
     for v in gan.generator.trainable_variables:
         v.assign(v + 1.0)
     gan.update_ema()
@@ -285,7 +288,12 @@ def _all_variables(gan):
 def test_checkpoint_round_trip_restores_every_variable(tmp_path):
     # Train a few steps so optimizer slots, BN statistics, spectral-norm
     # vectors, the EMA and the head all hold non-initial values.
-    gan = _gan(regularizers.contrastive(weight=0.1), ema=True, ema_decay=0.5)
+    gan = _gan(
+        regularizers.contrastive(weight=0.1),
+        ema=True,
+        ema_decay=0.5,
+        model=models.biggan,
+    )
     data = tf.data.Dataset.from_tensors(
         {
             "images": tf.random.uniform([4, 32, 32, 3], -1, 1, seed=1),
@@ -300,7 +308,11 @@ def test_checkpoint_round_trip_restores_every_variable(tmp_path):
         str(tmp_path / "ckpt")
     )
     fresh = _gan(
-        regularizers.contrastive(weight=0.1), ema=True, ema_decay=0.5, seed=1
+        regularizers.contrastive(weight=0.1),
+        ema=True,
+        ema_decay=0.5,
+        seed=1,
+        model=models.biggan,
     )
     tf.train.Checkpoint(**fresh.checkpoint_items()).restore(
         path
