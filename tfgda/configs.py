@@ -27,6 +27,7 @@ __all__ = [
     "config_dirs",
     "find_gin_file",
     "gin_value",
+    "kept_gin_state",
     "parse",
     "sweep",
 ]
@@ -196,6 +197,41 @@ def parse(
         raise UserError(
             f"gin config error: {first_line(e) or type(e).__name__}{_hint(e)}"
         ) from e
+
+
+@contextlib.contextmanager
+def kept_gin_state():
+    """Inside, the process' gin config may be cleared and replaced (a run's,
+    loaded to rebuild its models); on leaving, the caller's comes back as
+    it was: bindings, macros, imports, the operative config and the lock.
+    So a notebook that evaluates a run and then trains keeps its own
+    bindings. (gin has no API for this: the one place that reads its
+    module state.)"""
+    from gin import config as state  # pylint: disable=g-import-not-at-top
+
+    def copy(table):
+        return {key: dict(value) for key, value in table.items()}
+
+    saved = (
+        copy(state._CONFIG),
+        dict(state._SINGLETONS),
+        set(state._IMPORTS),
+        copy(state._OPERATIVE_CONFIG),
+        state.config_is_locked(),
+    )
+    try:
+        yield
+    finally:
+        config, singletons, imports, operative, locked = saved
+        for table, old in (
+            (state._CONFIG, config),
+            (state._SINGLETONS, singletons),
+            (state._IMPORTS, imports),
+            (state._OPERATIVE_CONFIG, operative),
+        ):
+            table.clear()
+            table.update(old)
+        state._set_config_is_locked(locked)
 
 
 def _known_bindings(path):

@@ -179,3 +179,13 @@ def test_cli_exports_and_refuses_an_existing_directory(run_dir, tmp_path):
         assert "holds the run" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
         assert sorted(os.listdir(run_dir)) == before
+
+
+def test_exporting_a_run_keeps_the_callers_gin_config(run_dir, tmp_path):
+    # A notebook binds its own config, exports a run (its config loaded to
+    # rebuild the generator), then trains: its bindings must be there.
+    configs.parse([], ["train.steps = 7", "sndcgan.ch = 3"])
+    export.export_generator(run_dir, str(tmp_path / "out"))
+    assert (tmp_path / "out" / "saved_model.pb").exists()
+    assert gin.query_parameter("train.steps") == 7
+    assert gin.query_parameter("sndcgan.ch") == 3

@@ -26,6 +26,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from tfgda import configs
 from tfgda import data as data_lib
 from tfgda import rundir
 from tfgda.errors import UserError
@@ -439,6 +440,7 @@ def reference_batches(
 
 
 @data_lib.shared_indexes()  # the count check and the scoring: one index
+@configs.kept_gin_state()  # the run's config, then the caller's again
 def evaluate_run(
     model_dir,
     which="latest",

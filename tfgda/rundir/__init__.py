@@ -229,7 +229,9 @@ def load_config(model_dir, gin_bindings=()):
     """Replaces the global gin config with the run's operative_config.gin
     (then `gin_bindings`), so models are rebuilt as trained; returns its
     run_info. Bindings of configurables the calling tool does not load (the
-    trainer's, the optimizers') are skipped."""
+    trainer's, the optimizers') are skipped. The functions that call it
+    (evaluation, export, leak check, fid_ratio) run under
+    `configs.kept_gin_state`, so their caller's config is back afterwards."""
     run_info = read_run_info(model_dir)
     with gin.unlock_config():
         gin.clear_config()

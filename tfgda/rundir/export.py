@@ -10,6 +10,7 @@ import tempfile
 from absl import logging
 import tensorflow as tf
 
+from tfgda import configs
 from tfgda import data as data_lib
 from tfgda import rundir
 from tfgda.errors import UserError
@@ -133,6 +134,7 @@ def check_export_dir(export_dir, overwrite, model_dir):
         )
 
 
+@configs.kept_gin_state()  # the run's config, then the caller's again
 def export_generator(
     model_dir, export_dir, which="latest", overwrite=False, gin_bindings=()
 ):
