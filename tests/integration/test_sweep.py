@@ -698,9 +698,12 @@ def test_evaluation_inputs_are_checked_before_any_training(
     assert not root.exists()  # nothing trained, nothing written
 
 
+@pytest.mark.parametrize("started_with", ["default", "sigint_ignored"])
 def test_ctrl_c_saves_the_point_and_says_how_to_resume(
-    tmp_path, tiny_zip, standin_inception
+    tmp_path, tiny_zip, standin_inception, started_with
 ):
+    """Also for a sweep started with SIGINT ignored, as a shell starts a
+    background job (`nohup ... &`): the sweep's own handler catches it."""
     root = tmp_path / "sweep"
     args = [  # after the sweep's own bindings, so that it wins
         *_sweep_args(root, tiny_zip, standin_inception, tmp_path / "cache"),
@@ -714,6 +717,11 @@ def test_ctrl_c_saves_the_point_and_says_how_to_resume(
         text=True,
         cwd=REPO,
         env=env,
+        preexec_fn=(
+            (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+            if started_with == "sigint_ignored"
+            else None
+        ),
     )
     try:
         logs = list(root.glob("*/sweep.log"))

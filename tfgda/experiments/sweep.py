@@ -8,6 +8,7 @@ sweep does): `expand` makes the grid from gin files and --sweep values,
 """
 
 import ast
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -22,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import gin
@@ -495,37 +497,65 @@ def archive_point(model_dir, dest, wall_seconds=None):
 
 def _run_logged(cmd, log, out, tag, poll_seconds):
     """Runs cmd with its output appended to log; echoes its latest progress
-    line every poll_seconds. Returns the exit status."""
+    line every poll_seconds. Returns the exit status.
+
+    Ctrl-C (SIGINT) is caught by a handler of its own while the child runs,
+    not as a KeyboardInterrupt, which could land anywhere in this loop (in
+    the echo, say) and leave the child training; and a handler installed
+    here also works where the sweep was started with SIGINT ignored."""
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
     )
-    with open(log, "a") as f:
+    interrupted = []
+    with open(log, "a") as f, _catching_sigint(interrupted):
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
         process = subprocess.Popen(
             cmd, stdout=f, stderr=subprocess.STDOUT, env=env
         )
-        shown = None
-        while True:
-            try:
-                return process.wait(timeout=poll_seconds)
-            except subprocess.TimeoutExpired:
-                line = _last_progress(log)
-                if line and line != shown:
-                    print(f"{tag}: {line}", file=out, flush=True)
-                    shown = line
-            except KeyboardInterrupt:
-                _stop_saving(process)
-                raise Interrupted(
-                    f"{tag}: interrupted; the point's run saved its step "
-                    f"(log: {log}). Rerun the same tfgda.sweep command to "
-                    "resume: finished points are skipped."
-                ) from None
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
+        shown, echo_at = None, time.time() + poll_seconds
+        try:
+            while True:
+                try:
+                    return process.wait(timeout=0.25)
+                except subprocess.TimeoutExpired:
+                    pass
+                if interrupted:
+                    _stop_saving(process)
+                    raise Interrupted(
+                        f"{tag}: interrupted; the point's run saved its "
+                        f"step (log: {log}). Rerun the same tfgda.sweep "
+                        "command to resume: finished points are skipped."
+                    )
+                if time.time() >= echo_at:
+                    echo_at = time.time() + poll_seconds
+                    line = _last_progress(log)
+                    if line and line != shown:
+                        print(f"{tag}: {line}", file=out, flush=True)
+                        shown = line
+        except Interrupted:
+            raise
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+
+
+@contextlib.contextmanager
+def _catching_sigint(received):
+    """Inside, SIGINT appends to `received` instead of raising (main
+    thread only: elsewhere signals stay as they are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(
+        signal.SIGINT, lambda signum, frame: received.append(signum)
+    )
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _stop_saving(process, seconds=600):
