@@ -2,7 +2,9 @@
 
 The top level holds the command-line programs, each `python -m tfgda.<name>`
 (train, evaluate, export, leak, sweep, report; developer tools in
-`tfgda.tools`), and what they share (cli, console, configs, errors, data).
+`tfgda.tools`), and what they share (cli, console, errors, data; configs,
+whose `parse` registers every gin configurable through `configurables`, and
+ginfiles, the gin-file parsing the library below the trainer uses).
 The library is in packages: `augment` (the augmentations), `models`,
 `training` (the step, its losses and regularizers, the loop and its hooks),
 `rundir` (a run on disk), `metrics` (FID and the rest, evaluation, the leak

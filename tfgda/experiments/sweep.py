@@ -35,7 +35,6 @@ from tfgda.errors import Interrupted
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import protocols
-from tfgda.training import trainer  # noqa: F401  (registers what configs bind)
 
 __all__ = [
     "COLUMNS",

@@ -26,8 +26,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from tfgda import configs
 from tfgda import data as data_lib
+from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
@@ -440,7 +440,7 @@ def reference_batches(
 
 
 @data_lib.shared_indexes()  # the count check and the scoring: one index
-@configs.kept_gin_state()  # the run's config, then the caller's again
+@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def evaluate_run(
     model_dir,
     which="latest",

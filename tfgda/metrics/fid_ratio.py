@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgda import augment as augment_lib  # noqa: E402
-from tfgda import configs  # noqa: E402
+from tfgda import ginfiles  # noqa: E402
 from tfgda import rundir  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
 from tfgda.metrics import evaluation  # noqa: E402
@@ -153,7 +153,7 @@ def _real_images(run_info, protocol, batch_size, reference_path, resize):
 
 
 @evaluation.data_lib.shared_indexes()
-@configs.kept_gin_state()  # the run's config, then the caller's again
+@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def fid_ratio_run(
     model_dir,
     grid=None,

@@ -27,8 +27,8 @@ import keras
 import tensorflow as tf
 
 from tfgda import augment as augment_lib
-from tfgda import configs
 from tfgda import data as data_lib
+from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
@@ -301,7 +301,7 @@ def generate(sampler, num_classes, count, seed, batch_size=256):
     )
 
 
-@configs.kept_gin_state()  # the run's config, then the caller's again
+@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def leak_check(
     model_dir,
     augmentation,

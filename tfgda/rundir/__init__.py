@@ -28,7 +28,7 @@ from absl import logging
 import gin
 import tensorflow as tf
 
-from tfgda import configs
+from tfgda import ginfiles
 from tfgda import models
 from tfgda.errors import UserError
 from tfgda.errors import first_line
@@ -228,14 +228,14 @@ def write_operative_config(model_dir):
 def load_config(model_dir, gin_bindings=()):
     """Replaces the global gin config with the run's operative_config.gin
     (then `gin_bindings`), so models are rebuilt as trained; returns its
-    run_info. Bindings of configurables the calling tool does not load (the
-    trainer's, the optimizers') are skipped. The functions that call it
+    run_info. Bindings to configurables or parameters that no longer exist
+    (a run of an older tfgda) are skipped. The functions that call it
     (evaluation, export, leak check, fid_ratio) run under
-    `configs.kept_gin_state`, so their caller's config is back afterwards."""
+    `ginfiles.kept_gin_state`, so their caller's config is back afterwards."""
     run_info = read_run_info(model_dir)
     with gin.unlock_config():
         gin.clear_config()
-        configs.parse(
+        ginfiles.parse(
             [os.path.join(model_dir, OPERATIVE_CONFIG)],
             gin_bindings,
             finalize=False,

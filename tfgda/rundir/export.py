@@ -10,8 +10,8 @@ import tempfile
 from absl import logging
 import tensorflow as tf
 
-from tfgda import configs
 from tfgda import data as data_lib
+from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.models import standing
@@ -134,7 +134,7 @@ def check_export_dir(export_dir, overwrite, model_dir):
         )
 
 
-@configs.kept_gin_state()  # the run's config, then the caller's again
+@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def export_generator(
     model_dir, export_dir, which="latest", overwrite=False, gin_bindings=()
 ):
