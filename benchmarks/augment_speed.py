@@ -23,9 +23,12 @@ best of the two kept). Ratios are peer time / our time: above
   3. Single ops on one batch: DiffAugment's three (and brightness, its
      color's first third) beside DiffAugment's, the paper's beside Keras 3's
      layer for the same operation where there is one, every op beside the
-     floor of its batch and pass (column /floor). Target at batch 256:
-     1.5x the peer, or, where 1.5x the peer would be faster than that
-     floor, within 20 % of it.
+     floor of its batch and pass, timed just before it (column /floor).
+     Target at batch 256: 1.5x the peer, or, where 1.5x the peer would be
+     faster than that floor, within 20 % of it. An op whose output is a
+     fresh Gaussian draw per pixel (instance_noise) is judged by its own
+     floor, x plus that draw (`stateless_normal`, the kernel Keras'
+     GaussianNoise calls too): no op with the same numbers can skip it.
   4. Seconds per SNDCGAN (batch 64) and BigGAN (batch 256, 2 D steps)
      training iteration without augmentation and with real_and_fake
      translation, interleaved, and the ratio; and the augmentation an
@@ -185,26 +188,52 @@ def _images(batch, seed=0):
 
 
 def _floors():
-    """The per-call floors: a trivial compiled function of a seed (scalar
-    out), and, per batch and pass, the harness that times an op
-    (`_passes`) around the trivial op `x * 2`: the least any op that reads
-    a batch and returns one (and, backward, its gradient) can cost."""
+    """The per-call floors, printed: a trivial compiled function of a seed
+    (scalar out), and, per batch and pass, the harness that times an op
+    (`_passes`) around the trivial op `x * 2` (the least any op that reads
+    a batch and returns one, and, backward, its gradient, can cost) and
+    around `x` plus a Gaussian draw (see `_DRAW_FLOOR_OPS`). Returns
+    {(kind, batch, backward): that floor's compiled function}; each op is
+    judged by its floor timed again beside it (`_measure_ops`), since a
+    shared machine's speed drifts over the minutes the ops take."""
     seed = tf.constant([0, 1], tf.int64)
     trivial = tf.function(lambda s: tf.reduce_sum(tf.cast(s, tf.float32) * 2.0))
-    scalar = seconds_per_call(trivial, seed)
-    floors = {}
-    for batch in _BATCHES:
-        for backward, fn in _passes(lambda x: x * 2.0):
-            floors[batch, backward] = seconds_per_call(fn, _images(batch))
     print(
-        f"Per-call floor: {scalar * 1e3:.3f} ms (seed in, scalar out); "
-        "x * 2 in the ops' harness: "
-        + ", ".join(
-            f"batch {b} {'fwd+bwd' if k else 'fwd'} {t * 1e3:.3f} ms"
-            for (b, k), t in floors.items()
-        )
+        f"Per-call floor: {seconds_per_call(trivial, seed) * 1e3:.3f} ms "
+        "(seed in, scalar out)"
     )
-    return floors
+    functions = {}
+    for kind, label, op in (
+        (_PLAIN, "x * 2", lambda x: x * 2.0),
+        (_DRAW, "x + N(0, 1) draw", _gaussian_draw),
+    ):
+        times = []
+        for batch in _BATCHES:
+            for backward, fn in _passes(op):
+                functions[kind, batch, backward] = fn
+                seconds = seconds_per_call(fn, _images(batch))
+                times.append(
+                    f"batch {batch} {'fwd+bwd' if backward else 'fwd'} "
+                    f"{seconds * 1e3:.3f} ms"
+                )
+        times = ", ".join(times)
+        print(f"Per-call floor, {label} in the ops' harness: {times}")
+    return functions
+
+
+_PLAIN, _DRAW = "plain", "draw"
+# Ops judged by the floor of x plus a fresh Gaussian draw per pixel
+# (`stateless_normal`, the kernel Keras' GaussianNoise calls too): no op
+# with the same numbers can skip that draw.
+_DRAW_FLOOR_OPS = ("instance_noise",)
+_DRAW_SEED = tf.constant([0, 1], tf.int64)
+
+
+def _gaussian_draw(x):
+    """x + a standard normal draw per pixel. (The seed is captured, an input
+    of the traced function as the ops' is: a seed made inside it would be a
+    constant, and TensorFlow would fold the whole draw into one.)"""
+    return x + tf.random.stateless_normal(tf.shape(x), _DRAW_SEED)
 
 
 def _verdict(ratio, ours, floor):
@@ -231,8 +260,9 @@ def _measure_policies(ours):
                 ours[key] = seconds_per_call(fn, real, fake)
 
 
-def _measure_ops(ours, keras_times):
-    """ours["<op>|batch|backward"], and Keras' layer for the same op."""
+def _measure_ops(ours, keras_times, floor_fns, floors):
+    """ours["<op>|batch|backward"], and Keras' layer for the same op;
+    floors[same key]: the op's floor (`_floors`), timed just before it."""
     seed = tf.constant([0, 1], tf.int64)
     for name in augment.names():
         op = augment.describe(name)
@@ -244,6 +274,10 @@ def _measure_ops(ours, keras_times):
             images = _images(batch)
             for backward, fn in _passes(lambda x, p=pipeline: p(x, seed)):
                 key = f"{name}|{batch}|{backward}"
+                kind = _DRAW if name in _DRAW_FLOOR_OPS else _PLAIN
+                floors[key] = seconds_per_call(
+                    floor_fns[kind, batch, backward], images
+                )
                 ours[key] = seconds_per_call(fn, images)
                 if keras_layer is not None and name not in _DIFFAUGMENT_KIN:
                     _, layer_fn = _passes(
@@ -280,11 +314,12 @@ def _print_tables(ours, keras_times, reference, floor):
             for backward in (0, 1):
                 key = f"{name}|{batch}|{backward}"
                 time_ours = ours[key]
+                own_floor = floor[key]
                 line = (
                     f"{name:<24}{batch:>6}"
                     f"{'fwd+bwd' if backward else 'fwd':>9}"
                     f"{time_ours * 1e3:>10.3f}"
-                    f"{time_ours / floor[batch, backward]:>8.1f}"
+                    f"{time_ours / own_floor:>8.1f}"
                 )
                 kin = _DIFFAUGMENT_KIN.get(name)
                 peer, who = None, ""
@@ -297,9 +332,7 @@ def _print_tables(ours, keras_times, reference, floor):
                     ratio = peer / time_ours
                     line += f"{who:>12}{peer * 1e3:>10.3f}{ratio:>11.2f}"
                     if batch == 256:
-                        line += "  " + _verdict(
-                            ratio, time_ours, floor[batch, backward]
-                        )
+                        line += "  " + _verdict(ratio, time_ours, own_floor)
                 print(line)
 
 
@@ -367,11 +400,10 @@ def main(argv):
     # Our timings below take minutes, during which a shared machine's speed
     # drifts: the peer is timed again after them and keeps its best, so
     # neither side is judged on its slower stretch alone.
-    floor = _floors()
-    ours = {}
-    keras_times = {}
+    floor_fns = _floors()
+    ours, keras_times, floor = {}, {}, {}
     _measure_policies(ours)
-    _measure_ops(ours, keras_times)
+    _measure_ops(ours, keras_times, floor_fns, floor)
     again = _reference_times()
     if reference and again:
         reference = {k: min(v, again[k]) for k, v in reference.items()}
