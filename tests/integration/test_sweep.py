@@ -698,18 +698,35 @@ def test_evaluation_inputs_are_checked_before_any_training(
     assert not root.exists()  # nothing trained, nothing written
 
 
-@pytest.mark.parametrize("started_with", ["default", "sigint_ignored"])
+def _descendants(pid):
+    """pid's descendant processes (Linux), children first."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+    return [d for c in children for d in [c, *_descendants(c)]]
+
+
+@pytest.mark.parametrize(
+    "started_with", ["default", "sigint_ignored", "terminal", "sigterm"]
+)
 def test_ctrl_c_saves_the_point_and_says_how_to_resume(
     tmp_path, tiny_zip, standin_inception, started_with
 ):
     """Also for a sweep started with SIGINT ignored, as a shell starts a
-    background job (`nohup ... &`): the sweep's own handler catches it."""
+    background job (`nohup ... &`): the sweep's own handler catches it.
+    'terminal': Ctrl-C at a terminal signals the whole foreground process
+    group, the sweep and (were it in the group) its trainer, which the
+    sweep signals too: a second SIGINT would stop it without its save.
+    'sigterm': a scheduler's stop, passed on as one SIGTERM."""
     root = tmp_path / "sweep"
     args = [  # after the sweep's own bindings, so that it wins
         *_sweep_args(root, tiny_zip, standin_inception, tmp_path / "cache"),
         "--gin_bindings=train.steps = 100000",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    trainers = []  # killed at the end, so that a failure leaves none
     sweep_process = subprocess.Popen(
         args,
         stdout=subprocess.PIPE,
@@ -722,6 +739,7 @@ def test_ctrl_c_saves_the_point_and_says_how_to_resume(
             if started_with == "sigint_ignored"
             else None
         ),
+        start_new_session=started_with == "terminal",  # a group of its own
     )
     try:
         logs = list(root.glob("*/sweep.log"))
@@ -732,17 +750,32 @@ def test_ctrl_c_saves_the_point_and_says_how_to_resume(
             time.sleep(1)
             logs = list(root.glob("*/sweep.log"))
         assert logs, "the first point never started"
-        sweep_process.send_signal(signal.SIGINT)  # the sweep alone
+        trainers = _descendants(sweep_process.pid)
+        if started_with == "terminal":  # the group, as a terminal does
+            os.killpg(sweep_process.pid, signal.SIGINT)
+        elif started_with == "sigterm":
+            sweep_process.send_signal(signal.SIGTERM)
+        else:
+            sweep_process.send_signal(signal.SIGINT)  # the sweep alone
         out, err = sweep_process.communicate(timeout=300)
     finally:
         sweep_process.kill()
-    assert sweep_process.returncode == 130, err[-2000:]
+        for pid in trainers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    status = 143 if started_with == "sigterm" else 130
+    assert sweep_process.returncode == status, err[-2000:]
     assert "interrupted; the point's run saved its step" in err
     assert "Rerun the same tfgda.sweep command to resume" in err
     assert "Traceback" not in err
     point = logs[0].parent
     assert list(point.glob("ckpt-*.index"))  # the trainer's save at SIGINT
-    assert "stopped by SIGINT" in logs[0].read_text()  # the trainer's line
+    log = logs[0].read_text()
+    signal_name = "SIGTERM" if started_with == "sigterm" else "SIGINT"
+    assert f"stopped by {signal_name}" in log  # the trainer's line
+    assert "stopped at once" not in log
 
 
 def test_an_archived_point_is_never_trained_again(

@@ -32,6 +32,7 @@ from tfgda import configs
 from tfgda import data as data_lib
 from tfgda import rundir
 from tfgda.errors import Interrupted
+from tfgda.errors import Terminated
 from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import protocols
@@ -498,20 +499,28 @@ def _run_logged(cmd, log, out, tag, poll_seconds):
     """Runs cmd with its output appended to log; echoes its latest progress
     line every poll_seconds. Returns the exit status.
 
-    Ctrl-C (SIGINT) is caught by a handler of its own while the child runs,
-    not as a KeyboardInterrupt, which could land anywhere in this loop (in
-    the echo, say) and leave the child training; and a handler installed
-    here also works where the sweep was started with SIGINT ignored."""
+    Ctrl-C (SIGINT), SIGTERM and SIGHUP are caught by a handler of its own
+    while the child runs, not as a KeyboardInterrupt, which could land
+    anywhere in this loop (in the echo, say) and leave the child training;
+    a handler installed here also works where the sweep was started with
+    SIGINT ignored. The child runs in a session of its own, so that a
+    terminal's Ctrl-C (sent to its whole foreground group) reaches the
+    sweep alone, which passes on exactly one signal: a second would stop
+    the trainer at once, without the save of its step."""
     env = dict(
         os.environ,
         TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
     )
     interrupted = []
-    with open(log, "a") as f, _catching_sigint(interrupted):
+    with open(log, "a") as f, _catching_stops(interrupted):
         f.write(f"$ {shlex.join(cmd)}\n")
         f.flush()
         process = subprocess.Popen(
-            cmd, stdout=f, stderr=subprocess.STDOUT, env=env
+            cmd,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # signals reach it through the sweep
         )
         shown, echo_at = None, time.time() + poll_seconds
         try:
@@ -521,8 +530,13 @@ def _run_logged(cmd, log, out, tag, poll_seconds):
                 except subprocess.TimeoutExpired:
                     pass
                 if interrupted:
-                    _stop_saving(process)
-                    raise Interrupted(
+                    _stop_saving(process, interrupted[0])
+                    stopped = (
+                        Interrupted
+                        if interrupted[0] == signal.SIGINT
+                        else Terminated
+                    )
+                    raise stopped(
                         f"{tag}: interrupted; the point's run saved its "
                         f"step (log: {log}). Rerun the same tfgda.sweep "
                         "command to resume: finished points are skipped."
@@ -541,28 +555,39 @@ def _run_logged(cmd, log, out, tag, poll_seconds):
             raise
 
 
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextlib.contextmanager
-def _catching_sigint(received):
-    """Inside, SIGINT appends to `received` instead of raising (main
-    thread only: elsewhere signals stay as they are)."""
+def _catching_stops(received):
+    """Inside, SIGINT, SIGTERM and SIGHUP append to `received` instead of
+    stopping the sweep (main thread only: elsewhere signals stay as they
+    are)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(
-        signal.SIGINT, lambda signum, frame: received.append(signum)
-    )
+    previous = {
+        signum: signal.signal(
+            signum, lambda signum, frame: received.append(signum)
+        )
+        for signum in _STOPS
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
-def _stop_saving(process, seconds=600):
-    """Ctrl-C of the sweep: the child trainer gets SIGINT too (if a terminal
-    did not send it already), saves its step and exits; it is killed only
-    if it has not after `seconds`."""
+def _stop_saving(process, signum, seconds=600):
+    """A stop of the sweep: the child trainer gets one signal, SIGINT for
+    a Ctrl-C and SIGTERM otherwise (the trainer has no SIGHUP handler),
+    saves its step and exits; it is killed only if it has not after
+    `seconds`."""
     if process.poll() is None:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(
+            signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM
+        )
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
