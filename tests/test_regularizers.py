@@ -2,6 +2,7 @@
 settings, and zCR in the GAN's step."""
 
 from conftest import built_gan
+import gin
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -212,27 +213,102 @@ def test_zcr_trains_in_a_run(tmp_path, tiny_zip):
     assert metrics["zcr_loss"] > 0.0 and metrics["zcr_g_loss"] < 0.0
 
 
-def test_a_new_regularizer_is_one_registered_function():
-    """The plug-in seam: a registered factory is built from the config and
-    its term reaches D's loss, with no change anywhere else."""
+class _Shift(regularizers.Regularizer):
+    """A regularizer a user writes: D(x + noise) should match D(x)."""
 
-    class Shift(regularizers.Regularizer):
-        name = "shift"
+    name = "shift"
 
+    def __init__(self, weight):
+        self.weight = weight
+
+    def d_inputs(self, step):
+        noise = tf.random.stateless_uniform(
+            tf.shape(step.real), self.seed(step, "noise")
+        )
+        return {"moved": (step.real + noise, step.real_labels)}
+
+    def d_loss(self, step, logits):
+        return self.weight * step.mean(
+            tf.square(logits["moved"] - logits["real"])
+        )
+
+
+def _parse(*bindings):
+    from tfgda import configs  # pylint: disable=g-import-not-at-top
+
+    gin.clear_config()
+    configs.parse([], list(bindings), finalize=False)
+
+
+@gin.configurable("shift")
+def _shift(weight=0.0):
+    """_Shift's gin-configurable factory, as a user's module declares it."""
+    return _Shift(weight) if weight else None
+
+
+def test_a_new_regularizer_is_one_class_listed_by_reference():
+    """The plug-in seam: a class and its factory, listed in the config; its
+    named input's logits come back under its name, its term reaches D's
+    loss, and its draws are seeded from its name. No edit elsewhere."""
+    _parse("train.regularizers = [@shift()]", "shift.weight = 2.0")
+    made = regularizers.from_config()
+    assert [type(r) for r in made] == [_Shift]
+    _, metrics = _d(_gan(*made))
+    assert float(metrics["shift_loss"]) > 0.0
+    assert regularizers.purpose("shift/noise") >= 1_000  # its own range
+
+
+def test_a_listed_regularizer_switched_off_is_dropped():
+    _parse("train.regularizers = [@shift(), @bcr()]", "bcr.lambda_real = 1.0")
+    assert [r.name for r in regularizers.from_config()] == ["bcr"]
+
+
+def test_unlisted_regularizers_are_the_built_in_ones_switched_on():
+    """Configs written before train.regularizers existed keep working."""
+    _parse("bcr.lambda_real = 10.0", "zcr.lambda_dis = 1.0")
+    assert [r.name for r in regularizers.from_config()] == ["bcr", "zcr"]
+
+
+@pytest.mark.parametrize(
+    "bindings, message",
+    [
+        (
+            ["train.regularizers = [@zcr()]", "bcr.lambda_real = 10.0"],
+            r"bcr's weights are set but train.regularizers does not list it: "
+            r"add @bcr\(\) to the list \(train.regularizers = "
+            r"\[@zcr\(\), @bcr\(\)\]\)",
+        ),
+        (
+            ["train.regularizers = [@bcr]", "bcr.lambda_real = 10.0"],
+            r"not a regularizer: list references with their parentheses",
+        ),
+        (
+            [
+                "train.regularizers = [@bcr(), @bcr()]",
+                "bcr.lambda_real = 10.0",
+            ],
+            "lists bcr more than once",
+        ),
+    ],
+)
+def test_a_wrong_regularizer_list_is_named(bindings, message):
+    _parse(*bindings, "zcr.lambda_dis = 1.0")
+    with pytest.raises(UserError, match=message):
+        regularizers.from_config()
+
+
+def test_a_regularizer_may_not_rename_the_gan_loss_logits():
+    class Clash(_Shift):
         def d_inputs(self, step):
-            return [(step.real + 0.5, step.real_labels)]
+            return {"real": (step.real, step.real_labels)}
 
-        def d_loss(self, step, logits):
-            return step.mean(tf.square(logits[0] - step.real_logits))
+    with pytest.raises(ValueError, match="name its inputs otherwise"):
+        _d(_gan(Clash(1.0)))
 
-    def shift():
-        return Shift()
 
-    regularizers.register(shift)
-    try:
-        made = regularizers.from_config()
-        assert [type(r) for r in made] == [Shift]
-        _, metrics = _d(_gan(*made))
-        assert float(metrics["shift_loss"]) > 0.0
-    finally:
-        del regularizers._REGISTERED["shift"]
+def test_the_built_in_draws_keep_their_numbers():
+    """Runs from before the draws were named draw what they drew: the
+    numbers 4-9 that bCR, the contrastive views and zCR had."""
+    names = ["bcr/real", "bcr/fake", "contrastive/view_1"]
+    names += ["contrastive/view_2", "zcr/d", "zcr/g"]
+    assert [regularizers.purpose(n) for n in names] == list(range(4, 10))

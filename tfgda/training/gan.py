@@ -15,11 +15,12 @@ from tfgda.augment import policy as policy_lib
 from tfgda.models import standing
 from tfgda.models.latents import sample_z
 from tfgda.training import losses
-from tfgda.training.regularizers import DStep
+from tfgda.training.regularizers import Step
 
 __all__ = ["GAN"]
 
-# Purposes folded into a phase's seed (regularizers use 4 on).
+# Purposes folded into a replica's seed (regularizers' draws:
+# regularizers.purpose).
 _Z, _LABELS, _AUG_REAL, _AUG_FAKE = range(4)
 # D-step outputs that feed an adaptive augmentation strength, not the logs.
 _SIGN_SUM, _COUNT = "real_sign_sum", "real_count"
@@ -225,24 +226,29 @@ class GAN:
             real_in, fake_in = self.augment.d_inputs(
                 real, fake, seeds(_AUG_REAL), seeds(_AUG_FAKE)
             )
-        step = DStep(
-            self,
-            real,
-            fake,
-            real_in,
-            fake_in,
-            real_labels,
-            fake_labels,
-            z,
-            seeds,
-            self.mean,
+        step = Step(
+            gan=self,
+            z=z,
+            fake_labels=fake_labels,
+            fake=fake,
+            seeds=seeds,
+            mean=self.mean,
+            real=real,
+            real_labels=real_labels,
+            real_in=real_in,
+            fake_in=fake_in,
         )
         # Every image D judges, in one forward pass: the GAN loss' pair,
-        # then each regularizer's own.
+        # then each regularizer's own, by name.
         inputs = [(real_in, real_labels), (fake_in, fake_labels)]
         extra = [r.d_inputs(step) for r in self.regularizers]
-        for more in extra:
-            inputs += more
+        for r, more in zip(self.regularizers, extra):
+            if {"real", "fake"} & set(more):
+                raise ValueError(
+                    f"regularizer {r.name}: 'real' and 'fake' name the GAN "
+                    "loss' own logits; name its inputs otherwise."
+                )
+            inputs += more.values()
         with tf.GradientTape() as tape:
             logits = tf.cast(
                 self.discriminator(
@@ -253,9 +259,9 @@ class GAN:
                 tf.float32,
             )  # losses in float32 under mixed precision
             logits = tf.split(logits, len(inputs))
-            step.real_logits, step.fake_logits = logits[:2]
+            real_logits, fake_logits = logits[:2]
             if realness is None:
-                d_loss, _ = self.loss(*logits[:2])
+                d_loss, _ = self.loss(real_logits, fake_logits)
             else:
                 d_loss = losses.mixed_target_d_loss(
                     self.loss, tf.concat(logits[:2], 0), realness
@@ -263,15 +269,18 @@ class GAN:
             d_loss = self.mean(d_loss)
             metrics = {
                 "d_loss": d_loss,
-                "d_real": self.mean(step.real_logits),
-                "d_fake": self.mean(step.fake_logits),
+                "d_real": self.mean(real_logits),
+                "d_fake": self.mean(fake_logits),
             }
             if self.augment.schedule.observes_d:  # the overfitting signal
-                metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(step.real_logits))
-                metrics[_COUNT] = tf.cast(tf.size(step.real_logits), tf.float32)
+                metrics[_SIGN_SUM] = tf.reduce_sum(tf.sign(real_logits))
+                metrics[_COUNT] = tf.cast(tf.size(real_logits), tf.float32)
             total, start = d_loss, 2
             for r, more in zip(self.regularizers, extra):
-                term = r.d_loss(step, logits[start : start + len(more)])
+                named = dict(zip(more, logits[start : start + len(more)]))
+                term = r.d_loss(
+                    step, {"real": real_logits, "fake": fake_logits, **named}
+                )
                 metrics[f"{r.name}_loss"] = term
                 total += term
                 start += len(more)
@@ -302,8 +311,16 @@ class GAN:
             _, g_loss = self.loss(None, fake_logits)
             g_loss = self.mean(g_loss)
             metrics, total = {"g_loss": g_loss}, g_loss
+            step = Step(
+                gan=self,
+                z=z,
+                fake_labels=labels,
+                fake=clean,
+                seeds=seeds,
+                mean=self.mean,
+            )
             for r in self.regularizers:
-                term = r.g_loss(self, z, labels, clean, seeds)
+                term = r.g_loss(step)
                 if term is not None:
                     metrics[f"{r.name}_g_loss"] = term
                     total += term

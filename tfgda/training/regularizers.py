@@ -1,25 +1,34 @@
 """The discriminator's regularizers, as plug-ins of the GAN's step.
 
-A regularizer adds a term to D's loss (and may add one to G's). It says
-which extra images D should judge in the same forward pass as its GAN loss
-(`d_inputs`), turns their logits into its loss (`d_loss`), and may own
-variables trained with D (`build`, e.g. a projection head). Each is made by
-a gin-configurable function registered with `@register`, which returns None
-when its weights are 0; `from_config()` builds every one that is on. A new
-regularizer is one such function (with its class) and a test.
+A regularizer adds a term to D's loss (and may add one to G's). It names
+the extra images D should judge in the same forward pass as its GAN loss
+(`d_inputs`: {name: (images, labels)}), and receives D's logits on them
+under the same names, with the GAN loss' own as 'real' and 'fake'
+(`d_loss`); it may own variables trained with D (`build`, e.g. a
+projection head). Both terms get one context, a `Step`. Its random draws
+are named (`seed(step, 'real')`) and seeded from its own name.
+
+A config lists the regularizers it uses, by reference, as hooks are:
+
+    train.regularizers = [@bcr(), @contrastive()]
+    bcr.lambda_real = 10.0
+
+A listed factory whose weights are all 0 returns None and is dropped, so a
+sweep may switch one off by its weight. Left unbound, `train.regularizers`
+is every built-in one (`register`) whose weights are set: the configs
+written before the list existed keep working. A new regularizer is one
+class with a gin-configurable factory, and a test.
 
 Three are here:
   * bCR, balanced consistency regularization (`bcr`; CR with lambda_fake 0),
   * the contrastive loss on D (`contrastive`, SimCLR's NT-Xent),
   * zCR, latent consistency regularization (`zcr`; with bCR, the ICR paper's
     "ICR").
-
-Randomness: `DStep.seed(purpose)` gives the stateless seed of a purpose
-number in this replica's draws; 0-3 are the GAN's own (latents, the
-augmentation of real and generated images), so regularizers take 4 on.
 """
 
+import copy
 import dataclasses
+import zlib
 
 import gin
 import keras
@@ -33,15 +42,17 @@ __all__ = [
     "BCR_INPUTS",
     "NEGATIVES",
     "Contrastive",
-    "DStep",
     "Regularizer",
+    "Step",
     "ZCR",
     "bcr",
     "consistency",
     "contrastive",
     "from_config",
     "nt_xent",
+    "purpose",
     "register",
+    "resolve",
     "zcr",
 ]
 
@@ -49,49 +60,108 @@ _REGISTERED = {}
 
 
 def register(factory):
-    """Registers a gin-configurable factory of a regularizer: called with no
-    arguments (its gin bindings), it returns the regularizer or None."""
+    """Registers a built-in regularizer's gin-configurable factory (called
+    with no arguments, its gin bindings, it returns the regularizer or None
+    when its weights are 0): what an unbound `train.regularizers` uses."""
     _REGISTERED[factory.__name__] = factory
     return factory
 
 
+def resolve(listed=None):
+    """The regularizers a run trains with: `listed` (train.regularizers,
+    its references evaluated) without the Nones of factories switched off;
+    None: every registered one whose weights are set. A registered one
+    switched on by its weights but not listed is an error, not ignored."""
+    if listed is None:
+        made = (factory() for factory in _REGISTERED.values())
+        return [r for r in made if r is not None]
+    listed = [r for r in listed if r is not None]
+    for r in listed:
+        if not isinstance(r, Regularizer):
+            raise UserError(
+                f"train.regularizers holds {r!r}, not a regularizer: list "
+                "references with their parentheses, e.g. "
+                "train.regularizers = [@bcr(), @contrastive()]."
+            )
+    names = [r.name for r in listed]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(
+            f"train.regularizers lists {', '.join(twice)} more than once."
+        )
+    for name, factory in _REGISTERED.items():
+        if name not in names and factory() is not None:
+            fixed = ", ".join(f"@{n}()" for n in [*names, name])
+            raise UserError(
+                f"{name}'s weights are set but train.regularizers does not "
+                f"list it: add @{name}() to the list (train.regularizers = "
+                f"[{fixed}]), or set its weights to 0."
+            )
+    return listed
+
+
 def from_config():
-    """Every registered regularizer the gin config turns on, in the order
-    they were registered."""
-    made = (factory() for factory in _REGISTERED.values())
-    return [r for r in made if r is not None]
+    """The regularizers the parsed gin config trains with (`resolve` of
+    train.regularizers), as the trainer builds them."""
+    try:
+        listed = gin.query_parameter("train.regularizers")
+    except ValueError:  # unbound
+        listed = None
+    return resolve(copy.deepcopy(listed))  # a copy evaluates @references
+
+
+# The GAN's own draws (latents, labels, the augmentation of real and of
+# generated images) are purposes 0-3 of a replica's seed (`gan.py`); a
+# regularizer's draw is a purpose of its own, named. The built-in ones keep
+# the numbers they had when they were numbered by hand, so their runs draw
+# what they drew; any other name is hashed into a range of its own.
+_NUMBERED = {
+    "bcr/real": 4,
+    "bcr/fake": 5,
+    "contrastive/view_1": 6,
+    "contrastive/view_2": 7,
+    "zcr/d": 8,
+    "zcr/g": 9,
+}
+
+
+def purpose(name):
+    """The purpose number of draw `name` ('<regularizer>/<draw>')."""
+    if name in _NUMBERED:
+        return _NUMBERED[name]
+    return 1_000 + zlib.crc32(name.encode()) % (1 << 30)
 
 
 @dataclasses.dataclass
-class DStep:
-    """What a regularizer sees of one discriminator step on one replica.
+class Step:
+    """What a regularizer sees of one step on one replica: the context of
+    both its D term and its G term.
 
-    real, fake: the clean real and generated images (fake = G(z,
-      fake_labels)).
-    real_in, fake_in: the images D's GAN loss judges (augmented, if any).
-    real_logits, fake_logits: D's logits on real_in and fake_in (set before
-      `d_loss` is called).
-    seed: purpose -> this replica's stateless seed for that draw.
+    gan: the GAN (its networks and `augment`, the training augmentation).
+    z, fake_labels, fake: the latents, their labels and G(z, fake_labels)
+      (in G's term, the clean G(z) that G's loss augments).
+    seeds: purpose number -> this replica's stateless seed (see `seed`).
     mean: per-example values -> this replica's share of the global mean.
+    D's term only (None in G's):
+    real, real_labels: the clean real batch.
+    real_in, fake_in: the images D's GAN loss judges (augmented, if any).
     """
 
     gan: object
-    real: tf.Tensor
-    fake: tf.Tensor
-    real_in: tf.Tensor
-    fake_in: tf.Tensor
-    real_labels: tf.Tensor
-    fake_labels: tf.Tensor
     z: tf.Tensor
-    seed: object
+    fake_labels: tf.Tensor
+    fake: tf.Tensor
+    seeds: object
     mean: object
-    real_logits: tf.Tensor = None
-    fake_logits: tf.Tensor = None
+    real: tf.Tensor = None
+    real_labels: tf.Tensor = None
+    real_in: tf.Tensor = None
+    fake_in: tf.Tensor = None
 
 
 class Regularizer:
     """The interface. `name` keys its metrics (`<name>_loss`, and
-    `<name>_g_loss` for a G term)."""
+    `<name>_g_loss` for a G term) and seeds its draws."""
 
     name = "regularizer"
     uses_training_augmentation = False  # T is augment.name's pipeline
@@ -107,20 +177,25 @@ class Regularizer:
         """Variables trained with D (after `build`)."""
         return []
 
+    def seed(self, step, draw):
+        """This replica's stateless seed of this regularizer's draw `draw`."""
+        return step.seeds(purpose(f"{self.name}/{draw}"))
+
     def d_inputs(self, step):
-        """[(images, labels)] for D to judge in its loss' forward pass."""
+        """{name: (images, labels)} for D to judge in its loss' forward
+        pass (not 'real' or 'fake': those are the GAN loss' own)."""
         del step
-        return []
+        return {}
 
     def d_loss(self, step, logits):
-        """This replica's share of the term added to D's loss; `logits` are
-        D's outputs on `d_inputs`, in order."""
+        """This replica's share of the term added to D's loss; `logits`:
+        {name: D's logits} for `d_inputs`' names, and 'real' and 'fake',
+        D's logits on real_in and fake_in."""
         raise NotImplementedError
 
-    def g_loss(self, gan, z, labels, fake, seed):
-        """This replica's share of a term added to G's loss, or None. fake:
-        G(z, labels); seed: purpose -> seed, as in DStep."""
-        del gan, z, labels, fake, seed
+    def g_loss(self, step):
+        """This replica's share of a term added to G's loss, or None."""
+        del step
         return None
 
 
@@ -132,7 +207,6 @@ def consistency(logits, augmented_logits):
 
 # --------------------------------------------------------------------- bCR
 BCR_INPUTS = ("clean", "augmented")
-_BCR_REAL, _BCR_FAKE = 4, 5  # seed purposes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,40 +224,37 @@ class BCR(Regularizer):
         return self.augment is None
 
     def d_inputs(self, step):
-        """[x, G(z), T(x), T(G(z))] when bcr.inputs is 'clean' and D's loss
-        sees augmented images; else [T(real_in), T(fake_in)], compared
-        with the GAN loss' own logits (x = what that loss sees)."""
+        """T(x) and T(G(z)), as 't_real' and 't_fake'; and x and G(z)
+        themselves ('x_real', 'x_fake') when bcr.inputs is 'clean' and D's
+        loss sees augmented images. x is what the GAN loss sees otherwise,
+        whose logits are 'real' and 'fake'."""
         training = step.gan.augment
         transform = self.augment or training
         clean = self.inputs == "clean"
         real, fake = (
             (step.real, step.fake) if clean else (step.real_in, step.fake_in)
         )
-        transformed = [
-            (transform(real, step.seed(_BCR_REAL)), step.real_labels),
-            (transform(fake, step.seed(_BCR_FAKE)), step.fake_labels),
-        ]
+        inputs = {}
         if clean and training.active:  # D's loss saw t(x), not x
-            return [
-                (real, step.real_labels),
-                (fake, step.fake_labels),
-                *transformed,
-            ]
-        return transformed
+            inputs["x_real"] = (real, step.real_labels)
+            inputs["x_fake"] = (fake, step.fake_labels)
+        inputs["t_real"] = (
+            transform(real, self.seed(step, "real")),
+            step.real_labels,
+        )
+        inputs["t_fake"] = (
+            transform(fake, self.seed(step, "fake")),
+            step.fake_labels,
+        )
+        return inputs
 
     def d_loss(self, step, logits):
         """lambda_real ||D(x) - D(T(x))||^2 + lambda_fake (same on fakes)."""
-        if len(logits) == 4:
-            real_logits, fake_logits, t_real, t_fake = logits
-        else:
-            (t_real, t_fake), real_logits, fake_logits = (
-                logits,
-                step.real_logits,
-                step.fake_logits,
-            )
+        real = logits.get("x_real", logits["real"])
+        fake = logits.get("x_fake", logits["fake"])
         return self.lambda_real * step.mean(
-            consistency(real_logits, t_real)
-        ) + self.lambda_fake * step.mean(consistency(fake_logits, t_fake))
+            consistency(real, logits["t_real"])
+        ) + self.lambda_fake * step.mean(consistency(fake, logits["t_fake"]))
 
 
 @register
@@ -235,7 +306,6 @@ def bcr(
 
 # -------------------------------------------------------------- contrastive
 NEGATIVES = ("replica", "global")
-_VIEW_1, _VIEW_2 = 6, 7  # seed purposes
 
 
 def nt_xent(a, b, temperature=0.1, all_a=None, all_b=None, offset=0):
@@ -310,8 +380,8 @@ class Contrastive(Regularizer):
         labels = tf.concat([step.real_labels, step.fake_labels], 0)
         views = tf.concat(
             [
-                self.views(images, step.seed(_VIEW_1)),
-                self.views(images, step.seed(_VIEW_2)),
+                self.views(images, self.seed(step, "view_1")),
+                self.views(images, self.seed(step, "view_2")),
             ],
             0,
         )
@@ -390,9 +460,6 @@ def contrastive(
 
 
 # --------------------------------------------------------------------- zCR
-_ZCR_D, _ZCR_G = 8, 9  # seed purposes
-
-
 @dataclasses.dataclass(frozen=True)
 class ZCR(Regularizer):
     """Latent consistency regularization (see `zcr`)."""
@@ -402,48 +469,46 @@ class ZCR(Regularizer):
     sigma: float
     name = "zcr"
 
-    def _perturbed(self, gan, z, labels, seed):
-        """G(z + dz, labels), dz ~ N(0, sigma^2 I)."""
+    def _perturbed(self, step, draw):
+        """G(z + dz, labels), dz ~ N(0, sigma^2 I), in G(z)'s dtype."""
+        z = step.z
         dz = self.sigma * tf.random.stateless_normal(
-            tf.shape(z), seed, dtype=z.dtype
+            tf.shape(z), self.seed(step, draw), dtype=z.dtype
         )
-        return gan.generator(z + dz, labels, training=True)
+        images = step.gan.generator(z + dz, step.fake_labels, training=True)
+        return tf.cast(images, step.fake.dtype)
 
     def d_inputs(self, step):
-        """[G(z), G(T(z))] (G(z) only when D's loss did not see it
-        unaugmented); G(T(z)) is, like G(z) there, not trained here."""
+        """G(T(z)) as 'perturbed', and G(z) as 'clean' when D's loss did not
+        see it unaugmented; G(T(z)) is, like G(z) there, not trained here."""
         if not self.lambda_dis:
-            return []
-        perturbed = tf.cast(
-            self._perturbed(
-                step.gan, step.z, step.fake_labels, step.seed(_ZCR_D)
-            ),
-            step.fake.dtype,
-        )
-        inputs = [(perturbed, step.fake_labels)]
+            return {}
+        inputs = {}
         if step.gan.augment.active:
-            inputs.insert(0, (step.fake, step.fake_labels))
+            inputs["clean"] = (step.fake, step.fake_labels)
+        inputs["perturbed"] = (self._perturbed(step, "d"), step.fake_labels)
         return inputs
 
     def d_loss(self, step, logits):
         """lambda_dis ||D(G(z)) - D(G(T(z)))||^2."""
         if not self.lambda_dis:
             return tf.constant(0.0)
-        fake_logits = logits[0] if len(logits) == 2 else step.fake_logits
-        return self.lambda_dis * step.mean(consistency(fake_logits, logits[-1]))
+        clean = logits.get("clean", logits["fake"])
+        return self.lambda_dis * step.mean(
+            consistency(clean, logits["perturbed"])
+        )
 
-    def g_loss(self, gan, z, labels, fake, seed):
+    def g_loss(self, step):
         """-lambda_gen ||G(z) - G(T(z))||^2 (squared L2 over the image):
         G is rewarded for moving with its latent."""
         if not self.lambda_gen:
             return None
-        perturbed = tf.cast(
-            self._perturbed(gan, z, labels, seed(_ZCR_G)), fake.dtype
-        )
+        fake = step.fake
         distance = tf.reduce_sum(
-            tf.square(fake - perturbed), axis=list(range(1, fake.shape.rank))
+            tf.square(fake - self._perturbed(step, "g")),
+            axis=list(range(1, fake.shape.rank)),
         )
-        return -self.lambda_gen * gan.mean(distance)
+        return -self.lambda_gen * step.mean(distance)
 
 
 @register

@@ -69,6 +69,7 @@ def train(
     jit_compile=False,
     steps_per_call=1,
     hooks=(),
+    regularizers=None,
 ):
     """Trains a GAN in `model_dir`, resuming from its latest checkpoint.
 
@@ -99,6 +100,10 @@ def train(
       hooks: optional periodic work (`tfgda.training.hooks`), e.g.
         [@evaluation(), @leak_check()]; progress lines, sample grids and
         checkpoints (`progress`, `samples`, `checkpoints`) always run.
+      regularizers: D's regularizers (`tfgda.training.regularizers`), by
+        reference, e.g. [@bcr(), @contrastive()]; one whose weights are 0
+        is dropped. None (unbound): every built-in one whose weights are
+        set.
 
     Returns:
       The metrics of the last step, as Python floats.
@@ -146,7 +151,7 @@ def train(
             info.num_examples,
             info.num_examples,
         )
-    regularizers = regularizers_lib.from_config()
+    regularizers = regularizers_lib.resolve(regularizers)
     augment_lib.check_used(augment, regularizers)
     if not 0.0 <= ema_decay < 1.0:
         raise UserError(f"train.ema_decay must be in [0, 1), got {ema_decay}.")
