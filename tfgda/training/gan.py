@@ -212,6 +212,19 @@ class GAN:
         self.d_optimizer.apply_gradients(zip(grads, self.d_variables))
         return metrics
 
+    def _step(self, z, fake_labels, fake, seeds, **d_only):
+        """The regularizers' context (`regularizers.Step`); `d_only`: the
+        real batch and D's inputs, in the D step."""
+        return Step(
+            gan=self,
+            z=z,
+            fake_labels=fake_labels,
+            fake=fake,
+            seeds=seeds,
+            mean=self.mean,
+            **d_only,
+        )
+
     def _d_grads(self, real, real_labels, z, fake_labels, replica_seed):
         seeds = self._purposes(replica_seed)
         fake = tf.cast(
@@ -226,13 +239,11 @@ class GAN:
             real_in, fake_in = self.augment.d_inputs(
                 real, fake, seeds(_AUG_REAL), seeds(_AUG_FAKE)
             )
-        step = Step(
-            gan=self,
-            z=z,
-            fake_labels=fake_labels,
-            fake=fake,
-            seeds=seeds,
-            mean=self.mean,
+        step = self._step(
+            z,
+            fake_labels,
+            fake,
+            seeds,
             real=real,
             real_labels=real_labels,
             real_in=real_in,
@@ -311,14 +322,7 @@ class GAN:
             _, g_loss = self.loss(None, fake_logits)
             g_loss = self.mean(g_loss)
             metrics, total = {"g_loss": g_loss}, g_loss
-            step = Step(
-                gan=self,
-                z=z,
-                fake_labels=labels,
-                fake=clean,
-                seeds=seeds,
-                mean=self.mean,
-            )
+            step = self._step(z, labels, clean, seeds)
             for r in self.regularizers:
                 term = r.g_loss(step)
                 if term is not None:
