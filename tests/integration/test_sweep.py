@@ -230,6 +230,32 @@ def test_paper_bcr_points_train_the_gan_loss_on_clean_images(name):
         assert point.settings["bcr_inputs"] == "clean"
 
 
+def test_every_bound_regularizer_parameter_is_recorded():
+    """Whatever the regularizer (zCR has no column of its own): results.csv
+    records each parameter the point binds, macros and sweeps resolved."""
+    grid = sweep.expand(
+        ["quickstart.gin"],
+        [
+            "train.regularizers = [@bcr(), @zcr()]",
+            "ZCR = 5.0",
+            "zcr.lambda_dis = %ZCR",
+            "zcr.sigma = 0.05",
+            "bcr.lambda_real = 10.0",
+            "bcr.augment = 'translation(0.125)'",
+        ],
+        ["zcr.lambda_gen=[0.0, 0.5]", "bcr.lambda_real=[0.0, 10.0]"],
+    )
+    recorded = [p.settings["regularizers"] for p in grid.points]
+    assert recorded[0] == (  # bCR's weights 0: not trained, not recorded
+        "zcr.lambda_dis = 5.0; zcr.lambda_gen = 0.0; zcr.sigma = 0.05"
+    )
+    assert recorded[-1] == (
+        "bcr.augment = 'translation(0.125)'; bcr.lambda_real = 10.0; "
+        "zcr.lambda_dis = 5.0; zcr.lambda_gen = 0.5; zcr.sigma = 0.05"
+    )
+    assert "regularizers" in sweep.COLUMNS
+
+
 def test_the_cpu_sweep_is_the_issues_six_methods_seed_first():
     grid = sweep.expand(["cpu/findings_small.gin"])
     methods = [

@@ -53,6 +53,8 @@ _MATCH = {
     "cntr_views": "simclr",
     "cntr_strength": "",
 }
+# The regularizers of the paper's runs, which _MATCH describes.
+_PAPER_REGULARIZERS = {"bcr", "contrastive"}
 # A paper value's field that the paper does not state: any run's matches.
 _ANY = "*"
 
@@ -233,6 +235,13 @@ def match_paper(row, values):
     does not state ('*') matches any run; of several matches the one that
     states most wins, then a value from the text over one read off a
     chart."""
+    trained = {
+        binding.split(".")[0].strip()
+        for binding in (row.get("regularizers") or "").split(";")
+        if binding.strip()
+    }
+    if trained - _PAPER_REGULARIZERS:  # e.g. zCR: not in the paper's runs
+        return None
     keys = dict(_MATCH)
     if not float(row.get("lambda_cntr") or 0):  # Cntr off: its views unused
         del keys["cntr_views"], keys["cntr_strength"]
@@ -619,8 +628,8 @@ def markdown(groups, values, select=DEFAULT_SELECTION):
         f"| point | runs | steps | protocol | {name} top 15 % of runs | "
         f"{name} top 15 % of checkpoints | {name} last | {name} median | "
         f"{name} best | IS ({SELECTIONS[select]}) | FID (paper) | "
-        f"IS (paper) | ours - paper | paper source |",
-        "| --- " * 14 + "|",
+        f"IS (paper) | ours - paper | paper source | regularizers |",
+        "| --- " * 15 + "|",
     ]
     for group in groups:
         first = group.rows[0]
@@ -645,6 +654,7 @@ def markdown(groups, values, select=DEFAULT_SELECTION):
             (paper.get("inception_score") or "-") if paper else "-",
             f"{chosen.mean - float(paper['fid']):+.2f}" if paper else "-",
             paper["source"] if paper else "-",
+            first.get("regularizers") or "-",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

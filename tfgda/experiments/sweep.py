@@ -68,11 +68,15 @@ _SETTINGS = {
     "batch_size": ("train.batch_size", 64),
     "seed": ("train.seed", 0),
 }
+# Every bound parameter of every regularizer a point trains with, whatever
+# its kind ("bcr.lambda_real = 10.0; zcr.sigma = 0.05"): `_regularizers`.
+_REGULARIZERS = "regularizers"
 _METRICS = evaluation.METRIC_KEYS
 COLUMNS = (
     "point",
     "bindings",
     *_SETTINGS,
+    _REGULARIZERS,
     "protocol",
     "features",
     "step",
@@ -238,13 +242,28 @@ def _check_point(gin_files, bindings, point_bindings):
             key: _query(name, default)
             for key, (name, default) in _SETTINGS.items()
         }
-        augment.check_used(
-            augment.augment(total_steps=settings["steps"]),
-            regularizers.from_config(),
-        )
+        made = regularizers.from_config()
+        augment.check_used(augment.augment(total_steps=settings["steps"]), made)
+        settings[_REGULARIZERS] = _regularizers(made)
     except UserError as e:
         raise UserError(f"sweep point {where}: {e}") from e
     return settings
+
+
+def _regularizers(made):
+    """'<name>.<parameter> = <value>; ...': every parameter the config binds
+    of each regularizer in `made` (by its configurable, named as the
+    regularizer), macros resolved; '' for none."""
+    bound = []
+    for r in made:
+        try:
+            names = sorted(gin.get_bindings(r.name))
+        except ValueError:  # no configurable of that name
+            continue
+        bound += [
+            f"{r.name}.{n} = {_query(f'{r.name}.{n}', None)!r}" for n in names
+        ]
+    return "; ".join(bound)
 
 
 def _query(name, default):
