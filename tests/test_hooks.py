@@ -8,6 +8,9 @@ import pytest
 from tfgda import configs
 from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.metrics import evaluation
+from tfgda.metrics import leakage
+from tfgda.metrics import overfitting
 from tfgda.training import hooks
 from tfgda.training import trainer
 
@@ -147,12 +150,38 @@ def test_a_run_of_an_older_version_still_loads(tmp_path):
         gin.query_parameter("train.log_every")
 
 
+def test_the_loops_hooks_module_holds_no_evaluator():
+    # Evaluators live beside their metrics; the hooks module below the
+    # trainer holds progress, samples and checkpoints only.
+    import ast  # pylint: disable=g-import-not-at-top
+
+    tree = ast.parse(open(hooks.__file__).read())
+    imported = {
+        f"{node.module}.{alias.name}"
+        if isinstance(node, ast.ImportFrom)
+        else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        for alias in node.names
+    }
+    assert not {m for m in imported if "metrics" in m}, imported
+    registered = {
+        name
+        for name, value in vars(hooks).items()
+        if isinstance(value, type) and issubclass(value, hooks.Hook)
+    }
+    assert registered == {"Hook", "Progress", "Samples", "Checkpoints"}
+    for name in ("evaluation", "leak_check", "overfitting"):
+        assert gin.config._REGISTRY.get_match(name), name
+
+
 def test_only_progress_and_checkpoints_run_on_every_worker():
     # Saving is collective: every worker of a multi-worker job must call it.
     assert hooks.Progress().collective and hooks.Checkpoints().collective
     assert not hooks.Samples().collective
-    assert not hooks.Evaluation().collective
-    assert not hooks.LeakCheck(augmentation="blueness(0.5)").collective
+    assert not evaluation.Evaluation().collective
+    assert not leakage.LeakCheck(augmentation="blueness(0.5)").collective
+    assert not overfitting.Overfitting().collective
 
 
 @pytest.mark.parametrize("chief", [True, False])

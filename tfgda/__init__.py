@@ -7,8 +7,9 @@ whose `parse` registers every gin configurable through `configurables`, and
 ginfiles, the gin-file parsing the library below the trainer uses).
 The library is in packages: `augment` (the augmentations), `models`,
 `training` (the step, its losses and regularizers, the loop and its hooks),
-`rundir` (a run on disk), `metrics` (FID and the rest, evaluation, the leak
-check) and `experiments` (sweeps and their reports).
+`rundir` (a run on disk), `metrics` (FID and the rest; one evaluator per
+kind: scores, the leak check, D's overfitting, each with the training hook
+that calls it beside it) and `experiments` (sweeps and their reports).
 """
 
 __version__ = "0.1.0"

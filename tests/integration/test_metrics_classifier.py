@@ -287,6 +287,18 @@ def test_training_scores_itself_with_the_offline_network(tiny_zip, tmp_path):
     ) as f:
         result = json.load(f)
     assert result["step"] == 2 and result["fcd"] > 0
+    # One evaluator: the offline program scores the step's checkpoint as
+    # the hook scored the training sampler.
+    (offline,) = evaluation.evaluate_run(
+        model_dir,
+        "latest",
+        "fid8_test",
+        evaluation.load_features(classifier.NAME),
+        tiny_zip,
+    )
+    assert offline["checkpoint"].endswith("ckpt-2") and not result["checkpoint"]
+    for key in ("fcd", "kid_fcd", "standing_stats_samples"):
+        assert offline[key] == pytest.approx(result[key], rel=1e-5), key
     tags = set()
     for name in tf.io.gfile.glob(os.path.join(model_dir, "events.*")):
         for event in tf.compat.v1.train.summary_iterator(name):
@@ -401,7 +413,7 @@ def test_saved_weights_round_trip_in_float16(tmp_path):
         classifier.load_weights(classifier.network(width=8), path)
 
 
-def test_training_evaluator_refuses_a_reference_of_another_size(tmp_path):
+def test_an_evaluator_refuses_a_reference_of_another_size(tmp_path):
     big = zip_folder(
         write_images(tmp_path / "big", {"a": 8}, size=(64, 64)),
         tmp_path / "big.zip",
@@ -414,7 +426,7 @@ def test_training_evaluator_refuses_a_reference_of_another_size(tmp_path):
     }
     # At set-up, before any training step.
     with pytest.raises(UserError, match="reference images of .* are 64x64"):
-        evaluation.TrainingEvaluator(
+        evaluation.Evaluator(
             str(tmp_path / "run"),
             run_info,
             "fid8_test",
@@ -422,7 +434,7 @@ def test_training_evaluator_refuses_a_reference_of_another_size(tmp_path):
             features="cifar10_classifier",
         )
     with pytest.raises(UserError, match="generated images are 64x64"):
-        evaluation.TrainingEvaluator(
+        evaluation.Evaluator(
             str(tmp_path / "run"),
             dict(run_info, image_shape=[64, 64, 3]),
             "fid8_test",

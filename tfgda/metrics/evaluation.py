@@ -23,6 +23,7 @@ import hashlib
 import os
 
 from absl import logging
+import gin
 import numpy as np
 import tensorflow as tf
 
@@ -31,6 +32,7 @@ from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
+from tfgda.errors import positive_int
 from tfgda.metrics import classifier
 from tfgda.metrics import fid as fid_lib
 from tfgda.metrics import inception
@@ -39,11 +41,13 @@ from tfgda.metrics import kid as kid_lib
 from tfgda.metrics import protocols
 from tfgda.models import standing
 from tfgda.models.latents import sample_z
+from tfgda.training import hooks
 
 __all__ = [
     "FEATURES",
     "METRIC_KEYS",
-    "TrainingEvaluator",
+    "Evaluation",
+    "Evaluator",
     "activations",
     "evaluate_run",
     "evaluate_sampler",
@@ -451,31 +455,24 @@ def evaluate_run(
     batch_size=100,
     gin_bindings=(),
 ):
-    """Evaluates checkpoints of a run; returns the list of result dicts.
+    """Evaluates checkpoints of a run (`python -m tfgda.evaluate`): an
+    `Evaluator` called on each one restored; returns the result dicts.
 
     The run's gin config is loaded as `load_run` does.
     """
     paths = rundir.select_checkpoints(model_dir, which)
     protocol = protocols.parse(protocol)
     run_info = rundir.load_config(model_dir, gin_bindings)
-    check_reference_count(run_info, protocol, reference_path)
-    feature_model = feature_model or load_features()
-    batches, dataset_id = reference_batches(
+    evaluator = Evaluator(
+        model_dir,
         run_info,
         protocol,
-        batch_size,
-        reference_path,
-        resize=not feature_model.fixed_size,
+        features=feature_model or "inception",
+        reference_path=reference_path,
+        cache_dir=cache_dir,
+        batch_size=batch_size,
     )
-    reference = reference_statistics(
-        protocol, feature_model, batches, dataset_id, cache_dir
-    )
-    logging.info(
-        "Reference %s: %d images (%s).",
-        protocol.name,
-        reference["count"],
-        "cached" if reference["cached"] else "computed",
-    )
+    evaluator.reference()
     results, skipped = [], []
     writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
     for path in paths:
@@ -488,22 +485,7 @@ def evaluate_run(
             logging.warning("Skipped step %d: %s", step, e)
             skipped.append(step)
             continue
-        result = evaluate_sampler(
-            sampler,
-            run_info["num_classes"],
-            protocol,
-            feature_model,
-            reference,
-            batch_size,
-        )
-        result.update(
-            step=step,
-            checkpoint=path,
-            standing_stats_samples=standing.samples_used(sampler),
-        )
-        _write_result(model_dir, writer, result)
-        logging.info("step %d  %s  %s", step, protocol.name, summary(result))
-        results.append(result)
+        results.append(evaluator(sampler, step, writer, checkpoint=path))
     writer.flush()
     if skipped:
         logging.warning(
@@ -516,12 +498,23 @@ def evaluate_run(
     return results
 
 
-class TrainingEvaluator:
-    """Evaluates the sampler during training (the `evaluation` hook).
+class Evaluator:
+    """A sampler's scores under one protocol, kept as results of the run
+    (model_dir/eval/<folder>/ckpt-<step>.json and TensorBoard
+    eval/<protocol>/<metric>) and logged.
 
-    The feature model and the reference statistics are loaded at the first
-    evaluation and kept. features: 'inception' or 'cifar10_classifier'
-    (loaded now, so a CPU run gets an offline score curve).
+    The one evaluation of a run: `evaluate_run` calls it on every
+    checkpoint it restores, the `evaluation` hook on the training sampler.
+    Settings are checked when it is made (the reference's size and count,
+    and, for a fixed-size feature network, the images' size), so a mistake
+    stops a run before its first step; the feature model and the reference
+    statistics are loaded once, at the first call or `reference()`.
+
+    Args:
+      features: 'inception', 'cifar10_classifier' (loaded now: small and
+        offline) or a loaded FeatureModel.
+      reference_setting: the setting a user changes to give a reference
+        archive, named in errors.
     """
 
     def __init__(
@@ -529,10 +522,11 @@ class TrainingEvaluator:
         model_dir,
         run_info,
         protocol,
+        features="inception",
         reference_path=None,
         cache_dir="~/.cache/tfgda",
         batch_size=100,
-        features="inception",
+        reference_setting="--reference_path",
     ):
         self.model_dir = model_dir
         self.run_info = run_info
@@ -540,26 +534,20 @@ class TrainingEvaluator:
         self.reference_path = reference_path
         self.cache_dir = cache_dir
         self.batch_size = batch_size
-        self._features = self._reference = None
+        self.reference_setting = reference_setting
+        self._reference = None
         check_reference_count(
-            run_info,
-            self.protocol,
-            reference_path,
-            reference_setting="evaluation.reference_path",
+            run_info, self.protocol, reference_path, reference_setting
         )
-        fixed_size = False
-        if features != "inception":  # small, offline: load and check now
-            self._features = load_features(features)
-            fixed_size = self._features.fixed_size
+        if isinstance(features, str):
+            self._features = None
+            if features != "inception":
+                self._features = load_features(features)
+        else:
+            self._features = features
+        fixed_size = bool(self._features and self._features.fixed_size)
         # Fail now, not hours into the run, on a protocol we cannot serve.
-        batches, dataset_id = reference_batches(
-            run_info,
-            self.protocol,
-            batch_size,
-            reference_path,
-            resize=not fixed_size,
-            reference_setting="evaluation.reference_path",
-        )
+        batches, dataset_id = self._reference_batches(fixed_size)
         if fixed_size:  # and on images of another size
             self._features.check(
                 tf.zeros([1, *run_info["image_shape"]]), "generated images"
@@ -567,17 +555,23 @@ class TrainingEvaluator:
             self._features.check(
                 next(iter(batches())), f"reference images of {dataset_id!r}"
             )
-        self._loaded = False
 
-    def __call__(self, sampler, step, writer, strategy=None):
-        if not self._loaded:
+    def _reference_batches(self, fixed_size):
+        return reference_batches(
+            self.run_info,
+            self.protocol,
+            self.batch_size,
+            self.reference_path,
+            resize=not fixed_size,
+            reference_setting=self.reference_setting,
+        )
+
+    def reference(self, strategy=None):
+        """The reference statistics (loaded, or computed and cached, once)."""
+        if self._reference is None:
             self._features = self._features or load_features()
-            batches, dataset_id = reference_batches(
-                self.run_info,
-                self.protocol,
-                self.batch_size,
-                self.reference_path,
-                resize=not self._features.fixed_size,
+            batches, dataset_id = self._reference_batches(
+                self._features.fixed_size
             )
             self._reference = reference_statistics(
                 self.protocol,
@@ -587,23 +581,83 @@ class TrainingEvaluator:
                 self.cache_dir,
                 strategy,
             )
-            self._loaded = True
+            logging.info(
+                "Reference %s: %d images (%s).",
+                self.protocol.name,
+                self._reference["count"],
+                "cached" if self._reference["cached"] else "computed",
+            )
+        return self._reference
+
+    def __call__(self, sampler, step, writer, strategy=None, checkpoint=None):
+        """Scores `sampler` (in inference mode, its statistics prepared) as
+        the run's result at `step`; returns the result dict."""
+        reference = self.reference(strategy)
         result = evaluate_sampler(
             sampler,
             self.run_info["num_classes"],
             self.protocol,
             self._features,
-            self._reference,
+            reference,
             self.batch_size,
             strategy=strategy,
         )
         result.update(
             step=step,
-            checkpoint=None,
+            checkpoint=checkpoint,
             standing_stats_samples=standing.samples_used(sampler),
         )
         _write_result(self.model_dir, writer, result)
+        logging.info(
+            "step %d  %s  %s", step, result["protocol"], summary(result)
+        )
         return result
+
+
+@gin.configurable("evaluation")
+class Evaluation(hooks.Hook):
+    """The `evaluation` hook: an `Evaluator` of the training sampler (FID,
+    IS and KID under `protocol`; results in model_dir/eval/, TensorBoard
+    eval/<protocol>/...).
+
+    Args:
+      every: steps between evaluations.
+      protocol: e.g. 'fid10k_test' or 'fid50k_train'.
+      reference_path: an archive of the protocol's split, for runs on
+        image archives.
+      features: 'inception' (TF-GAN's; FID; needs `inception.handle`) or
+        'cifar10_classifier' (the offline network shipped with tfgda, for
+        32x32 runs on machines without Inception; FCD, not comparable with
+        FID).
+    """
+
+    def __init__(
+        self,
+        every=5000,
+        protocol="fid10k_test",
+        reference_path=None,
+        features="inception",
+    ):
+        self.every = positive_int("evaluation.every", every)
+        self.protocol = protocol
+        self.reference_path = reference_path
+        self.features = features
+
+    def begin(self, run):
+        super().begin(run)
+        self.evaluator = Evaluator(
+            run.model_dir,
+            run.run_info,
+            self.protocol,
+            features=self.features,
+            reference_path=self.reference_path,
+            reference_setting="evaluation.reference_path",
+        )
+
+    def __call__(self, step, metrics):
+        run = self.run
+        run.gan.prepare_sampler(run.stats.num_samples, run.stats.batch_size)
+        self.evaluator(run.gan.sampler, step, run.writer, run.strategy)
 
 
 def summary(result):

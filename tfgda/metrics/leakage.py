@@ -13,15 +13,16 @@ with a 95% Wilson interval. The leak score, (generated - baseline) /
 (ceiling - baseline), is 0 without a leak and 1 for a full one.
 
 Callable from Python (`leak_check`, `LeakDetector`), from the command line
-(`tfgda.leak`) and during training (the `leak_check` hook of
-`tfgda.training.hooks`: TensorBoard scalars
-`leak/<spec>/{generated,baseline,ceiling,score}`).
+(`tfgda.leak`) and during training (the `leak_check` hook, `LeakCheck`:
+TensorBoard scalars `leak/<spec>/{generated,baseline,ceiling,score}`), all
+through one `LeakEvaluator`.
 """
 
 import dataclasses
 import math
 import os
 
+from absl import logging
 import gin
 import keras
 import tensorflow as tf
@@ -31,13 +32,16 @@ from tfgda import data as data_lib
 from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.errors import positive_int
 from tfgda.metrics import evaluation
 from tfgda.models import standing
+from tfgda.training import hooks
 
 __all__ = [
     "LeakDetector",
     "LeakReport",
-    "TrainingLeakDetector",
+    "LeakCheck",
+    "LeakEvaluator",
     "MIN_IMAGES",
     "leak_check",
     "result_folder",
@@ -311,27 +315,27 @@ def leak_check(
     reference_path=None,
     seed=0,
 ):
-    """Checks a run's (EMA) generator for `augmentation`; returns the
-    LeakReport, also written to model_dir/eval/leak/<spec>/ckpt-<step>.json.
+    """Checks a run's (EMA) generator for `augmentation` (`python -m
+    tfgda.leak`): a `LeakEvaluator` called on the restored checkpoint;
+    returns the LeakReport, also written to
+    model_dir/eval/leak/<spec>/ckpt-<step>.json.
     """
     path = rundir.select_checkpoints(model_dir, checkpoint)[-1]
     run_info = rundir.load_config(model_dir)
     dataset, _ = evaluation.real_images_source(
         run_info, "train", reference_path
     )
-    pipeline = augment_lib.get(augmentation)
-    reals = _real_images(num_images, seed, **dataset)
-    detector = LeakDetector(pipeline, reals, steps=steps, seed=seed)
-    sampler = rundir.restore_generator(model_dir, run_info, path)
-    step = rundir.checkpoint_step(path)
-    report = detector.check(
-        generate(sampler, run_info["num_classes"], num_images, seed), step=step
+    evaluator = LeakEvaluator(
+        model_dir,
+        augmentation,
+        run_info["num_classes"],
+        num_images=num_images,
+        steps=steps,
+        seed=seed,
+        dataset=dataset,
     )
-    report = dataclasses.replace(report, caveat=training_caveat(pipeline))
-    result = report.as_dict()
-    result["standing_stats_samples"] = standing.samples_used(sampler)
-    rundir.write_result(model_dir, result_folder(pipeline.spec), step, result)
-    return report
+    sampler = rundir.restore_generator(model_dir, run_info, path)
+    return evaluator(sampler, rundir.checkpoint_step(path), sample_seed=seed)
 
 
 def training_caveat(pipeline):
@@ -375,40 +379,108 @@ def result_folder(spec):
     return os.path.join("eval", "leak", _safe(spec))
 
 
-class TrainingLeakDetector:
-    """The leak check during training: the classifier is trained once, on
-    the run's real images, at the first check; each check then labels fresh
-    samples and writes TensorBoard scalars."""
+class LeakEvaluator:
+    """The leak check of a run's sampler for one augmentation, kept as a
+    result of the run (model_dir/eval/leak/<spec>/ckpt-<step>.json and,
+    given a writer, TensorBoard leak/<spec>/{generated,baseline,ceiling,
+    score}).
+
+    The one leak check of a run: `leak_check` calls it on a restored
+    checkpoint, the `leak_check` hook on the training sampler. The
+    augmentation is checked when it is made; the classifier is trained
+    once, on `num_images` real images of the run's training data (`dataset`:
+    arguments of `data.dataset`, else gin's bindings), at the first call;
+    each call labels fresh samples. Made with the run's gin config in
+    force, so the report's caveat says when the run could not leak it.
+    """
 
     def __init__(
-        self, augmentation, num_classes, num_images=2048, steps=600, seed=0
+        self,
+        model_dir,
+        augmentation,
+        num_classes,
+        num_images=2048,
+        steps=600,
+        seed=0,
+        dataset=None,
     ):
+        self.model_dir = model_dir
         self.pipeline = augment_lib.get(augmentation)  # checked now
+        self.caveat = training_caveat(self.pipeline)
         self.num_classes = num_classes
         self.num_images = num_images
         self.steps = steps
         self.seed = seed
+        self.dataset = dataset or {}
         self.detector = None
 
-    def __call__(self, sampler, step, writer):
+    def __call__(self, sampler, step, writer=None, sample_seed=None):
+        """Labels `num_images` samples of `sampler` (drawn with
+        `sample_seed`, else seed + step: fresh ones at every step); returns
+        the LeakReport."""
         if self.detector is None:
             self.detector = LeakDetector(
                 self.pipeline,
-                _real_images(self.num_images, self.seed),
+                _real_images(self.num_images, self.seed, **self.dataset),
                 steps=self.steps,
                 seed=self.seed,
             )
+        if sample_seed is None:
+            sample_seed = self.seed + step
         report = self.detector.check(
-            generate(
-                sampler, self.num_classes, self.num_images, self.seed + step
-            ),
+            generate(sampler, self.num_classes, self.num_images, sample_seed),
             step=step,
         )
-        with writer.as_default(step=step):
-            for key in ("generated", "baseline", "ceiling", "score"):
-                value = getattr(report, key)
-                if not math.isnan(value):
-                    tf.summary.scalar(
-                        f"leak/{_safe(report.augmentation)}/{key}", value
-                    )
+        report = dataclasses.replace(report, caveat=self.caveat)
+        result = report.as_dict()
+        result["standing_stats_samples"] = standing.samples_used(sampler)
+        rundir.write_result(
+            self.model_dir, result_folder(report.augmentation), step, result
+        )
+        if writer is not None:
+            with writer.as_default(step=step):
+                for key in ("generated", "baseline", "ceiling", "score"):
+                    value = getattr(report, key)
+                    if not math.isnan(value):
+                        tf.summary.scalar(
+                            f"leak/{_safe(report.augmentation)}/{key}", value
+                        )
         return report
+
+
+@gin.configurable("leak_check")
+class LeakCheck(hooks.Hook):
+    """The `leak_check` hook: a `LeakEvaluator` of the training sampler for
+    one augmentation with its strength, e.g. 'blueness(0.5)'."""
+
+    def __init__(self, every=5000, augmentation=None):
+        self.every = positive_int("leak_check.every", every)
+        if not augmentation:
+            raise UserError(
+                "leak_check needs leak_check.augmentation: the augmentation "
+                "to look for, e.g. 'blueness(0.5)'."
+            )
+        self.augmentation = augmentation
+
+    def begin(self, run):
+        super().begin(run)
+        self.evaluator = LeakEvaluator(
+            run.model_dir,
+            self.augmentation,
+            run.run_info["num_classes"],
+            seed=run.seed,
+        )
+
+    def __call__(self, step, metrics):
+        run = self.run
+        run.gan.prepare_sampler(run.stats.num_samples, run.stats.batch_size)
+        report = self.evaluator(run.gan.sampler, step, run.writer)
+        logging.info(
+            "step %d  leak of %s: %.3f of samples look "
+            "augmented (real %.3f, augmented real %.3f)",
+            step,
+            report.augmentation,
+            report.generated,
+            report.baseline,
+            report.ceiling,
+        )

@@ -21,14 +21,26 @@ a run on one.
 """
 
 import hashlib
+import time
 
+from absl import logging
+import gin
 import numpy as np
 import tensorflow as tf
 
+from tfgda import data as data_lib
+from tfgda import rundir
 from tfgda.errors import UserError
+from tfgda.errors import positive_int
 from tfgda.models.latents import sample_z
+from tfgda.training import hooks
 
-__all__ = ["OverfittingProbe", "check_disjoint", "image_digests"]
+__all__ = [
+    "Overfitting",
+    "OverfittingProbe",
+    "check_disjoint",
+    "image_digests",
+]
 
 
 def image_digests(images):
@@ -114,3 +126,116 @@ class OverfittingProbe:
             "count_train": len(d_train),
             "count_held_out": len(d_held),
         }
+
+
+@gin.configurable("overfitting")
+class Overfitting(hooks.Hook):
+    """The `overfitting` hook: an `OverfittingProbe` of the run's D: its
+    mean outputs on
+    fixed training reals, held-out reals and fakes, ADA's r_t and r_v;
+    TensorBoard overfitting/<name>, model_dir/eval/overfitting/ckpt-<step>.json.
+
+    Args:
+      every: steps between measurements.
+      num_images: images of each set (at most the set's size).
+      holdout_path: an archive of held-out images of the training images'
+        distribution. None: the images of the split outside
+        `dataset.subset`, which training never reads.
+    """
+
+    def __init__(self, every=1000, num_images=1000, holdout_path=None):
+        self.every = positive_int("overfitting.every", every)
+        self.num_images = positive_int("overfitting.num_images", num_images)
+        self.holdout_path = holdout_path
+
+    def begin(self, run):
+        super().begin(run)
+        started = time.time()
+        train = _fixed_images(self.num_images)
+        if self.holdout_path:
+            source = repr(self.holdout_path)
+            held_out = _fixed_images(
+                self.num_images,
+                name="images",
+                path=self.holdout_path,
+                subset=None,
+            )
+        elif _bound("dataset.subset") is None:
+            raise UserError(
+                "the overfitting hook needs held-out images: bind "
+                "dataset.subset (the rest of the split is held out) or "
+                "overfitting.holdout_path (an archive training never reads)."
+            )
+        else:
+            source = "the images outside dataset.subset"
+            held_out = _fixed_images(self.num_images, held_out=True)
+        digests = set()
+        for batch in data_lib.dataset(
+            256,
+            shuffle=False,
+            repeat=False,
+            drop_remainder=False,
+            cache=False,
+        )[0]:
+            digests |= image_digests(batch["images"])
+        check_disjoint(digests, held_out[0], source)
+        self.probe = OverfittingProbe(
+            train, held_out, run.data_info.num_classes, seed=run.seed
+        )
+        logging.info(
+            "Overfitting probe: %d training and %d held-out images (%s), "
+            "checked disjoint from all %d training images in %.1f s.",
+            len(train[0]),
+            len(held_out[0]),
+            source,
+            len(digests),
+            time.time() - started,
+        )
+
+    def __call__(self, step, metrics):
+        run = self.run
+        result = self.probe(run.gan.generator, run.gan.discriminator)
+        result["step"] = step
+        rundir.write_result(run.model_dir, "eval/overfitting", step, result)
+        with run.writer.as_default(step=step):
+            for name in ("d_train", "d_held_out", "d_fake", "r_t", "r_v"):
+                tf.summary.scalar(f"overfitting/{name}", result[name])
+        logging.info(
+            "step %d  overfitting: D on train %.3f, held-out %.3f, fakes "
+            "%.3f; r_t %.3f, r_v %.3f",
+            step,
+            result["d_train"],
+            result["d_held_out"],
+            result["d_fake"],
+            result["r_t"],
+            result["r_v"],
+        )
+
+
+def _bound(name):
+    try:
+        return gin.query_parameter(name)
+    except ValueError:
+        return None
+
+
+def _fixed_images(count, **dataset_args):
+    """(images, labels): `count` images of the dataset (gin's bindings,
+    then `dataset_args`) in an order fixed by seed 0: the same images for
+    every train.seed."""
+    ds, _ = data_lib.dataset(
+        min(count, 250),
+        seed=0,
+        shuffle=True,
+        repeat=False,
+        drop_remainder=False,
+        cache=False,
+        **dataset_args,
+    )
+    images, labels = [], []
+    for batch in ds:
+        images.append(batch["images"])
+        labels.append(batch["labels"])
+        if sum(len(x) for x in images) >= count:
+            break
+    return tf.concat(images, 0)[:count], tf.concat(labels, 0)[:count]

@@ -42,7 +42,10 @@ class Protocol:
 
 
 def parse(name):
-    """Returns the Protocol of a name like 'fid10k_test'."""
+    """Returns the Protocol of a name like 'fid10k_test' (a Protocol as
+    it is)."""
+    if isinstance(name, Protocol):
+        return name
     match = _NAME.match(name or "")
     if not match:
         raise UserError(
