@@ -10,6 +10,7 @@ import sys
 from conftest import REPO
 from conftest import tiny_bindings
 import gin
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -150,6 +151,31 @@ def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
     # Kept for inspection under another name; training went on past it.
     assert (run / f"corrupt-ckpt-3.{kind}").stat().st_size in (size, size // 3)
     assert _steps(run) == [3, 4]
+
+
+def test_a_fallback_resume_reads_the_data_order_of_the_step_it_restores(
+    tmp_path, tiny_zip
+):
+    # One rule for both: after the newest checkpoint proves unreadable, the
+    # run restores the one before and reads the data order of that step, as
+    # a run that never wrote the newest one does.
+    run, clean = tmp_path / "run", tmp_path / "clean"
+    _train(run, tiny_zip, 3)
+    shutil.copytree(run, clean)
+    for path in clean.glob("ckpt-3.*"):
+        path.unlink()
+    with open(run / "ckpt-3.index", "r+b") as f:
+        f.write(b"\0" * 64)
+    _train(run, tiny_zip, 4)
+    _train(clean, tiny_zip, 4)
+    ours = tf.train.load_checkpoint(str(run / "ckpt-4"))
+    theirs = tf.train.load_checkpoint(str(clean / "ckpt-4"))
+    names = [n for n in ours.get_variable_to_shape_map() if "generator" in n]
+    assert names
+    for name in names:
+        np.testing.assert_array_equal(
+            ours.get_tensor(name), theirs.get_tensor(name), err_msg=name
+        )
 
 
 def test_a_second_corrupt_checkpoint_of_a_step_keeps_the_first(

@@ -137,7 +137,8 @@ def train(
     )
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
     found = rundir.list_checkpoints(model_dir)  # the chief's
-    start = found[-1][0] if found else 0
+    start = found[-1][0] if found else 0  # the data order's step, until
+    # the restore below says otherwise
     augment = augment_lib.augment(total_steps=steps)
     dataset, info = data_lib.dataset(batch_size, seed=_data_seed(seed, start))
     augment.pipeline.check_shape([None, *info.image_shape])
@@ -228,6 +229,11 @@ def train(
             run.checkpoint_items, model_dir, quarantine_bad=chief
         )
         reached = int(gan.step.numpy())
+        if reached != start:  # the newest listed one was unreadable: read
+            # the data order of the step restored, as a run without it does
+            dataset, _ = data_lib.dataset(
+                batch_size, seed=_data_seed(seed, reached)
+            )
         if reached >= steps:  # nothing to do; the run's files stay as they are
             where = (
                 f"is at step {reached}, already past train.steps = {steps}"
