@@ -4,6 +4,7 @@ their steps, their order, their settings, and settings that moved."""
 from conftest import tiny_bindings
 import gin
 import pytest
+import tensorflow as tf
 
 from tfgda import configs
 from tfgda import rundir
@@ -11,6 +12,8 @@ from tfgda.errors import UserError
 from tfgda.metrics import evaluation
 from tfgda.metrics import leakage
 from tfgda.metrics import overfitting
+from tfgda.models import standing
+from tfgda.models.latents import sample_z
 from tfgda.training import hooks
 from tfgda.training import trainer
 
@@ -21,9 +24,10 @@ class RecordingHook(hooks.Hook):
 
     calls = []
 
-    def __init__(self, every=2, fail_at=None):
+    def __init__(self, every=2, fail_at=None, sample=False):
         self.every = every
         self.fail_at = fail_at
+        self.sample = sample
 
     def begin(self, run):
         super().begin(run)
@@ -34,6 +38,13 @@ class RecordingHook(hooks.Hook):
             s for s, _ in rundir.list_checkpoints(self.run.model_dir)
         ]
         RecordingHook.calls.append((step, sorted(metrics), checkpoints))
+        if self.sample:  # the run's sampler, its statistics prepared
+            sampler = self.run.sampler()
+            z = sample_z(sampler, 2, [0, 0])
+            images = sampler(z, tf.zeros([2], tf.int32), training=False)
+            RecordingHook.calls.append(
+                ("sampled", standing.samples_used(sampler), images.shape)
+            )
         if step == self.fail_at:
             raise RuntimeError("the hook failed")
 
@@ -65,6 +76,21 @@ def test_a_registered_hook_runs_at_its_steps_after_the_checkpoint(
     for step, metrics, checkpoints in RecordingHook.calls[1:]:
         assert "d_loss" in metrics and "g_loss" in metrics
         assert checkpoints[-1] == step  # its step's checkpoint came first
+
+
+def test_a_hook_that_samples_gets_the_sampler_prepared(tmp_path, tiny_zip):
+    # An EMA G's batch-norm statistics are recomputed for each call's
+    # weights by the run's sampler, not by each hook.
+    _parse(
+        tiny_zip,
+        2,
+        "train.hooks = [@recording_hook()]",
+        "recording_hook.sample = True",
+        "train.ema_decay = 0.5",
+    )
+    trainer.train(str(tmp_path / "run"))
+    sampled = [c for c in RecordingHook.calls if c[0] == "sampled"]
+    assert sampled == [("sampled", 64, (2, 32, 32, 3))]
 
 
 def test_a_failing_hook_keeps_its_steps_checkpoint(tmp_path, tiny_zip):

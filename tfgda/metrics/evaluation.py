@@ -656,8 +656,7 @@ class Evaluation(hooks.Hook):
 
     def __call__(self, step, metrics):
         run = self.run
-        run.gan.prepare_sampler(run.stats.num_samples, run.stats.batch_size)
-        self.evaluator(run.gan.sampler, step, run.writer, run.strategy)
+        self.evaluator(run.sampler(), step, run.writer, run.strategy)
 
 
 def summary(result):

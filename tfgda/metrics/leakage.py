@@ -473,8 +473,7 @@ class LeakCheck(hooks.Hook):
 
     def __call__(self, step, metrics):
         run = self.run
-        run.gan.prepare_sampler(run.stats.num_samples, run.stats.batch_size)
-        report = self.evaluator(run.gan.sampler, step, run.writer)
+        report = self.evaluator(run.sampler(), step, run.writer)
         logging.info(
             "step %d  leak of %s: %.3f of samples look "
             "augmented (real %.3f, augmented real %.3f)",

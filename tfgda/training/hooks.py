@@ -59,8 +59,8 @@ _GRID_SIZE = 64
 
 @dataclasses.dataclass
 class Run:
-    """What hooks may use: the run being trained (set up by the trainer;
-    `writer` and `saver` are set before the first step)."""
+    """What hooks may use: the run being trained (set up by the trainer,
+    with its saver; `writer` is set before the first step)."""
 
     model_dir: str
     gan: Any
@@ -77,6 +77,15 @@ class Run:
     save_dir: str = ""
     writer: Any = None
     saver: Any = None
+
+    def sampler(self, num_samples=None):
+        """The sampler (the EMA G, else G) in inference mode, its batch-norm
+        statistics prepared for the current weights (`num_samples`, else
+        standing_stats.num_samples): what every hook that samples calls."""
+        self.gan.prepare_sampler(
+            num_samples or self.stats.num_samples, self.stats.batch_size
+        )
+        return self.gan.sampler
 
 
 class Hook:
@@ -167,7 +176,7 @@ class Samples(Hook):
 
     def __call__(self, step, metrics):
         run = self.run
-        run.gan.prepare_sampler(run.stats.grid_samples, run.stats.batch_size)
+        run.sampler(run.stats.grid_samples)
         samples = run.gan.sample(self.z, self.labels)
         grid = data_lib.image_grid(samples)
         with run.writer.as_default(step=step):
@@ -190,20 +199,15 @@ class Samples(Hook):
 
 @gin.configurable("checkpoints")
 class Checkpoints(Hook):
-    """Checkpoints of the run (`rundir.Saver`): every `every` steps, at the
-    end, and when a signal stops the run; the newest `keep` are kept."""
+    """Checkpoints of the run (the trainer's `rundir.Saver`): every `every`
+    steps, at the end, and when a signal stops the run; the newest `keep`
+    are kept."""
 
     collective = True  # saving is collective on a multi-worker job
 
     def __init__(self, every=1000, keep=3):
         self.every = positive_int("checkpoints.every", every)
         self.keep = positive_int("checkpoints.keep", keep)
-
-    def begin(self, run):
-        super().begin(run)
-        run.saver = rundir.Saver(
-            tf.train.Checkpoint(**run.checkpoint_items), run.save_dir, self.keep
-        )
 
     def __call__(self, step, metrics):
         self.run.saver.save(step)

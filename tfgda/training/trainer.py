@@ -118,10 +118,11 @@ def train(
         positive_int(f"train.{name}", value)
     _check_precision(precision)
     rundir.check(model_dir)
+    checkpoints = hooks_lib.Checkpoints()
     hooks = [
         hooks_lib.Progress(),
         hooks_lib.Samples(),
-        hooks_lib.Checkpoints(),
+        checkpoints,
         *_check_hooks(hooks),
     ]
     strategy = distribute.strategy()
@@ -193,6 +194,11 @@ def train(
         )
         gan.build()
     chief, task_id = distribute.worker_role(strategy)
+    items = gan.checkpoint_items()
+    save_dir = rundir.save_dir(model_dir, chief, task_id)
+    saver = rundir.Saver(
+        tf.train.Checkpoint(**items), save_dir, checkpoints.keep
+    )
     run = hooks_lib.Run(
         model_dir=model_dir,
         gan=gan,
@@ -205,8 +211,9 @@ def train(
         steps=steps,
         chief=chief,
         stats=models.standing_stats(),  # of the EMA G, before it is sampled
-        checkpoint_items=gan.checkpoint_items(),
-        save_dir=rundir.save_dir(model_dir, chief, task_id),
+        checkpoint_items=items,
+        save_dir=save_dir,
+        saver=saver,
     )
     # Every worker cuts its calls at every hook's steps (the steps are
     # collective); a worker other than the chief runs the collective hooks.
@@ -214,7 +221,6 @@ def train(
     hooks = [h for h in hooks if chief or h.collective]
     for hook in hooks:  # their inputs are checked now, not hours later
         hook.begin(run)
-    saver = run.saver
 
     rundir.make_dir(run.save_dir)
     with rundir.hold(run.save_dir), _InterruptGuard(saver.latest) as interrupt:
