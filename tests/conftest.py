@@ -3,6 +3,7 @@ distribution strategies run here as they do over two GPUs."""
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -161,16 +162,33 @@ def standin_inception(tmp_path_factory):
     return path
 
 
-@pytest.fixture
-def run_dir(tmp_path, tiny_zip):
-    """A 2-step tiny training run with an EMA generator."""
+@pytest.fixture(scope="session")
+def _trained_run(tmp_path_factory):
+    """A 2-step tiny training run with an EMA generator, trained once per
+    test process on its own copy of tiny_zip's images."""
     from tfgda import configs  # pylint: disable=g-import-not-at-top
     from tfgda.training import trainer  # pylint: disable=g-import-not-at-top
 
+    root = tmp_path_factory.mktemp("trained_run")
+    folder = write_images(
+        root / "images", {"a": 16, "b": 16, "c": 16}, size=(32, 32)
+    )
+    data = zip_folder(folder, root / "tiny.zip")
+    model_dir = root / "run"
+    configs.parse([], tiny_bindings(data, 2, "train.ema_decay = 0.5"))
+    try:
+        trainer.train(str(model_dir))
+    finally:
+        gin.clear_config()
+    return model_dir
+
+
+@pytest.fixture
+def run_dir(tmp_path, _trained_run):
+    """A copy of that run, the test's own to read and write (a copied run
+    is a run: its checkpoints are its own files)."""
     model_dir = tmp_path / "run"
-    configs.parse([], tiny_bindings(tiny_zip, 2, "train.ema_decay = 0.5"))
-    trainer.train(str(model_dir))
-    gin.clear_config()
+    shutil.copytree(_trained_run, model_dir)
     return str(model_dir)
 
 
