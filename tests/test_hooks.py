@@ -201,6 +201,13 @@ def test_the_loops_hooks_module_holds_no_evaluator():
         assert gin.config._REGISTRY.get_match(name), name
 
 
+def test_a_leak_check_too_small_to_learn_is_refused_when_configured():
+    with pytest.raises(UserError, match="needs at least 64 images"):
+        leakage.LeakCheck(augmentation="blueness(0.5)", num_images=10)
+    with pytest.raises(UserError, match="classifier_steps must be a positive"):
+        leakage.LeakCheck(augmentation="blueness(0.5)", classifier_steps=0)
+
+
 def test_only_progress_and_checkpoints_run_on_every_worker():
     # Saving is collective: every worker of a multi-worker job must call it.
     assert hooks.Progress().collective and hooks.Checkpoints().collective

@@ -109,6 +109,8 @@ def run_with_images(tmp_path):
             "train.hooks = [@leak_check()]",
             "leak_check.every = 2",
             "leak_check.augmentation = 'blueness(0.5)'",
+            "leak_check.num_images = 160",
+            "leak_check.classifier_steps = 60",
         ),
     )
     trainer.train(str(model_dir))
@@ -147,7 +149,8 @@ def test_cli_checks_a_run_and_training_logs_the_check(
     # ... and its result file, as the program writes one.
     hook_result = model_dir / "eval" / "leak" / "blueness_0.5" / "ckpt-2.json"
     with open(hook_result) as f:
-        assert json.load(f)["step"] == 2
+        hooked = json.load(f)
+    assert hooked["step"] == 2 and hooked["counts"]["generated"] == 160
     # From the command line, on the run's own training images.
     done = _cli(
         f"--model_dir={model_dir}",

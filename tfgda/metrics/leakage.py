@@ -451,10 +451,28 @@ class LeakEvaluator:
 @gin.configurable("leak_check")
 class LeakCheck(hooks.Hook):
     """The `leak_check` hook: a `LeakEvaluator` of the training sampler for
-    one augmentation with its strength, e.g. 'blueness(0.5)'."""
+    one augmentation with its strength, e.g. 'blueness(0.5)'; its
+    classifier learns from `num_images` real images in `classifier_steps`
+    steps, and each check labels `num_images` samples (as `python -m
+    tfgda.leak`'s --leak_images and --classifier_steps)."""
 
-    def __init__(self, every=5000, augmentation=None):
+    def __init__(
+        self,
+        every=5000,
+        augmentation=None,
+        num_images=2048,
+        classifier_steps=600,
+    ):
         self.every = positive_int("leak_check.every", every)
+        self.num_images = positive_int("leak_check.num_images", num_images)
+        if self.num_images < MIN_IMAGES:  # now, not at the first check
+            raise UserError(
+                f"leak_check.num_images is {num_images}: the leak check "
+                f"needs at least {MIN_IMAGES} images."
+            )
+        self.classifier_steps = positive_int(
+            "leak_check.classifier_steps", classifier_steps
+        )
         if not augmentation:
             raise UserError(
                 "leak_check needs leak_check.augmentation: the augmentation "
@@ -468,6 +486,8 @@ class LeakCheck(hooks.Hook):
             run.model_dir,
             self.augmentation,
             run.run_info["num_classes"],
+            num_images=self.num_images,
+            steps=self.classifier_steps,
             seed=run.seed,
         )
 
