@@ -40,12 +40,12 @@ def grid_variety(path, tiles=8, size=32, pad=1):
     return float(images.std(axis=0).mean())
 
 
-# Seeds 0 (the README's) and 1 (the one that collapsed at quarter width on
-# an Intel CPU) in the default run; 2-4, a minute of CPU each, in the slow
+# Seed 0 (the README's) in the default run; 1 (the one that collapsed at
+# quarter width on an Intel CPU) to 4, a minute of CPU each, in the slow
 # tier (`python -m pytest -m slow`, which CI runs too).
 @pytest.mark.parametrize(
     "seed",
-    [0, 1, *(pytest.param(s, marks=pytest.mark.slow) for s in (2, 3, 4))],
+    [0, *(pytest.param(s, marks=pytest.mark.slow) for s in (1, 2, 3, 4))],
 )
 def test_the_quick_start_trains_a_varied_generator_at_every_seed(
     tmp_path, cifar_train_zip, seed
