@@ -133,9 +133,9 @@ def train(
             f"{replicas} replicas: use a multiple of {replicas}."
         )
     # Another trainer of this run stops this one now, not after start-up.
-    rundir.check_free(
-        rundir.save_dir(model_dir, *distribute.worker_role(strategy))
-    )
+    chief, task_id = distribute.worker_role(strategy)
+    save_dir = rundir.save_dir(model_dir, chief, task_id)
+    rundir.check_free(save_dir)
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
     found = rundir.list_checkpoints(model_dir)  # the chief's
     start = found[-1][0] if found else 0  # the data order's step, until
@@ -193,9 +193,7 @@ def train(
             jit_compile=jit_compile,
         )
         gan.build()
-    chief, task_id = distribute.worker_role(strategy)
     items = gan.checkpoint_items()
-    save_dir = rundir.save_dir(model_dir, chief, task_id)
     saver = rundir.Saver(
         tf.train.Checkpoint(**items), save_dir, checkpoints.keep
     )
