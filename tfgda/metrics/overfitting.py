@@ -130,10 +130,10 @@ class OverfittingProbe:
 
 @gin.configurable("overfitting")
 class Overfitting(hooks.Hook):
-    """The `overfitting` hook: an `OverfittingProbe` of the run's D: its
-    mean outputs on
-    fixed training reals, held-out reals and fakes, ADA's r_t and r_v;
-    TensorBoard overfitting/<name>, model_dir/eval/overfitting/ckpt-<step>.json.
+    """The `overfitting` hook: an `OverfittingProbe` of the run's D, its
+    mean outputs on fixed training reals, held-out reals and fakes, ADA's
+    r_t and r_v; TensorBoard overfitting/<name>,
+    model_dir/eval/overfitting/ckpt-<step>.json.
 
     Args:
       every: steps between measurements.
