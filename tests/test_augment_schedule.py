@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfgda import augment
 from tfgda import models
+from tfgda import rundir
 from tfgda.augment import schedule as schedule_lib
 from tfgda.errors import UserError
 
@@ -130,14 +131,16 @@ def test_in_gan_steps_p_follows_the_discriminators_real_outputs():
 def test_p_and_its_counters_resume_from_a_checkpoint(tmp_path):
     gan = _gan(d_bias=100.0)
     _train(gan, 2)
-    checkpoint = tf.train.Checkpoint(**gan.checkpoint_items())
+    checkpoint = tf.train.Checkpoint(
+        **rundir.checkpoint_items(gan.trackables())
+    )
     _ = checkpoint.save_counter  # as the trainer writes them
     path = checkpoint.write(str(tmp_path / "ckpt"))
     restored = _gan(d_bias=-100.0)
     assert float(restored.augment.schedule.p) == 0.0
-    tf.train.Checkpoint(**restored.checkpoint_items()).restore(
-        path
-    ).assert_existing_objects_matched()
+    tf.train.Checkpoint(
+        **rundir.checkpoint_items(restored.trackables())
+    ).restore(path).assert_existing_objects_matched()
     for name, v in gan.augment.schedule.variables().items():
         assert float(restored.augment.schedule.variables()[name]) == float(v), (
             name

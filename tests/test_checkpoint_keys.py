@@ -118,7 +118,7 @@ def test_a_model_of_another_structure_fails_to_restore(tmp_path):
 def test_optimizer_slots_are_keyed_by_their_variable():
     g, d = models.sndcgan((32, 32, 3), 0, ch=4, dim_z=8)
     gan = built_gan(g, d, 8)
-    items = gan.checkpoint_items()
+    items = rundir.checkpoint_items(gan.trackables())
     g_keys = set(items["g_optimizer"].by_key)
     assert {"iteration", "dense/kernel/momentum", "dense/kernel/velocity"} <= (
         g_keys
@@ -157,7 +157,7 @@ def test_a_gan_resumes_from_a_checkpoint_of_the_older_layout(tmp_path):
     for v in old.generator.weights + old.discriminator.weights:
         v.assign(tf.random.normal(v.shape))
     old.step.assign(7)
-    items = old.checkpoint_items()
+    items = rundir.checkpoint_items(old.trackables())
     for name in ("g_optimizer", "d_optimizer"):
         for v in items[name].by_key.values():
             v.assign(tf.cast(tf.random.uniform(v.shape, 1, 9), v.dtype))
@@ -167,9 +167,12 @@ def test_a_gan_resumes_from_a_checkpoint_of_the_older_layout(tmp_path):
     }
     _write(str(tmp_path / "ckpt-7"), **legacy)
     new = gan()
-    restored = rundir.restore_latest(new.checkpoint_items(), str(tmp_path))
+    restored = rundir.restore_latest(
+        rundir.checkpoint_items(new.trackables()), str(tmp_path)
+    )
     assert restored.endswith("ckpt-7") and int(new.step.numpy()) == 7
     for name in ("generator", "discriminator", "g_optimizer", "d_optimizer"):
         np.testing.assert_equal(
-            _values(new.checkpoint_items()[name]), _values(items[name])
+            _values(rundir.checkpoint_items(new.trackables())[name]),
+            _values(items[name]),
         )

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfgda import augment
 from tfgda import models
+from tfgda import rundir
 from tfgda.models import standing
 from tfgda.training import regularizers
 
@@ -280,7 +281,7 @@ def test_sampler_is_the_ema_generator():
 def _all_variables(gan):
     return {
         name: {key: v.numpy() for key, v in item.by_key.items()}
-        for name, item in gan.checkpoint_items().items()
+        for name, item in rundir.checkpoint_items(gan.trackables()).items()
         if name != "step"
     }
 
@@ -304,9 +305,9 @@ def test_checkpoint_round_trip_restores_every_variable(tmp_path):
     strategy = tf.distribute.get_strategy()
     for _ in range(2):
         gan.train_step(strategy, iterator)
-    path = tf.train.Checkpoint(**gan.checkpoint_items()).save(
-        str(tmp_path / "ckpt")
-    )
+    path = tf.train.Checkpoint(
+        **rundir.checkpoint_items(gan.trackables())
+    ).save(str(tmp_path / "ckpt"))
     fresh = _gan(
         regularizers.contrastive(weight=0.1),
         ema=True,
@@ -314,7 +315,7 @@ def test_checkpoint_round_trip_restores_every_variable(tmp_path):
         seed=1,
         model=models.biggan,
     )
-    tf.train.Checkpoint(**fresh.checkpoint_items()).restore(
+    tf.train.Checkpoint(**rundir.checkpoint_items(fresh.trackables())).restore(
         path
     ).assert_consumed()
     assert int(fresh.step.numpy()) == 2

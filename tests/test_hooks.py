@@ -168,12 +168,12 @@ def test_a_run_of_an_older_version_still_loads(tmp_path):
         "sndcgan.ch = 4\n"
     )
     (model_dir / rundir.RUN_INFO).write_text('{"model": "sndcgan"}')
-    info = rundir.load_config(str(model_dir))
-    assert info == {"model": "sndcgan"}
-    assert gin.query_parameter("train.steps") == 7
-    assert gin.query_parameter("sndcgan.ch") == 4
-    with pytest.raises(ValueError):
-        gin.query_parameter("train.log_every")
+    with rundir.Run(str(model_dir)).config() as info:
+        assert info == {"model": "sndcgan"}
+        assert gin.query_parameter("train.steps") == 7
+        assert gin.query_parameter("sndcgan.ch") == 4
+        with pytest.raises(ValueError):
+            gin.query_parameter("train.log_every")
 
 
 def test_the_loops_hooks_module_holds_no_evaluator():

@@ -6,10 +6,13 @@ The top level holds the command-line programs, each `python -m tfgda.<name>`
 whose `parse` registers every gin configurable through `configurables`, and
 ginfiles, the gin-file parsing the library below the trainer uses).
 The library is in packages: `augment` (the augmentations), `models`,
-`training` (the step, its losses and regularizers, the loop and its hooks),
-`rundir` (a run on disk), `metrics` (FID and the rest; one evaluator per
-kind: scores, the leak check, D's overfitting, each with the training hook
-that calls it beside it) and `experiments` (sweeps and their reports).
+`training` (the step, its losses and regularizers, the loop and its hooks,
+which see the run through a read-only view), `rundir` (a run on disk: every
+program opens one `rundir.Run`, through which it reads and writes the run's
+directory on any filesystem TensorFlow reaches), `metrics` (FID and the
+rest; one evaluator per kind: scores, the leak check, D's overfitting, each
+with the training hook that calls it beside it) and `experiments` (sweeps
+and their reports).
 """
 
 __version__ = "0.1.0"

@@ -53,12 +53,12 @@ def main():
         raise UserError(
             f"--batch_size must be a positive integer, got {BATCH_SIZE.value}."
         )
-    model_dir = rundir.existing_run(MODEL_DIR.value)
+    run = rundir.Run(MODEL_DIR.value)  # checked before any slow work
     feature_model = evaluation.load_features(
         FEATURES.value, INCEPTION.value, FEATURE_WEIGHTS.value
     )
     evaluation.evaluate_run(
-        model_dir,
+        run,
         CHECKPOINT.value,
         PROTOCOL.value,
         feature_model,

@@ -43,9 +43,8 @@ _OVERWRITE = flags.DEFINE_bool(
 
 def main():
     """The program's body, on the parsed flags (tests call it in-process)."""
-    model_dir = rundir.existing_run(_MODEL_DIR.value)
     export_lib.export_generator(
-        model_dir,
+        rundir.Run(_MODEL_DIR.value),
         _EXPORT_DIR.value,
         _CHECKPOINT.value,
         _OVERWRITE.value,

@@ -60,14 +60,14 @@ def _grid():
 
 def main():
     """The program's body, on the parsed flags (tests call it in-process)."""
-    rundir.existing_run(_MODEL_DIR.value)
+    run = rundir.Run(_MODEL_DIR.value)
     positive_int("--batch_size", _BATCH_SIZE.value)
     grid = _grid()
     feature_model = evaluation.load_features(
         _FEATURES.value, _INCEPTION.value, _FEATURE_WEIGHTS.value
     )
     result = fid_ratio.fid_ratio_run(
-        _MODEL_DIR.value,
+        run,
         grid,
         _CHECKPOINT.value,
         _PROTOCOL.value,

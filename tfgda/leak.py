@@ -51,7 +51,7 @@ _CHECKPOINT = cli.flag("checkpoint")
 
 def main():
     """The program's body, on the parsed flags (tests call it in-process)."""
-    model_dir = rundir.existing_run(_MODEL_DIR.value)
+    run = rundir.Run(_MODEL_DIR.value)
     if not _AUGMENT.value:
         raise UserError(
             "--augment is required: the augmentation to look "
@@ -66,7 +66,7 @@ def main():
             f"{_NUM_IMAGES.value}; the default is 4096."
         )
     report = leakage.leak_check(
-        model_dir,
+        run,
         _AUGMENT.value,
         _CHECKPOINT.value,
         _NUM_IMAGES.value,
@@ -76,7 +76,7 @@ def main():
     logging.info(
         "leak check of step %s written under %s/eval/leak",
         report.step,
-        model_dir,
+        run.model_dir,
     )
     print(report.summary())
 

@@ -133,13 +133,16 @@ def test_a_corrupt_latest_checkpoint_falls_back_and_is_kept(
         else:
             f.write(b"\0" * size)
     # Evaluation and export name the problem and the other checkpoints.
-    run_info = rundir.load_config(str(run))
-    with pytest.raises(
-        UserError,
-        match=r"unreadable \(corrupt or "
-        r"truncated.*steps \[2\]",
+    opened = rundir.Run(str(run))
+    with (
+        opened.config(),
+        pytest.raises(
+            UserError,
+            match=r"unreadable \(corrupt or "
+            r"truncated.*steps \[2\]",
+        ),
     ):
-        rundir.restore_generator(str(run), run_info, str(run / "ckpt-3"))
+        opened.generator(str(run / "ckpt-3"))
     _train(run, tiny_zip, 4)
     assert _resumed_step(caplog) == 2
     warned = [

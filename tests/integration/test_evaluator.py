@@ -236,7 +236,7 @@ def test_all_skips_what_a_live_trainer_removed_and_keeps_what_is_corrupt(
         rundir.checkpointing.remove_checkpoint(paths[0])
         return paths
 
-    monkeypatch.setattr(rundir, "select_checkpoints", listed_then_kept)
+    monkeypatch.setattr(rundir.files, "select_checkpoints", listed_then_kept)
     features = inception.inception(standin_inception)
     caplog.set_level(logging.INFO, logger="absl")
     results = evaluate.evaluate_run(
@@ -254,7 +254,7 @@ def test_all_skips_what_a_live_trainer_removed_and_keeps_what_is_corrupt(
     assert [r["step"] for r in results] == [2, 3]
     assert any("Skipped step 1" in w and "removed" in w for w in warned)
     assert not any("corrupt" in w for w in warned)
-    monkeypatch.setattr(rundir, "select_checkpoints", select)
+    monkeypatch.setattr(rundir.files, "select_checkpoints", select)
     # Only that step is gone; a corrupt checkpoint stops with its name and
     # is not set aside by a process that is not the run's trainer.
     (data,) = [f for f in os.listdir(model_dir) if f.startswith("ckpt-2.data")]

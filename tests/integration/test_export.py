@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -28,10 +29,10 @@ np.save(sys.argv[3], out["float_images"].numpy())
 
 
 def _in_process_images(model_dir, z, labels=None):
-    gin.clear_config()
-    run_info = rundir.load_config(model_dir)
-    (path,) = rundir.select_checkpoints(model_dir, "latest")
-    sampler = rundir.restore_generator(model_dir, run_info, path)
+    run = rundir.Run(model_dir)
+    (path,) = run.checkpoints("latest")
+    with run.config():
+        sampler = run.generator(path)
     labels = tf.zeros([len(z)], tf.int32) if labels is None else labels
     return sampler(tf.constant(z), labels, training=False).numpy()
 
@@ -137,9 +138,14 @@ def test_overwrite_replaces_only_a_previous_export(run_dir, tmp_path):
     assert not [f for f in os.listdir(tmp_path) if ".tmp-" in f or ".old-" in f]
 
 
-def test_no_checkpoint_and_another_architecture(run_dir, tmp_path):
-    with pytest.raises(UserError, match="no checkpoint"):
+def test_no_run_no_checkpoint_and_another_architecture(run_dir, tmp_path):
+    with pytest.raises(UserError, match="holds no training run"):
         export.export_generator(str(tmp_path), str(tmp_path / "x"))
+    bare = tmp_path / "bare"  # a run's files without its checkpoints
+    bare.mkdir()
+    shutil.copy(os.path.join(run_dir, rundir.RUN_INFO), bare)
+    with pytest.raises(UserError, match="no checkpoint"):
+        export.export_generator(str(bare), str(tmp_path / "x"))
     with pytest.raises(UserError, match="does not fit the model"):
         export.export_generator(
             run_dir, str(tmp_path / "x"), gin_bindings=["sndcgan.ch = 8"]

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tfgda import configs
 from tfgda import rundir
 from tfgda import train as train_cli_lib
+from tfgda.rundir import checkpointing
 from tfgda.training import trainer
 
 
@@ -108,7 +109,7 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
         and not k.startswith("save_counter/")
     ]  # the saver's own count
     restored = {}
-    real_restore = rundir.restore_latest
+    real_restore = checkpointing.restore_latest
 
     def spy(items, *args, **kwargs):  # the trainer's own restore
         def values():
@@ -129,7 +130,7 @@ def test_resume_restores_weights_and_optimizer(tmp_path, tiny_zip, monkeypatch):
         restored["after"] = values()
         return path
 
-    monkeypatch.setattr(rundir, "restore_latest", spy)
+    monkeypatch.setattr(checkpointing, "restore_latest", spy)
     gin.clear_config()
     _train(tmp_path, tiny_zip, 3, *extra)
     assert len(keys) > 50 and set(restored["after"]) == set(keys)
@@ -403,7 +404,7 @@ def test_biggan_cntr_bcr_run_checkpoints_ema_and_head(tmp_path, tiny_zip):
     head_before = [
         v.numpy().copy() for v in contrastive.head.trainable_variables
     ]
-    tf.train.Checkpoint(**gan.checkpoint_items()).restore(
+    tf.train.Checkpoint(**rundir.checkpoint_items(gan.trackables())).restore(
         tf.train.latest_checkpoint(str(tmp_path))
     ).assert_consumed()
     assert int(gan.step.numpy()) == 2

@@ -11,8 +11,6 @@ otherwise cannot be told.
 """
 
 import dataclasses
-import glob
-import json
 import math
 import os
 import re
@@ -24,6 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from tfgda import configs  # noqa: E402
+from tfgda import rundir  # noqa: E402
 
 __all__ = [
     "FINDINGS",
@@ -72,15 +71,12 @@ def interval(values):
     return mean, sd, mean - half, mean + half
 
 
-def _series(folder, key):
-    out = []
-    for path in glob.glob(os.path.join(folder, "ckpt-*.json")):
-        step = int(re.search(r"ckpt-(\d+)\.json$", path).group(1))
-        with open(path) as f:
-            result = json.load(f)
-        if result.get(key) is not None:
-            out.append((step, float(result[key])))
-    return sorted(out)
+def _series(model_dir, folder, key):
+    return [
+        (step, float(result[key]))
+        for step, result in rundir.read_results(model_dir, folder)
+        if result.get(key) is not None
+    ]
 
 
 def curves(groups, folder, key):
@@ -93,7 +89,7 @@ def curves(groups, folder, key):
         for row in group.rows:
             seeds.setdefault(row.get("seed"), row.get("model_dir"))
         found = [
-            _series(os.path.join(d, "eval", folder), key)
+            _series(d, os.path.join("eval", folder), key)
             for d in seeds.values()
             if d
         ]

@@ -666,13 +666,9 @@ def samples(groups):
     found = []
     for group in groups:
         row = group.rows[0]
-        folder = os.path.join(row.get("model_dir") or "", "samples")
-        names = sorted(
-            n
-            for n in (os.listdir(folder) if os.path.isdir(folder) else [])
-            if n.startswith("step_") and n.endswith(".png")
-        )
-        if names:
+        model_dir = row.get("model_dir")
+        grids = rundir.sample_grids(model_dir) if model_dir else []
+        if grids:
             label = (
                 "\n".join(
                     f"{n.split('.')[-1]}={v}"
@@ -681,11 +677,11 @@ def samples(groups):
                 )
                 or "run"
             )
-            step = int(names[-1][len("step_") : -len(".png")])
+            step, path = grids[-1]
             found.append(
                 (
                     f"{label}\nseed {row.get('seed')}, step {step}",
-                    plt.imread(os.path.join(folder, names[-1])),
+                    plt.imread(path),
                 )
             )
     if not found:

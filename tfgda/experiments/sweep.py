@@ -11,7 +11,6 @@ import ast
 import contextlib
 import csv
 import dataclasses
-import glob
 import inspect
 import io
 import itertools
@@ -358,12 +357,13 @@ def commands(sweep, point, model_dir, eval_flags, checkpoints="last"):
     return train_cmd, eval_cmd
 
 
+def _result_folder(protocol, features):
+    return os.path.join("eval", evaluation.result_folder(protocol, features))
+
+
 def _result_path(model_dir, protocol, step, features):
-    return os.path.join(
-        model_dir,
-        "eval",
-        evaluation.result_folder(protocol, features),
-        f"ckpt-{step}.json",
+    return rundir.result_path(
+        model_dir, _result_folder(protocol, features), step
     )
 
 
@@ -442,8 +442,13 @@ def run_sweep(
                 )
                 break
         else:
-            with open(result) as f:
-                scores = evaluation.summary(json.load(f))
+            scores = evaluation.summary(
+                rundir.read_result(
+                    model_dir,
+                    _result_folder(protocol, features),
+                    point.settings["steps"],
+                )
+            )
             seconds = time.time() - start
             print(
                 f"{tag}: {scores} after {_duration(seconds)}",
@@ -494,12 +499,10 @@ def archive_point(model_dir, dest, wall_seconds=None):
                 )
                 os.makedirs(target, exist_ok=True)
                 shutil.copy2(os.path.join(folder, name), target)
-    samples = sorted(
-        glob.glob(os.path.join(model_dir, "samples", "step_*.png"))
-    )
+    samples = rundir.sample_grids(model_dir)
     if samples:  # where the report looks for a point's grid
         os.makedirs(os.path.join(partial, "samples"))
-        shutil.copy2(samples[-1], os.path.join(partial, "samples"))
+        shutil.copy2(samples[-1][1], os.path.join(partial, "samples"))
     if wall_seconds is not None:
         path = os.path.join(partial, "point.json")
         record = {}
@@ -649,15 +652,8 @@ def gather(root, sweep, protocol, features="inception", archive=None):
                 break
         else:
             continue
-        folder = os.path.dirname(last)
-        evaluated = sorted(
-            (int(m.group(1)), name)
-            for name in os.listdir(folder)
-            if (m := re.fullmatch(r"ckpt-(\d+)\.json", name))
-        )
-        for step, name in evaluated:
-            with open(os.path.join(folder, name)) as f:
-                result = json.load(f)
+        folder = _result_folder(protocol, features)
+        for step, result in rundir.read_results(model_dir, folder):
             row = {
                 "point": point.name,
                 "bindings": "; ".join(point.bindings),

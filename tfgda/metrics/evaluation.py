@@ -28,7 +28,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfgda import data as data_lib
-from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import did_you_mean
@@ -444,7 +443,6 @@ def reference_batches(
 
 
 @data_lib.shared_indexes()  # the count check and the scoring: one index
-@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def evaluate_run(
     model_dir,
     which="latest",
@@ -458,44 +456,46 @@ def evaluate_run(
     """Evaluates checkpoints of a run (`python -m tfgda.evaluate`): an
     `Evaluator` called on each one restored; returns the result dicts.
 
-    The run's gin config is loaded as `load_run` does.
+    The run's gin config (then `gin_bindings`) rebuilds its generator; the
+    caller's config is back afterwards (`rundir.Run.config`).
     """
-    paths = rundir.select_checkpoints(model_dir, which)
+    run = rundir.opened(model_dir)  # a Run, or its directory
+    paths = run.checkpoints(which)
     protocol = protocols.parse(protocol)
-    run_info = rundir.load_config(model_dir, gin_bindings)
-    evaluator = Evaluator(
-        model_dir,
-        run_info,
-        protocol,
-        features=feature_model or "inception",
-        reference_path=reference_path,
-        cache_dir=cache_dir,
-        batch_size=batch_size,
-    )
-    evaluator.reference()
-    results, skipped = [], []
-    writer = tf.summary.create_file_writer(os.path.join(model_dir, "eval"))
-    for path in paths:
-        step = rundir.checkpoint_step(path)
-        try:
-            sampler = rundir.restore_generator(model_dir, run_info, path)
-        except rundir.CheckpointRemovedError as e:
-            if len(paths) == 1:
-                raise
-            logging.warning("Skipped step %d: %s", step, e)
-            skipped.append(step)
-            continue
-        results.append(evaluator(sampler, step, writer, checkpoint=path))
-    writer.flush()
-    if skipped:
-        logging.warning(
-            "Scored %d of the %d checkpoints listed; steps %s were removed "
-            "by the run's trainer before they could be read.",
-            len(results),
-            len(paths),
-            skipped,
+    with run.config(gin_bindings) as run_info:
+        evaluator = Evaluator(
+            run.model_dir,
+            run_info,
+            protocol,
+            features=feature_model or "inception",
+            reference_path=reference_path,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
         )
-    return results
+        evaluator.reference()
+        results, skipped = [], []
+        writer = run.summary_writer("eval")
+        for path in paths:
+            step = rundir.checkpoint_step(path)
+            try:
+                sampler = run.generator(path)
+            except rundir.CheckpointRemovedError as e:
+                if len(paths) == 1:
+                    raise
+                logging.warning("Skipped step %d: %s", step, e)
+                skipped.append(step)
+                continue
+            results.append(evaluator(sampler, step, writer, checkpoint=path))
+        writer.flush()
+        if skipped:
+            logging.warning(
+                "Scored %d of the %d checkpoints listed; steps %s were removed "
+                "by the run's trainer before they could be read.",
+                len(results),
+                len(paths),
+                skipped,
+            )
+        return results
 
 
 class Evaluator:

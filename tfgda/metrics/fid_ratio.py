@@ -28,7 +28,6 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfgda import augment as augment_lib  # noqa: E402
-from tfgda import ginfiles  # noqa: E402
 from tfgda import rundir  # noqa: E402
 from tfgda.errors import UserError  # noqa: E402
 from tfgda.metrics import evaluation  # noqa: E402
@@ -153,7 +152,6 @@ def _real_images(run_info, protocol, batch_size, reference_path, resize):
 
 
 @evaluation.data_lib.shared_indexes()
-@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def fid_ratio_run(
     model_dir,
     grid=None,
@@ -173,60 +171,62 @@ def fid_ratio_run(
     for name, strengths in grid.items():  # a bad spec: before any work
         for strength in strengths:
             augment_lib.get(name, float(strength))
-    path = rundir.select_checkpoints(model_dir, checkpoint)[-1]
+    run = rundir.opened(model_dir)  # a Run, or its directory
+    path = run.checkpoints(checkpoint)[-1]
     protocol = protocols.parse(protocol)
-    run_info = rundir.load_config(model_dir)
-    evaluation.check_reference_count(run_info, protocol, reference_path)
-    feature_model = feature_model or evaluation.load_features()
-    reals = _real_images(
-        run_info,
-        protocol,
-        batch_size,
-        reference_path,
-        resize=not feature_model.fixed_size,
-    )
-    sampler = rundir.restore_generator(model_dir, run_info, path)
-    step = rundir.checkpoint_step(path)
-    fakes = np.concatenate(
-        [
-            np.asarray(tf.cast(b, tf.float32))
-            for b in evaluation.generated_batches(
-                sampler,
-                run_info["num_classes"],
-                protocol.num_generated,
-                batch_size,
-                seed,
-            )
-        ]
-    )
-    feature_model = feature_model.with_resize(protocol.resize)
-    result = ratios(feature_model, reals, fakes, grid, batch_size, seed)
-    metric = feature_model.metric_names[0]
-    result.update(
-        step=step,
-        checkpoint=path,
-        protocol=protocol.name,
-        metric=metric,
-        num_real=len(reals),
-        num_generated=len(fakes),
-        features=feature_model.name,
-        feature_model=feature_model.handle,
-        standing_stats_samples=standing.samples_used(sampler),
-    )
-    if feature_model.sha256:
-        result["feature_weights_sha256"] = feature_model.sha256
-    folder = os.path.join(
-        "eval", evaluation.result_folder(RESULT_FOLDER, feature_model.name)
-    )
-    json_path = rundir.write_result(model_dir, folder, step, result)
-    figure = draw(
-        result,
-        f"{os.path.basename(os.path.normpath(model_dir))}, step {step}, "
-        f"{protocol.name}, {metric.upper()} {result['distance']:.2f}",
-    )
-    png_path = os.path.splitext(json_path)[0] + ".png"
-    with tf.io.gfile.GFile(png_path, "wb") as f:
-        figure.savefig(f, dpi=120, format="png")
-    plt.close(figure)
-    result["png"] = png_path
-    return result
+    with run.config() as run_info:  # the caller's config is back after
+        evaluation.check_reference_count(run_info, protocol, reference_path)
+        feature_model = feature_model or evaluation.load_features()
+        reals = _real_images(
+            run_info,
+            protocol,
+            batch_size,
+            reference_path,
+            resize=not feature_model.fixed_size,
+        )
+        sampler = run.generator(path)
+        step = rundir.checkpoint_step(path)
+        fakes = np.concatenate(
+            [
+                np.asarray(tf.cast(b, tf.float32))
+                for b in evaluation.generated_batches(
+                    sampler,
+                    run_info["num_classes"],
+                    protocol.num_generated,
+                    batch_size,
+                    seed,
+                )
+            ]
+        )
+        feature_model = feature_model.with_resize(protocol.resize)
+        result = ratios(feature_model, reals, fakes, grid, batch_size, seed)
+        metric = feature_model.metric_names[0]
+        result.update(
+            step=step,
+            checkpoint=path,
+            protocol=protocol.name,
+            metric=metric,
+            num_real=len(reals),
+            num_generated=len(fakes),
+            features=feature_model.name,
+            feature_model=feature_model.handle,
+            standing_stats_samples=standing.samples_used(sampler),
+        )
+        if feature_model.sha256:
+            result["feature_weights_sha256"] = feature_model.sha256
+        folder = os.path.join(
+            "eval", evaluation.result_folder(RESULT_FOLDER, feature_model.name)
+        )
+        json_path = run.write_result(folder, step, result)
+        name = os.path.basename(os.path.normpath(run.model_dir))
+        figure = draw(
+            result,
+            f"{name}, step {step}, "
+            f"{protocol.name}, {metric.upper()} {result['distance']:.2f}",
+        )
+        png_path = os.path.splitext(json_path)[0] + ".png"
+        with tf.io.gfile.GFile(png_path, "wb") as f:
+            figure.savefig(f, dpi=120, format="png")
+        plt.close(figure)
+        result["png"] = png_path
+        return result

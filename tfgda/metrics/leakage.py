@@ -29,7 +29,6 @@ import tensorflow as tf
 
 from tfgda import augment as augment_lib
 from tfgda import data as data_lib
-from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import positive_int
@@ -305,7 +304,6 @@ def generate(sampler, num_classes, count, seed, batch_size=256):
     )
 
 
-@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def leak_check(
     model_dir,
     augmentation,
@@ -320,22 +318,26 @@ def leak_check(
     returns the LeakReport, also written to
     model_dir/eval/leak/<spec>/ckpt-<step>.json.
     """
-    path = rundir.select_checkpoints(model_dir, checkpoint)[-1]
-    run_info = rundir.load_config(model_dir)
-    dataset, _ = evaluation.real_images_source(
-        run_info, "train", reference_path
-    )
-    evaluator = LeakEvaluator(
-        model_dir,
-        augmentation,
-        run_info["num_classes"],
-        num_images=num_images,
-        steps=steps,
-        seed=seed,
-        dataset=dataset,
-    )
-    sampler = rundir.restore_generator(model_dir, run_info, path)
-    return evaluator(sampler, rundir.checkpoint_step(path), sample_seed=seed)
+    run = rundir.opened(model_dir)  # a Run, or its directory
+    model_dir = run.model_dir
+    path = run.checkpoints(checkpoint)[-1]
+    with run.config() as run_info:
+        dataset, _ = evaluation.real_images_source(
+            run_info, "train", reference_path
+        )
+        evaluator = LeakEvaluator(
+            model_dir,
+            augmentation,
+            run_info["num_classes"],
+            num_images=num_images,
+            steps=steps,
+            seed=seed,
+            dataset=dataset,
+        )
+        sampler = run.generator(path)
+        return evaluator(
+            sampler, rundir.checkpoint_step(path), sample_seed=seed
+        )
 
 
 def training_caveat(pipeline):

@@ -29,7 +29,6 @@ import numpy as np
 import tensorflow as tf
 
 from tfgda import data as data_lib
-from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.errors import positive_int
 from tfgda.models.latents import sample_z
@@ -194,9 +193,9 @@ class Overfitting(hooks.Hook):
 
     def __call__(self, step, metrics):
         run = self.run
-        result = self.probe(run.gan.generator, run.gan.discriminator)
+        result = self.probe(run.generator, run.discriminator)
         result["step"] = step
-        rundir.write_result(run.model_dir, "eval/overfitting", step, result)
+        run.write_result("eval/overfitting", step, result)
         with run.writer.as_default(step=step):
             for name in ("d_train", "d_held_out", "d_fake", "r_t", "r_v"):
                 tf.summary.scalar(f"overfitting/{name}", result[name])

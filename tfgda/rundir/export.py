@@ -11,7 +11,6 @@ from absl import logging
 import tensorflow as tf
 
 from tfgda import data as data_lib
-from tfgda import ginfiles
 from tfgda import rundir
 from tfgda.errors import UserError
 from tfgda.models import standing
@@ -134,7 +133,6 @@ def check_export_dir(export_dir, overwrite, model_dir):
         )
 
 
-@ginfiles.kept_gin_state()  # the run's config, then the caller's again
 def export_generator(
     model_dir, export_dir, which="latest", overwrite=False, gin_bindings=()
 ):
@@ -145,15 +143,24 @@ def export_generator(
     `overwrite`, and only one of ours: `check_export_dir`) is moved aside
     first and deleted last.
     """
+    run = rundir.opened(model_dir)  # a Run, or its directory
+    model_dir = run.model_dir
     export_dir = os.path.abspath(export_dir) if export_dir else export_dir
     check_export_dir(export_dir, overwrite, model_dir)
     if which == "all":
         raise UserError(
             "--checkpoint=all is not for export: name one step or 'latest'."
         )
-    (path,) = rundir.select_checkpoints(model_dir, which)
-    run_info = rundir.load_config(model_dir, gin_bindings)
-    generator = rundir.restore_generator(model_dir, run_info, path)
+    (path,) = run.checkpoints(which)
+    with run.config(gin_bindings) as run_info:  # then the caller's again
+        _write_export(run.generator(path), run_info, path, export_dir)
+    logging.info("Exported %s to %s.", path, export_dir)
+    return path
+
+
+def _write_export(generator, run_info, path, export_dir):
+    """The SavedModel of `generator` in a new directory beside export_dir,
+    renamed into place once complete (an old export swapped out first)."""
     module = GeneratorModule(generator, run_info["num_classes"])
     parent, base = os.path.split(export_dir)
     os.makedirs(parent, exist_ok=True)
@@ -188,8 +195,6 @@ def export_generator(
         shutil.rmtree(old)
     else:
         os.rename(tmp, export_dir)
-    logging.info("Exported %s to %s.", path, export_dir)
-    return path
 
 
 def _write_export_info(export_dir, info):

@@ -10,7 +10,6 @@ the same numbers on one device or on several.
 
 import tensorflow as tf
 
-from tfgda import rundir
 from tfgda.augment import policy as policy_lib
 from tfgda.models import standing
 from tfgda.models.latents import sample_z
@@ -115,43 +114,28 @@ class GAN:
             v for r in self.regularizers for v in r.variables
         ]
 
-    def checkpoint_items(self):
-        """What a checkpoint must hold to resume this GAN exactly: every
-        variable of every network and optimizer (call after `build`)."""
-
-        # A loss-scaling optimizer (mixed_float16) is checkpointed as its
-        # inner optimizer, so checkpoints move between precision policies;
-        # the loss scale itself restarts (it adapts within a few steps).
-        def inner(optimizer):
-            return getattr(optimizer, "inner_optimizer", optimizer)
-
-        models = {
+    def trackables(self):
+        """What a checkpoint must hold to resume this GAN exactly, as plain
+        objects (call after `build`): every network and regularizer layer,
+        each optimizer as (optimizer, [the networks it trains]), the step
+        and the augmentation schedule's variables (None: absent).
+        `tfgda.rundir.checkpoint_items` decides how they are saved."""
+        return {
             "generator": self.generator,
             "discriminator": self.discriminator,
             "generator_ema": self.ema_generator,
             **self._regularizer_items,
-        }
-        items = {
-            name: rundir.Variables.of_model(model)
-            for name, model in models.items()
-            if model is not None
-        }
-        items["g_optimizer"] = rundir.Variables.of_optimizer(
-            inner(self.g_optimizer), self.generator
-        )
-        items["d_optimizer"] = rundir.Variables.of_optimizer(
-            inner(self.d_optimizer),
-            self.discriminator,
-            *self._regularizer_items.values(),
-        )
-        items["step"] = self.step
-        items.update(
-            {
+            "g_optimizer": (self.g_optimizer, [self.generator]),
+            "d_optimizer": (
+                self.d_optimizer,
+                [self.discriminator, *self._regularizer_items.values()],
+            ),
+            "step": self.step,
+            **{
                 f"augment_{name}": v
                 for name, v in self.augment.schedule.variables().items()
-            }
-        )
-        return items
+            },
+        }
 
     # ------------------------------------------------------------ randomness
     def phase_seed(self, phase):

@@ -31,9 +31,7 @@ failing evaluation never costs the checkpoint of its step. Only the chief
 runs a hook unless it is `collective` (every worker must: checkpoints).
 """
 
-import dataclasses
 import time
-from typing import Any
 
 from absl import logging
 import gin
@@ -41,7 +39,6 @@ import tensorflow as tf
 
 from tfgda import data as data_lib
 from tfgda import models
-from tfgda import rundir
 from tfgda.errors import positive_int
 
 __all__ = [
@@ -57,35 +54,105 @@ __all__ = [
 _GRID_SIZE = 64
 
 
-@dataclasses.dataclass
 class Run:
-    """What hooks may use: the run being trained (set up by the trainer,
-    with its saver; `writer` is set before the first step)."""
+    """What a hook sees of the run being trained: read-only.
 
-    model_dir: str
-    gan: Any
-    strategy: Any
-    data_info: Any
-    run_info: dict
-    augment: Any
-    seed: int
-    batch_size: int
-    steps: int
-    chief: bool
-    stats: Any  # models.standing_stats(): samples for the EMA G's batch norm
-    checkpoint_items: Any = None  # {name: trackable}: what a checkpoint holds
-    save_dir: str = ""
-    writer: Any = None
-    saver: Any = None
+    The trainer owns the run (`tfgda.rundir.Run`: its lock, checkpoints,
+    writer) and the GAN; a hook reads settings and the current step,
+    samples through `sampler` (which prepares its own statistics), writes
+    through `writer`, `write_result` and `samples_path`, and saves through
+    `save`. Nothing here can be reassigned.
+    """
+
+    __slots__ = ("_dir", "_gan", "_settings")
+    # The trainer's settings a hook reads: the run's length, seed and
+    # global batch, this worker's role, the strategy, the dataset's
+    # `data_lib.Info`, the augmentation policy, the standing statistics'
+    # settings (`models.standing_stats()`).
+    SETTINGS = (
+        "steps",
+        "seed",
+        "batch_size",
+        "chief",
+        "strategy",
+        "data_info",
+        "augment",
+        "stats",
+    )
+
+    def __init__(self, rundir_run, gan, **settings):
+        if set(settings) != set(self.SETTINGS):
+            raise TypeError(
+                f"Run takes the settings {self.SETTINGS}, got "
+                f"{sorted(settings)}"
+            )
+        object.__setattr__(self, "_dir", rundir_run)
+        object.__setattr__(self, "_gan", gan)
+        object.__setattr__(self, "_settings", dict(settings))
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a hook's view of the run is read-only ({name})")
+
+    def __getattr__(self, name):
+        try:  # SETTINGS
+            return self._settings[name]
+        except KeyError:
+            raise AttributeError(
+                f"a hook's view of the run has no {name!r}"
+            ) from None
+
+    @property
+    def model_dir(self):
+        return self._dir.model_dir
+
+    @property
+    def run_info(self):
+        return dict(self._dir.run_info)
+
+    @property
+    def step(self):
+        """The step the run has reached."""
+        return int(self._gan.step.numpy())
+
+    @property
+    def generator(self):
+        """G (trained; `sampler` gives what samples are drawn from)."""
+        return self._gan.generator
+
+    @property
+    def discriminator(self):
+        return self._gan.discriminator
+
+    @property
+    def writer(self):
+        """The run's TensorBoard writer (a no-op on workers but the
+        chief)."""
+        return self._dir.writer
 
     def sampler(self, num_samples=None):
         """The sampler (the EMA G, else G) in inference mode, its batch-norm
         statistics prepared for the current weights (`num_samples`, else
-        standing_stats.num_samples): what every hook that samples calls."""
-        self.gan.prepare_sampler(
+        standing_stats.num_samples)."""
+        self._gan.prepare_sampler(
             num_samples or self.stats.num_samples, self.stats.batch_size
         )
-        return self.gan.sampler
+        return self._gan.sampler
+
+    def sample(self, z, labels, num_samples=None):
+        """Images of the prepared sampler for latents z, as float32."""
+        self.sampler(num_samples)
+        return self._gan.sample(z, labels)
+
+    def save(self, step):
+        """A checkpoint of `step` (collective on a multi-worker job)."""
+        self._dir.save(step)
+
+    def write_result(self, folder, step, result):
+        """model_dir/<folder>/ckpt-<step>.json, atomically."""
+        return self._dir.write_result(folder, step, result)
+
+    def samples_path(self, step):
+        return self._dir.samples_path(step)
 
 
 class Hook:
@@ -121,7 +188,7 @@ class Progress(Hook):
     def begin(self, run):
         super().begin(run)
         self.rate = 0.0
-        self.compiled(int(run.gan.step.numpy()))
+        self.compiled(run.step)
 
     def compiled(self, step):
         """Measures from now on: compiling is not in the rate or the ETA."""
@@ -160,9 +227,7 @@ class Samples(Hook):
 
     def begin(self, run):
         super().begin(run)
-        self.z = models.sample_z(
-            run.gan.generator, _GRID_SIZE, [run.seed, 2**20]
-        )
+        self.z = models.sample_z(run.generator, _GRID_SIZE, [run.seed, 2**20])
         self.labels = tf.range(_GRID_SIZE) % max(run.data_info.num_classes, 1)
         self.reals = None
         if run.augment.active:  # a fixed batch of real images
@@ -176,12 +241,11 @@ class Samples(Hook):
 
     def __call__(self, step, metrics):
         run = self.run
-        run.sampler(run.stats.grid_samples)
-        samples = run.gan.sample(self.z, self.labels)
+        samples = run.sample(self.z, self.labels, run.stats.grid_samples)
         grid = data_lib.image_grid(samples)
         with run.writer.as_default(step=step):
             tf.summary.image("samples", grid[None])
-        data_lib.write_png(rundir.samples_path(run.model_dir, step), grid)
+        data_lib.write_png(run.samples_path(step), grid)
         if self.reals is not None:
             n = min(len(self.reals), _GRID_SIZE // 2)
             seed = tf.constant([run.seed, step], tf.int64)
@@ -199,7 +263,7 @@ class Samples(Hook):
 
 @gin.configurable("checkpoints")
 class Checkpoints(Hook):
-    """Checkpoints of the run (the trainer's `rundir.Saver`): every `every`
+    """Checkpoints of the run (the trainer's `rundir.Run`): every `every`
     steps, at the end, and when a signal stops the run; the newest `keep`
     are kept."""
 
@@ -210,7 +274,7 @@ class Checkpoints(Hook):
         self.keep = positive_int("checkpoints.keep", keep)
 
     def __call__(self, step, metrics):
-        self.run.saver.save(step)
+        self.run.save(step)
 
 
 def format_metrics(metrics):

@@ -117,8 +117,10 @@ def train(
     ):
         positive_int(f"train.{name}", value)
     _check_precision(precision)
-    rundir.check(model_dir)
     checkpoints = hooks_lib.Checkpoints()
+    # The run, opened once (its directory checked before the strategy,
+    # which may take minutes to connect).
+    run_dir = rundir.Run(model_dir, write=True, keep=checkpoints.keep)
     hooks = [
         hooks_lib.Progress(),
         hooks_lib.Samples(),
@@ -134,14 +136,11 @@ def train(
         )
     # Another trainer of this run stops this one now, not after start-up.
     chief, task_id = distribute.worker_role(strategy)
-    save_dir = rundir.save_dir(model_dir, chief, task_id)
-    rundir.check_free(save_dir)
+    run_dir.set_worker(chief, task_id)
     keras.utils.set_random_seed(seed)  # initial weights; tf.data's seeds
-    found = rundir.list_checkpoints(model_dir)  # the chief's
-    start = found[-1][0] if found else 0  # the data order's step, until
-    # the restore below says otherwise
     augment = augment_lib.augment(total_steps=steps)
-    dataset, info = data_lib.dataset(batch_size, seed=_data_seed(seed, start))
+    # The data order of step 0; a resumed run's follows the step restored.
+    dataset, info = data_lib.dataset(batch_size, seed=_data_seed(seed, 0))
     augment.pipeline.check_shape([None, *info.image_shape])
     _check_batch_memory(batch_size, info.image_shape)
     if 0 < info.num_examples < batch_size:
@@ -193,25 +192,18 @@ def train(
             jit_compile=jit_compile,
         )
         gan.build()
-    items = gan.checkpoint_items()
-    saver = rundir.Saver(
-        tf.train.Checkpoint(**items), save_dir, checkpoints.keep
-    )
+    run_dir.track(gan.trackables(), _run_info(model, info, gan))
     run = hooks_lib.Run(
-        model_dir=model_dir,
-        gan=gan,
-        strategy=strategy,
-        data_info=info,
-        run_info=_run_info(model, info, gan),
-        augment=augment,
+        run_dir,
+        gan,
+        steps=steps,
         seed=seed,
         batch_size=batch_size,
-        steps=steps,
         chief=chief,
+        strategy=strategy,
+        data_info=info,
+        augment=augment,
         stats=models.standing_stats(),  # of the EMA G, before it is sampled
-        checkpoint_items=items,
-        save_dir=save_dir,
-        saver=saver,
     )
     # Every worker cuts its calls at every hook's steps (the steps are
     # collective); a worker other than the chief runs the collective hooks.
@@ -220,21 +212,13 @@ def train(
     for hook in hooks:  # their inputs are checked now, not hours later
         hook.begin(run)
 
-    rundir.make_dir(run.save_dir)
-    with rundir.hold(run.save_dir), _InterruptGuard(saver.latest) as interrupt:
+    with run_dir, _InterruptGuard(run_dir.latest) as interrupt:
         # --- Resume, from the newest readable checkpoint of the run's own
-        # files (a copied run resumes from its copies).
-        for left in rundir.clean_partial_writes(run.save_dir):
-            logging.warning(
-                "Removed %s, left by a save that did not finish.",
-                os.path.join(run.save_dir, left),
-            )
-        resumed = rundir.restore_latest(
-            run.checkpoint_items, model_dir, quarantine_bad=chief
-        )
-        reached = int(gan.step.numpy())
-        if reached != start:  # the newest listed one was unreadable: read
-            # the data order of the step restored, as a run without it does
+        # files (a copied run resumes from its copies): its weights and its
+        # data order.
+        reached = run_dir.restore()
+        resumed = run_dir.resumed
+        if reached:
             dataset, _ = data_lib.dataset(
                 batch_size, seed=_data_seed(seed, reached)
             )
@@ -257,22 +241,29 @@ def train(
         )
         begun = time.time()
         if chief:
-            rundir.write_run_info(model_dir, run.run_info)
-            rundir.write_operative_config(model_dir)
+            run_dir.write_run_info()
+            run_dir.write_operative_config()
         try:
             metrics = _loop(
-                run, dataset, hooks, interrupt, steps_per_call, periods
+                run,
+                run_dir,
+                gan,
+                dataset,
+                hooks,
+                interrupt,
+                steps_per_call,
+                periods,
             )
         except (tf.errors.OpError, OSError) as e:  # samples, summaries
             if not rundir.is_disk_full(e):
                 raise
-            raise saver.disk_full() from e
+            raise run_dir.disk_full() from e
     logging.info(
         "Finished: step %d of %d in %s; latest checkpoint %s.",
         int(gan.step.numpy()),
         steps,
         hooks_lib.clock(time.time() - begun),
-        saver.latest(),
+        run_dir.latest(),
     )
     return metrics
 
@@ -309,19 +300,16 @@ def _summary(model, gan, info, steps, batch_size, resumed, model_dir):
     )
 
 
-def _loop(run, dataset, hooks, interrupt, steps_per_call, periods):
+def _loop(
+    run, run_dir, gan, dataset, hooks, interrupt, steps_per_call, periods
+):
     """The training loop: compiled calls, each ending at the next step a
     hook is due (`periods`: every hook's, on every worker) or after
     steps_per_call steps, then this worker's due hooks, until the last step
     or an interrupt (`_InterruptGuard`). Returns the last metrics."""
-    gan, strategy, saver = run.gan, run.strategy, run.saver
+    strategy = run.strategy
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     train_call = _compile_train_call(gan, strategy)
-    run.writer = (
-        tf.summary.create_file_writer(run.model_dir)
-        if run.chief
-        else tf.summary.create_noop_writer()
-    )
     step = int(gan.step.numpy())
     metrics, first_call = {}, True
     while step < run.steps:
@@ -343,12 +331,12 @@ def _loop(run, dataset, hooks, interrupt, steps_per_call, periods):
             n,
             strategy,
             step,
-            saver.latest(),
+            run_dir.latest(),
             run.data_info,
             run.batch_size,
         )
         step += n
-        _check_finite(metrics, step, saver.latest())
+        _check_finite(metrics, step, run_dir.latest())
         if first_call:  # tracing and compiling: not in the rate or the ETA
             logging.info(
                 "First compiled call (tracing, compiling, %d step%s): %.1f s.",
@@ -359,14 +347,14 @@ def _loop(run, dataset, hooks, interrupt, steps_per_call, periods):
             for hook in hooks:
                 hook.compiled(step)
             if run.chief:  # now every configurable has been called
-                rundir.write_operative_config(run.model_dir)
+                run_dir.write_operative_config()
             first_call = False
         for hook in hooks:
             if hook.due(step):
                 hook(step, metrics)
         if interrupt.signum:
-            _stop_at_interrupt(interrupt.signum, step, saver, strategy)
-    run.writer.flush()
+            _stop_at_interrupt(interrupt.signum, step, run_dir, strategy)
+    run_dir.writer.flush()
     return metrics
 
 
@@ -452,17 +440,17 @@ class _InterruptGuard:
             os.close(write)  # the watcher reads the end, then stops
 
 
-def _stop_at_interrupt(signum, step, saver, strategy):
+def _stop_at_interrupt(signum, step, run_dir, strategy):
     """Saves the step (saving is collective: on a multi-worker job only if
     every worker would, so not there) and raises Interrupted."""
     name = signal.Signals(signum).name
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        where = f"its latest checkpoint, {saver.latest() or 'none'}"
+        where = f"its latest checkpoint, {run_dir.latest() or 'none'}"
     else:
-        latest = saver.latest()
+        latest = run_dir.latest()
         if not latest or rundir.checkpoint_step(latest) != step:
-            saver.save(step)
-        where = saver.latest()
+            run_dir.save(step)
+        where = run_dir.latest()
     error = Terminated if signum == signal.SIGTERM else Interrupted
     raise error(
         f"stopped by {name} at step {step}; rerun the same command "
