@@ -469,14 +469,20 @@ def _sweep_args(root, data, standin_inception, cache, *extra):
     return args
 
 
-def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
+def test_a_two_point_sweep_trains_evaluates_gathers_resumes_and_archives(
     tmp_path, tiny_zip, standin_inception
 ):
-    root = tmp_path / "sweep"
-    first = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
+    """Two points trained, evaluated, gathered and reported; a rerun skips
+    them; --archive keeps each finished point's small results (never its
+    checkpoints), and on a machine without ROOT's runs the sweep trains
+    only the points the archive does not hold."""
+    root, archive = tmp_path / "sweep", tmp_path / "kept"
+    kept = f"--archive={archive}"
+    first = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c", kept)
     assert first.returncode == 0, first.stdout + first.stderr
     assert "[1/2] name=translation: training" in first.stdout
     assert "[2/2] name=brightness: FID " in first.stdout
+    assert first.stdout.count("results kept in") == 2
     with open(root / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["augmentation"] for r in rows] == ["translation", "brightness"]
@@ -489,6 +495,20 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
             os.path.join(row["model_dir"], "eval", "fid8_test", "ckpt-2.json")
         ) as f:
             assert json.load(f)["fid"] == pytest.approx(float(row["fid"]))
+    points = sorted(p.name for p in archive.iterdir() if p.is_dir())
+    assert points == ["name=brightness", "name=translation"]
+    for point in points:
+        kept_point = archive / point
+        assert (kept_point / "eval" / "fid8_test" / "ckpt-2.json").exists()
+        assert (kept_point / "operative_config.gin").exists()
+        assert (kept_point / "samples" / "step_0000002.png").exists()
+        record = json.loads((kept_point / "point.json").read_text())
+        assert record["wall_seconds"] > 0
+        log = (kept_point / "sweep.log").read_text()
+        assert "Finished: step 2 of 2" in log
+        assert not list(kept_point.rglob("ckpt-*.index"))  # no checkpoint
+    with open(archive / "results.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == 2
     # Rerun: both points are finished and skipped; the rows stay.
     again = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
     assert again.returncode == 0, again.stderr
@@ -558,6 +578,23 @@ def test_a_two_point_sweep_trains_evaluates_gathers_and_resumes(
         f"18.9 ± 0.3 (read off the chart) | - | {fid - 18.9:+.2f} | "
         "Zhao et al. 2020, Fig. 3 (vanilla rf) |" in table
     )
+
+    # Another machine: ROOT is gone, one point's archive too (and a
+    # half-written copy of it, which does not count).
+    shutil.rmtree(root)
+    shutil.rmtree(archive / "name=brightness")
+    (archive / "name=brightness.partial").mkdir()
+    again = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c", kept)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "[1/2] name=translation: finished before (kept in" in again.stdout
+    assert "[1/2] name=translation: training" not in again.stdout
+    assert "[2/2] name=brightness: training" in again.stdout
+    assert not (root / "name=translation").exists()
+    assert not (archive / "name=brightness.partial").exists()
+    with open(root / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["augmentation"] for r in rows] == ["translation", "brightness"]
+    assert rows[0]["model_dir"] == str(archive / "name=translation")
 
 
 def test_a_point_evaluated_by_its_training_is_not_evaluated_again(
@@ -802,56 +839,3 @@ def test_ctrl_c_saves_the_point_and_says_how_to_resume(
     signal_name = "SIGTERM" if started_with == "sigterm" else "SIGINT"
     assert f"stopped by {signal_name}" in log  # the trainer's line
     assert "stopped at once" not in log
-
-
-def test_an_archived_point_is_never_trained_again(
-    tmp_path, tiny_zip, standin_inception
-):
-    """--archive keeps each finished point's small results (never its
-    checkpoints); on a machine without ROOT's runs the sweep trains only
-    the points the archive does not hold."""
-    root, archive = tmp_path / "sweep", tmp_path / "kept"
-    first = _sweep_cli(
-        root,
-        tiny_zip,
-        standin_inception,
-        tmp_path / "c",
-        f"--archive={archive}",
-    )
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert first.stdout.count("results kept in") == 2
-    points = sorted(p.name for p in archive.iterdir() if p.is_dir())
-    assert points == ["name=brightness", "name=translation"]
-    for point in points:
-        kept = archive / point
-        assert (kept / "eval" / "fid8_test" / "ckpt-2.json").exists()
-        assert (kept / "operative_config.gin").exists()
-        assert (kept / "samples" / "step_0000002.png").exists()
-        assert json.loads((kept / "point.json").read_text())["wall_seconds"] > 0
-        assert "Finished: step 2 of 2" in (kept / "sweep.log").read_text()
-        assert not list(kept.rglob("ckpt-*.index"))  # no checkpoint kept
-    with open(archive / "results.csv", newline="") as f:
-        assert len(list(csv.DictReader(f))) == 2
-
-    # Another machine: ROOT is gone, one point's archive too (and a
-    # half-written copy of it, which does not count).
-    shutil.rmtree(root)
-    shutil.rmtree(archive / "name=brightness")
-    (archive / "name=brightness.partial").mkdir()
-    again = _sweep_cli(
-        root,
-        tiny_zip,
-        standin_inception,
-        tmp_path / "c",
-        f"--archive={archive}",
-    )
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert "[1/2] name=translation: finished before (kept in" in again.stdout
-    assert "[1/2] name=translation: training" not in again.stdout
-    assert "[2/2] name=brightness: training" in again.stdout
-    assert not (root / "name=translation").exists()
-    assert not (archive / "name=brightness.partial").exists()
-    with open(root / "results.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [r["augmentation"] for r in rows] == ["translation", "brightness"]
-    assert rows[0]["model_dir"] == str(archive / "name=translation")
