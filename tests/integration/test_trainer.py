@@ -759,9 +759,64 @@ def test_a_batch_too_large_for_memory_stops_with_the_fix(tmp_path, tiny_zip):
     err = done.stderr.strip()
     assert done.returncode == 2 and "Traceback" not in err, err[-3000:]
     last = err.splitlines()[-1]
-    assert last.startswith(
-        "error: train.batch_size 8000 does not fit in memory (OOM when "
-        "allocating tensor with shape["
+    # Where it fails depends on the host: TensorFlow's allocator (an OOM
+    # error; Intel Xeon hosts), or a kernel's own C++ buffer (std::bad_alloc,
+    # which ends the process through std::terminate; AMD EPYC hosts).
+    assert re.match(
+        r"error: train\.batch_size 8000 does not fit in memory \((OOM when "
+        r"allocating tensor with shape\[|std::bad_alloc: the host could not)",
+        last,
     ), last
     assert last.endswith(f"the run resumes from {run / 'ckpt-2'}."), last
     assert _checkpoint_steps(run) == [2]
+
+
+_BAD_ALLOC_IN_A_THREAD = """
+import ctypes, ctypes.util, threading
+from tfgda.training import trainer
+runtime = ctypes.CDLL(ctypes.util.find_library("stdc++"))
+new = runtime["_Znwm"]  # operator new(size_t): throws std::bad_alloc
+new.argtypes, new.restype = [ctypes.c_size_t], ctypes.c_void_p
+def allocate():
+    thread = threading.Thread(target=lambda: new(1 << 62))
+    thread.start()
+    thread.join()
+if GUARDED:
+    with trainer._HostOutOfMemoryGuard(64, lambda: "/runs/a/ckpt-7"):
+        allocate()
+else:
+    with trainer._HostOutOfMemoryGuard(64, lambda: None):
+        pass
+    allocate()  # the guard is gone: the C++ runtime's own handler
+print("not reached")
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_host_allocation_failing_in_a_kernel_thread_is_one_line(guarded):
+    # A std::bad_alloc uncaught in a TensorFlow thread ends the process via
+    # std::terminate: inside the loop, as the one out-of-memory line.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"GUARDED = {guarded}\n{_BAD_ALLOC_IN_A_THREAD}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        timeout=300,
+    )
+    assert "not reached" not in done.stdout
+    if guarded:
+        last = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert last.startswith(
+            "error: train.batch_size 64 does not fit in memory "
+            "(std::bad_alloc: the host could not allocate a buffer)."
+        ), last
+        assert last.endswith("the run resumes from /runs/a/ckpt-7."), last
+    else:
+        assert done.returncode == -6, done.stderr[-2000:]  # SIGABRT
+        assert "terminate called after throwing" in done.stderr

@@ -9,6 +9,8 @@ run directory's files in `tfgda.rundir`.
 """
 
 import contextlib
+import ctypes
+import ctypes.util
 import math
 import os
 import re
@@ -212,7 +214,11 @@ def train(
     for hook in hooks:  # their inputs are checked now, not hours later
         hook.begin(run)
 
-    with run_dir, _InterruptGuard(run_dir.latest) as interrupt:
+    with (
+        run_dir,
+        _InterruptGuard(run_dir.latest) as interrupt,
+        _HostOutOfMemoryGuard(batch_size, run_dir.latest),
+    ):
         # --- Resume, from the newest readable checkpoint of the run's own
         # files (a copied run resumes from its copies): its weights and its
         # data order.
@@ -438,6 +444,73 @@ class _InterruptGuard:
             read, write, previous = self._wakeup
             signal.set_wakeup_fd(previous)
             os.close(write)  # the watcher reads the end, then stops
+
+
+class _HostOutOfMemoryGuard:
+    """A host allocation that fails outside TensorFlow's allocator (a
+    kernel's own C++ buffers: `std::bad_alloc`, uncaught in a TensorFlow
+    thread) ends the process through `std::terminate`, which no Python code
+    can catch: here that ends with the same one line as any out-of-memory
+    error (the fix and the checkpoint to resume from) and exit status 2,
+    instead of an abort and a stack dump. Any other uncaught C++ exception
+    goes on to the previous terminate handler. Where the C++ runtime cannot
+    be reached (no libstdc++/libc++abi), nothing changes."""
+
+    _HANDLER = ctypes.CFUNCTYPE(None)
+
+    def __init__(self, batch_size, latest):
+        self._batch_size = batch_size
+        self._latest = latest
+        self._handler = self._HANDLER(self._on_terminate)
+        self._runtime = None
+        self._previous = None
+
+    def __enter__(self):
+        try:
+            runtime = ctypes.CDLL(
+                ctypes.util.find_library("stdc++")
+                or ctypes.util.find_library("c++abi")
+                or "libstdc++.so.6"
+            )
+            set_terminate = runtime["_ZSt13set_terminatePFvvE"]
+            exception_type = runtime["__cxa_current_exception_type"]
+        except (OSError, AttributeError):
+            return self
+        set_terminate.restype = ctypes.c_void_p
+        set_terminate.argtypes = [ctypes.c_void_p]
+        exception_type.restype = ctypes.c_void_p
+        self._runtime = (set_terminate, exception_type)
+        self._previous = set_terminate(
+            ctypes.cast(self._handler, ctypes.c_void_p)
+        )
+        return self
+
+    def __exit__(self, *exc):
+        if self._runtime is not None:
+            self._runtime[0](self._previous)
+
+    def _on_terminate(self):
+        # The Itanium C++ ABI's std::type_info: a vtable pointer, then the
+        # mangled name; std::bad_alloc's is "St9bad_alloc".
+        info = self._runtime[1]()
+        name = (
+            ctypes.c_char_p.from_address(
+                info + ctypes.sizeof(ctypes.c_void_p)
+            ).value
+            if info
+            else None
+        )
+        if name == b"St9bad_alloc":
+            error = _out_of_memory(
+                self._batch_size,
+                self._latest(),
+                "std::bad_alloc: the host could not allocate a buffer",
+            )
+            print(f"error: {error}", file=sys.stderr, flush=True)
+            os._exit(error.exit_status)  # noqa: SLF001  (nothing to unwind)
+        if self._previous:
+            self._HANDLER(self._previous)()
+        os.abort()
 
 
 def _stop_at_interrupt(signum, step, run_dir, strategy):
