@@ -165,6 +165,17 @@ def test_paper_values_each_name_their_source():
     )
 
 
+def test_a_copied_root_reads_the_runs_beside_its_results(fig14_root):
+    # An archive committed on one machine and read in another clone: the
+    # recorded model_dir is gone, the run's folder is beside results.csv.
+    root, _ = fig14_root
+    (root / "s0.2-l10.0-0").mkdir()
+    _, rows = report.read_sweep(str(root))
+    dirs = {row["point"]: row["model_dir"] for row in rows}
+    assert dirs["s0.2-l10.0-0"] == str(root / "s0.2-l10.0-0")
+    assert dirs["s0.3-l15.0-1"] == "x"  # no folder beside: left as written
+
+
 def test_a_root_without_results_is_a_clear_error(tmp_path):
     with pytest.raises(UserError, match="does not exist: --root must be"):
         report.read_sweep(str(tmp_path))

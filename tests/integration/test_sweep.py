@@ -509,10 +509,16 @@ def test_a_two_point_sweep_trains_evaluates_gathers_resumes_and_archives(
         assert not list(kept_point.rglob("ckpt-*.index"))  # no checkpoint
     with open(archive / "results.csv", newline="") as f:
         assert len(list(csv.DictReader(f))) == 2
+    # The archive is a report's root: the sweep's record and results, rows
+    # pointing at the kept copies.
+    assert json.loads((archive / "sweep.json").read_text()) == json.loads(
+        (root / "sweep.json").read_text()
+    )
+    assert {r["model_dir"] for r in rows} == {str(archive / p) for p in points}
     # Rerun: both points are finished and skipped; the rows stay.
-    again = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c")
+    again = _sweep_cli(root, tiny_zip, standin_inception, tmp_path / "c", kept)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.count("finished before, skipped") == 2
+    assert again.stdout.count("finished before (kept in") == 2
     with open(root / "results.csv", newline="") as f:
         assert list(csv.DictReader(f)) == rows
     # Another grid in the same root: refused before anything runs.
@@ -595,6 +601,8 @@ def test_a_two_point_sweep_trains_evaluates_gathers_resumes_and_archives(
         rows = list(csv.DictReader(f))
     assert [r["augmentation"] for r in rows] == ["translation", "brightness"]
     assert rows[0]["model_dir"] == str(archive / "name=translation")
+    _, reported = report.read_sweep(str(archive))
+    assert [os.path.isdir(r["model_dir"]) for r in reported] == [True, True]
 
 
 def test_a_point_evaluated_by_its_training_is_not_evaluated_again(

@@ -76,6 +76,15 @@ def read_sweep(root):
         raise UserError(
             f"{paths[1]!r} has no finished run yet: run the sweep first."
         )
+    for row in rows:  # a copied root (an archive in another clone): the
+        # runs beside results.csv, where the recorded path is gone
+        beside = os.path.join(root, row.get("point") or "")
+        if (
+            row.get("point")
+            and not os.path.isdir(row.get("model_dir") or "")
+            and os.path.isdir(beside)
+        ):
+            row["model_dir"] = beside
     return grid, rows
 
 

@@ -641,11 +641,12 @@ def _duration(seconds):
 def gather(root, sweep, protocol, features="inception", archive=None):
     """One row per evaluated checkpoint of each finished point (its final
     step evaluated), in step order; `final` marks the last step's row. A
-    point not finished in root is read from its archived copy, if any."""
+    point is read from its archived copy when it has one (which outlives
+    root's runs: a machine replaced), else from root."""
     rows = []
     for point in sweep.points:
         steps = point.settings["steps"]
-        for base in filter(None, (root, archive)):
+        for base in filter(None, (archive, root)):  # the kept copy first
             model_dir = os.path.join(base, point.name)
             last = _result_path(model_dir, protocol, steps, features)
             if os.path.exists(last):
@@ -678,10 +679,16 @@ def write_results(root, sweep, protocol, features="inception", archive=None):
     writer.writeheader()
     writer.writerows(rows)
     rundir.write_atomically(os.path.join(root, "results.csv"), text.getvalue())
-    if archive and os.path.isdir(archive):
+    if archive and os.path.isdir(archive):  # the archive: a report's root
         rundir.write_atomically(
             os.path.join(archive, "results.csv"), text.getvalue()
         )
+        record = os.path.join(root, rundir.SWEEP_RECORD)
+        if os.path.exists(record):
+            with open(record) as f:
+                _write_json(
+                    os.path.join(archive, rundir.SWEEP_RECORD), json.load(f)
+                )
     return rows
 
 
