@@ -209,18 +209,25 @@ def _missing_reference(what):
     pytest.skip(f"{what} is not on this machine")
 
 
-def run_python(code, timeout=300):
-    """Runs `python -c code` in a process of its own (e.g. a second
-    tf.distribute strategy, whose collective keys would clash with this
-    process' first one); fails with its stderr unless it exits 0, and
-    returns its stdout."""
-    done = subprocess.run(
+def python_process(code, timeout=300):
+    """Runs `python -c code` in a process of its own, from the repository
+    (e.g. a second tf.distribute strategy, whose collective keys would
+    clash with this process' first one, or a crash this one must survive);
+    returns the finished process, its output as text."""
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
+        cwd=REPO,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
         timeout=timeout,
     )
+
+
+def run_python(code, timeout=300):
+    """python_process(code), which must exit 0 (else the test fails with
+    its stderr); its stdout."""
+    done = python_process(code, timeout)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 

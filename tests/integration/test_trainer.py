@@ -7,6 +7,7 @@ import sys
 
 from conftest import REPO
 from conftest import built_gan
+from conftest import python_process
 from conftest import tiny_bindings
 from conftest import write_images
 import gin
@@ -19,6 +20,7 @@ from tfgda import configs
 from tfgda import rundir
 from tfgda import train as train_cli_lib
 from tfgda.rundir import checkpointing
+from tfgda.training import gan as gan_lib
 from tfgda.training import trainer
 
 
@@ -164,6 +166,14 @@ def test_n_disc_and_steps_per_call(tmp_path, tiny_zip, monkeypatch):
         return real_run_call(train_call, iterator, n, *args)
 
     monkeypatch.setattr(trainer, "_run_call", spy)
+    traces = []  # a step's Python runs once per trace
+    real_train_step = gan_lib.GAN.train_step
+
+    def traced(self, *args):
+        traces.append(1)
+        return real_train_step(self, *args)
+
+    monkeypatch.setattr(gan_lib.GAN, "train_step", traced)
     metrics = _train(
         tmp_path,
         tiny_zip,
@@ -187,6 +197,9 @@ def test_n_disc_and_steps_per_call(tmp_path, tiny_zip, monkeypatch):
     assert iterations("d_optimizer") == 8  # n_disc D updates per step
     # Calls of 3 steps, cut at the step logged and checkpointed (4).
     assert calls == [3, 1]
+    # One trace of the step serves the call's first step and its loop (it
+    # was traced twice, doubling every run's start-up).
+    assert len(traces) == 1
 
 
 def _assert_user_error(tmp_path, capsys, model_dir, bindings, message):
@@ -796,18 +809,7 @@ print("not reached")
 def test_a_host_allocation_failing_in_a_kernel_thread_is_one_line(guarded):
     # A std::bad_alloc uncaught in a TensorFlow thread ends the process via
     # std::terminate: inside the loop, as the one out-of-memory line.
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"GUARDED = {guarded}\n{_BAD_ALLOC_IN_A_THREAD}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        timeout=300,
-    )
+    done = python_process(f"GUARDED = {guarded}\n{_BAD_ALLOC_IN_A_THREAD}")
     assert "not reached" not in done.stdout
     if guarded:
         last = done.stderr.strip().splitlines()[-1]

@@ -17,7 +17,8 @@ A listed factory whose weights are all 0 returns None and is dropped, so a
 sweep may switch one off by its weight. Left unbound, `train.regularizers`
 is every built-in one (`register`) whose weights are set: the configs
 written before the list existed keep working. A new regularizer is one
-class with a gin-configurable factory, and a test.
+class with a gin-configurable factory, and a test. The training step is
+traced without AutoGraph: branch on tensors with `tf.cond`, not `if`.
 
 Three are here:
   * bCR, balanced consistency regularization (`bcr`; CR with lambda_fake 0),

@@ -689,11 +689,18 @@ def _data_seed(seed, start_step):
 
 
 def _compile_train_call(gan, strategy):
+    # The step is a function of its own, traced once and called twice (the
+    # first step gives the loop its metrics' structure): inlined twice, it
+    # was traced twice, doubling every run's start-up.
+    train_step = tf.function(
+        lambda iterator: gan.train_step(strategy, iterator), autograph=False
+    )
+
     @tf.function
     def train_call(iterator, num_steps):
-        metrics = gan.train_step(strategy, iterator)
+        metrics = train_step(iterator)
         for _ in tf.range(num_steps - 1):
-            metrics = gan.train_step(strategy, iterator)
+            metrics = train_step(iterator)
         return metrics
 
     return train_call
