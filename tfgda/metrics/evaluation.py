@@ -102,7 +102,9 @@ def activations(feature_model, batches, strategy=None, what="images"):
     network of one size refuses (UserError) `what` of another size.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    run = tf.function(lambda x: strategy.run(feature_model, (x,)))
+    run = tf.function(
+        lambda x: strategy.run(feature_model, (x,)), autograph=False
+    )
     features, logits = [], []
     for images in batches:
         if not features:
@@ -129,7 +131,9 @@ def _replica_slice(images, ctx):
 def generated_batches(sampler, num_classes, count, batch_size, seed=0):
     """Yields `count` generated images in batches, from fixed seeds (z of
     the sampler's own distribution, uniform labels)."""
-    sample = tf.function(lambda z, y: sampler(z, y, training=False))
+    sample = tf.function(
+        lambda z, y: sampler(z, y, training=False), autograph=False
+    )
     for i, start in enumerate(range(0, count, batch_size)):
         n = min(batch_size, count - start)
         batch_seed = tf.constant([seed, i], tf.int64)

@@ -208,7 +208,7 @@ class LeakDetector:
         n = int(images.shape[0])
         half = batch_size // 2
 
-        @tf.function
+        @tf.function(autograph=False)
         def step(i):
             index = tf.random.stateless_uniform(
                 [batch_size], [self.seed, 2 + i], 0, n, tf.int32

@@ -81,7 +81,8 @@ class OverfittingProbe:
     def _outputs(self, discriminator, images, labels):
         if self._judge is None:
             self._judge = tf.function(
-                lambda x, y: discriminator(x, y, training=False)
+                lambda x, y: discriminator(x, y, training=False),
+                autograph=False,
             )
         out = [
             self._judge(
