@@ -207,3 +207,50 @@ def test_latents_follow_each_models_distribution(factory, default):
     )
     with pytest.raises(ValueError, match="z_distribution 'gauss' is not"):
         factory((32, 32, 3), 10, z_distribution="gauss")
+
+
+def _initial_weights(factory, num_classes, **kwargs):
+    import keras
+
+    keras.backend.clear_session()  # the same layer names both times
+    keras.utils.set_random_seed(0)
+    g, d = factory((32, 32, 3), num_classes, **kwargs)
+    models.build(g, d)
+    return {
+        f"{m.name}/{v.path}": v.numpy() for m in (g, d) for v in m.variables
+    }
+
+
+@pytest.mark.parametrize(
+    "factory, num_classes, kwargs",
+    [
+        (models.sndcgan, 0, {"ch": 4}),
+        (models.biggan, 10, {"ch": 4, "dim_z": 8}),
+        (models.biggan_pytorch, 10, {"ch": 4, "dim_z": 8}),
+    ],
+)
+def test_models_build_by_their_first_call_with_keras_initial_weights(
+    monkeypatch, factory, num_classes, kwargs
+):
+    """G and D build their sublayers during their first call, without
+    Keras' symbolic trace of every nesting level, and get the weights
+    Keras' own way gives them, bit for bit, for a seed."""
+    import keras
+    from keras.src import backend
+
+    traces = []
+    trace = backend.compute_output_spec
+    monkeypatch.setattr(
+        backend,
+        "compute_output_spec",
+        lambda *a, **k: traces.append(a[0]) or trace(*a, **k),
+    )
+    ours = _initial_weights(factory, num_classes, **kwargs)
+    assert not traces
+    # Keras' default: build by tracing `call` on symbolic inputs.
+    monkeypatch.setattr(layers.BuiltByCall, "build", keras.layers.Layer.build)
+    keras_way = _initial_weights(factory, num_classes, **kwargs)
+    assert traces
+    assert list(ours) == list(keras_way)
+    for name, value in ours.items():
+        np.testing.assert_array_equal(value, keras_way[name], err_msg=name)

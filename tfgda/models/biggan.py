@@ -46,7 +46,7 @@ def _init():
     return keras.initializers.Orthogonal()
 
 
-class GeneratorBlock(keras.layers.Layer):
+class GeneratorBlock(layers.BuiltByCall, keras.layers.Layer):
     def __init__(self, channels, upsample, one_plus_gamma, **kwargs):
         super().__init__(**kwargs)
         self.upsample = upsample
@@ -70,7 +70,7 @@ class GeneratorBlock(keras.layers.Layer):
         )
 
 
-class BigGANGenerator(keras.Model):
+class BigGANGenerator(layers.BuiltByCall, keras.Model):
     """The BigGAN generator for 32x32 images; output in [-1, 1]."""
 
     conditional = True
@@ -133,7 +133,7 @@ class BigGANGenerator(keras.Model):
         return tf.tanh(self.to_rgb(x, training=training))
 
 
-class DiscriminatorBlock(keras.layers.Layer):
+class DiscriminatorBlock(layers.BuiltByCall, keras.layers.Layer):
     """ReLU, conv, ReLU, conv, [pool]; the shortcut as configured."""
 
     def __init__(self, channels, down, preactivation, shortcut, **kwargs):
@@ -166,7 +166,7 @@ class DiscriminatorBlock(keras.layers.Layer):
         return h + self.shortcut(s, training=training)
 
 
-class BigGANDiscriminator(keras.Model):
+class BigGANDiscriminator(layers.BuiltByCall, keras.Model):
     """The projection discriminator; returns logits of shape [batch]."""
 
     conditional = True

@@ -25,7 +25,7 @@ from tfgda.models import layers
 __all__ = ["SNDCGANDiscriminator", "SNDCGANGenerator", "sndcgan"]
 
 
-class SNDCGANGenerator(keras.Model):
+class SNDCGANGenerator(layers.BuiltByCall, keras.Model):
     """The SNDCGAN generator; output in [-1, 1]."""
 
     conditional = False
@@ -79,7 +79,7 @@ class SNDCGANGenerator(keras.Model):
         return tf.tanh(self.to_rgb(x))
 
 
-class SNDCGANDiscriminator(keras.Model):
+class SNDCGANDiscriminator(layers.BuiltByCall, keras.Model):
     """The SNDCGAN discriminator; returns logits of shape [batch]."""
 
     conditional = False
