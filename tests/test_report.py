@@ -560,3 +560,28 @@ def test_figure_6_draws_each_view_at_each_strength_beside_the_paper():
     assert heights(other, False) == [20.1, 20.3, 20.5, 20.7, 20.9]
     assert heights(other, True) == [12.5, 11.9, 12.7, 13.5, 14.7]
     assert heights(spatial, True) == [13.3, 12.8, 12.6, 12.3, 12.9]
+
+
+def test_the_sample_figure_keeps_every_title_line(fig14_root):
+    """Each panel's title has a line per swept setting: the saved figure
+    holds them all (its top rows are background, not cut text)."""
+    root, _ = fig14_root
+    with open(root / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:  # five settings: a title of six lines
+        row["bindings"] = (
+            "augment.mode = 'none'; augment.name = 'translation'; "
+            "bcr.inputs = 'clean'; " + row["bindings"]
+        )
+        row["model_dir"] = str(root / row["point"])
+        folder = root / row["point"] / "samples"
+        folder.mkdir(parents=True)
+        plt.imsave(folder / "step_0100000.png", np.zeros((8, 8, 3)))
+    with open(root / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, sweep.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    report.write_report(str(root), str(root / "out"))
+    image = plt.imread(root / "out" / "samples.png")[..., :3]
+    assert image[:2].min() == 1.0  # white above the titles
+    assert image.min() < 0.1  # the grids themselves are drawn

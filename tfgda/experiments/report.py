@@ -754,7 +754,8 @@ def write_report(root, out=None, select=DEFAULT_SELECTION):
     grids = samples(groups)
     if grids:
         path = os.path.join(out, "samples.png")
-        grids.savefig(path, dpi=120)
+        # "tight": the titles' lines (one per swept setting) stay inside.
+        grids.savefig(path, dpi=120, bbox_inches="tight")
         plt.close(grids)
         paths.append(path)
         figures = {**figures, "samples": grids}
