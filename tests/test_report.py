@@ -45,6 +45,14 @@ def _row(strength, lam, seed, fid):
     }
 
 
+def _write_results(root, rows):
+    """ROOT/results.csv of these rows, as a sweep writes it."""
+    with open(root / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, sweep.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 @pytest.fixture
 def fig14_root(tmp_path):
     rows = []
@@ -58,10 +66,7 @@ def fig14_root(tmp_path):
         for seed in (0, 1):  # seeds 0.1 apart: mean fid, spread 0.0707
             rows.append(_row(strength, lam, seed, fid - 0.05 + 0.1 * seed))
     (tmp_path / "sweep.json").write_text(json.dumps({"grid": FIG14}))
-    with open(tmp_path / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, sweep.COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_results(tmp_path, rows)
     return tmp_path, fids
 
 
@@ -262,10 +267,7 @@ def test_an_offline_sweep_is_reported_as_fcd_without_paper_values(fig14_root):
             kid="",
             kid_fcd="0.01",
         )
-    with open(root / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, sweep.COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_results(root, rows)
     report.write_report(str(root), str(root / "out"))
     table = (root / "out" / "results.md").read_text()
     assert "| FCD top 15 % of runs | FCD top 15 % of checkpoints |" in table
@@ -577,10 +579,7 @@ def test_the_sample_figure_keeps_every_title_line(fig14_root):
         folder = root / row["point"] / "samples"
         folder.mkdir(parents=True)
         plt.imsave(folder / "step_0100000.png", np.zeros((8, 8, 3)))
-    with open(root / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, sweep.COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+    _write_results(root, rows)
     report.write_report(str(root), str(root / "out"))
     image = plt.imread(root / "out" / "samples.png")[..., :3]
     assert image[:2].min() == 1.0  # white above the titles
